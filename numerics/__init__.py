@@ -1,0 +1,1 @@
+"""Exact state-space machinery, Markov kernels, spectra, training and Monte Carlo."""

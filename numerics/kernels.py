@@ -1,0 +1,239 @@
+r"""Exact Markov kernels on the 2^N states of a Boltzmann machine.
+
+All kernels are **column-stochastic**: :math:`U[x', x] = P(x \to x')`,
+:math:`\sum_{x'} U[x', x] = 1`, and the chain's law after k steps is (G2)
+
+.. math:: p(k, p_0) = U_\theta^k\, p_0 .
+
+One step is one sweep of N single-site updates (``scan='random'``: sites drawn uniformly with
+replacement, :math:`U = R^N` with :math:`R = \frac1N\sum_i T_i`; ``'sequential'``:
+:math:`U = T_{N-1}\cdots T_0`), or one synchronous update of all spins (``'parallel'``).
+``scan='continuous'`` is the continuous-time chain with generator :math:`W = \sum_i (T_i - I)`
+(each spin flips at rate :math:`w_i`; time in sweeps), :math:`p(t) = e^{tW} p_0`; with
+``rule='heatbath'`` it is Glauber dynamics.  Row-stochastic peers compare with ``U.T``.
+
+A new chain (e.g. the RBM visible chain) is a new :class:`Kernel` subclass; the spectral and
+training code use only this interface.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.stats import poisson
+
+from . import site_updates as su
+from .models import BoltzmannMachine
+from .states import check_size
+from .validate import RULES, SCANS, check_choice, check_distribution, check_steps, memory_error
+
+#: Largest N for the dense 2^N x 2^N matrix (8·4^N bytes: 128 MiB at N = 12).
+DENSE_MAX_N = 13
+#: Largest N for the synchronous (parallel) update, whose cost is 2·4^N per step.
+PARALLEL_MAX_N = 16
+
+
+class NotBoltzmannWarning(UserWarning):
+    """The kernel's stationary law is not the Boltzmann law of the model."""
+
+
+class Kernel:
+    """Interface of a Markov chain on a finite state space (column-stochastic convention).
+
+    Subclasses set ``n_states``, ``time`` (``'discrete'`` or ``'continuous'``) and
+    ``reversible``, and implement :meth:`apply` (one step, or one application of the generator
+    for continuous time), :meth:`dense` and :meth:`stationary`; :meth:`propagate` has a generic
+    implementation for discrete time.
+    """
+
+    n_states: int
+    time: str = "discrete"
+    reversible: bool = False
+
+    def apply(self, p):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def dense(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def stationary(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def check_p0(self, p0):
+        return check_distribution(p0, self.n_states, "p0")
+
+    def propagate(self, p0, k):
+        r""":math:`p(k, p_0) = U^k p_0` by k matrix-free applications."""
+        k = check_steps(k, "k")
+        p = self.check_p0(p0)
+        for _ in range(k):
+            p = self.apply(p)
+        return p
+
+    def trajectory(self, p0, times):
+        """Laws p(t, p0) at the sorted ``times`` in one forward pass, shape (len(times), n_states)."""
+        integer = self.time == "discrete"
+        times = [check_steps(t, "times", integer=integer) for t in times]
+        if any(b < a for a, b in zip(times, times[1:])):
+            raise ValueError("times must be sorted in increasing order.")
+        out = np.empty((len(times), self.n_states))
+        p, now = self.check_p0(p0), 0
+        for row, t in enumerate(times):
+            p = self.propagate(p, t - now)
+            now = t
+            out[row] = p
+        return out
+
+
+class BMKernel(Kernel):
+    r"""Exact kernel of a single-spin-flip chain on a Boltzmann machine.
+
+    Parameters
+    ----------
+    model : BoltzmannMachine
+    rule : {'heatbath', 'metropolis'}
+        Heat-bath: :math:`P(s_i=+1\mid\cdot) = (1+\tanh H_i)/2`; Metropolis: flip with
+        probability :math:`\min(1, e^{-2 s_i H_i})`, :math:`H_i = h_i + \sum_j J_{ij}s_j`.
+    scan : {'random', 'sequential', 'parallel', 'continuous'}
+
+    Notes
+    -----
+    Column-stochastic: ``U[x', x] = P(x -> x')``.  Parallel heat-bath on a coupled BM has the
+    stationary law :math:`\pi(s) \propto e^{h\cdot s}\prod_i 2\cosh H_i(s)`, **not** the
+    Boltzmann law (a :class:`NotBoltzmannWarning` is issued); it is reversible with respect to
+    :math:`\pi`.  Random-scan and continuous-time chains are reversible with respect to
+    :math:`p_\theta`; a sequential sweep is not.
+    """
+
+    def __init__(self, model, rule="heatbath", scan="random"):
+        if not isinstance(model, BoltzmannMachine):
+            raise ValueError("model must be a BoltzmannMachine(h, J); build one with "
+                             "shortrun.numerics.models.BoltzmannMachine(h, J).")
+        self.model = model
+        self.rule = check_choice(rule, RULES, "rule")
+        self.scan = check_choice(scan, SCANS, "scan")
+        self.N = N = model.N
+        self.n_states = 1 << N
+        check_size(N, 8 * 4, f"the exact {scan}-scan kernel",
+                   "use Monte Carlo (shortrun.numerics.sampling.sample) instead.")
+        if scan == "parallel" and N > PARALLEL_MAX_N:
+            raise ValueError(f"scan='parallel' costs 2*4^N = {2 * 4.0**N:.3g} operations per step at "
+                             f"N={N} (limit N <= {PARALLEL_MAX_N}); use scan='sequential' or "
+                             "'random', or Monte Carlo.")
+        self.time = "continuous" if scan == "continuous" else "discrete"
+        self.reversible = scan in ("random", "continuous") or (
+            scan == "parallel" and rule == "heatbath")
+        if scan == "parallel" and rule == "heatbath" and np.any(model.J != 0):
+            warnings.warn("parallel heat-bath on a coupled BM: the stationary law is "
+                          "exp(h.s) prod_i 2cosh(H_i), not the Boltzmann law.",
+                          NotBoltzmannWarning, stacklevel=2)
+        self._rule = su.HEATBATH if rule == "heatbath" else su.METROPOLIS
+        self._tables = su.FieldTables(model.h, model.J).args() if scan != "parallel" else None
+
+    def __repr__(self):
+        return f"BMKernel(N={self.N}, rule={self.rule!r}, scan={self.scan!r})"
+
+    # -- single-site building blocks ------------------------------------------------------
+    def site_update(self, p, i):
+        """:math:`T_i p` (new vector)."""
+        out = np.empty_like(p)
+        su.site_update(p, out, 0.0, int(i), self._rule, *self._tables)
+        return out
+
+    def random_update(self, p):
+        r""":math:`R p = \frac1N \sum_i T_i p` (new vector)."""
+        out = np.empty_like(p)
+        su.random_update(p, out, self._rule, *self._tables, self.N)
+        return out
+
+    # -- the kernel interface ---------------------------------------------------------------
+    def apply(self, p):
+        r"""One step: :math:`U p` (discrete time) or :math:`W p` (continuous time)."""
+        p = np.ascontiguousarray(p, dtype=float)
+        if p.shape != (self.n_states,):
+            raise ValueError(f"p must have length 2^N = {self.n_states}; got shape {p.shape}.")
+        if self.scan == "sequential":
+            out = p.copy()
+            su.sequential_sweep(out, self._rule, *self._tables, self.N)
+            return out
+        if self.scan == "parallel":
+            out = np.empty_like(p)
+            su.parallel_update(p, out, self.model.h, self.model.J, self._rule)
+            return out
+        if self.scan == "continuous":
+            return self.N * (self.random_update(p) - p)
+        for _ in range(self.N):
+            p = self.random_update(p)
+        return p
+
+    def propagate(self, p0, k):
+        r"""Exact law after k steps, :math:`U^k p_0`; for ``scan='continuous'`` the law at time
+        ``t = k`` sweeps, :math:`e^{tW}p_0`, by uniformisation:
+
+        .. math:: e^{tW} = \sum_{n\ge0} \frac{e^{-Nt}(Nt)^n}{n!}\, R^n,\qquad R = I + W/N ,
+
+        a sum of non-negative terms truncated where the Poisson tail is below 1e-17.
+        """
+        if self.scan != "continuous":
+            return super().propagate(p0, k)
+        t = check_steps(k, "t", integer=False)
+        p = self.check_p0(p0)
+        lam = self.N * t
+        if lam == 0:
+            return p
+        n_max = int(np.ceil(lam + 8.0 * np.sqrt(lam) + 30.0))
+        while poisson.sf(n_max, lam) > 1e-17:
+            n_max += int(np.sqrt(lam)) + 10
+        weights = poisson.pmf(np.arange(n_max + 1), lam)
+        out = np.zeros_like(p)
+        for n in range(n_max + 1):
+            if weights[n] > 0.0:
+                out += weights[n] * p
+            if n < n_max:
+                p = self.random_update(p)
+        return out / weights.sum()
+
+    def dense(self):
+        """The dense matrix U (or the generator W for continuous time), built independently of
+        the matrix-free operators (:mod:`shortrun.numerics.dense`)."""
+        from .dense import dense_kernel
+        return dense_kernel(self.model, self.rule, self.scan)
+
+    def stationary(self):
+        r"""Stationary law: :math:`p_\theta` for random, sequential and continuous scans; for
+        parallel heat-bath :math:`\pi(s)\propto e^{h\cdot s}\prod_i 2\cosh H_i(s)`; for parallel
+        Metropolis the null vector of the dense :math:`U - I` (small N only)."""
+        if self.scan == "parallel":
+            if self.rule == "heatbath":
+                return parallel_heatbath_stationary(self.model)
+            from .spectral import stationary_from_dense
+            return stationary_from_dense(self.dense())
+        return np.array(self.model.boltzmann())
+
+
+def parallel_heatbath_stationary(model):
+    r""":math:`\pi(s) \propto e^{h\cdot s}\prod_i 2\cosh H_i(s)` (SPEC §1), normalised in log space."""
+    from scipy.special import logsumexp
+
+    from .states import chunks
+    logw = np.empty(model.n_states)
+    for start, stop, s in chunks(model.N):
+        H = model.local_fields(s)
+        logw[start:stop] = s @ model.h + np.logaddexp(H, -H).sum(axis=1)
+    return np.exp(logw - logsumexp(logw))
+
+
+def law(model, p0, k, rule="heatbath", scan="random"):
+    r"""The exact law of the chain after k steps from ``p0`` (G2): :math:`p(k, p_0) = U^k p_0`.
+
+    ``p0`` is a probability vector over the 2^N states or ``'uniform'``; ``k`` is an integer
+    number of sweeps (a real time for ``scan='continuous'``).  Same signature as
+    :func:`shortrun.numerics.sampling.sample`.
+    """
+    return BMKernel(model, rule, scan).propagate(p0, k)
+
+
+def check_dense_size(N):
+    if N > DENSE_MAX_N:
+        raise memory_error(f"a dense 2^N x 2^N matrix at N={N}", 8.0 * 4.0**N,
+                           "use the matrix-free BMKernel(...).apply / .propagate instead.")

@@ -1,0 +1,119 @@
+r"""The Boltzmann machine / Ising model and its exact equilibrium law.
+
+.. math::
+    E_\theta(s) = -\sum_{i<j} J_{ij} s_i s_j - \sum_i h_i s_i,\qquad
+    p_\theta(s) = e^{-E_\theta(s)}/Z_\theta .
+
+Temperature is absorbed in (h, J) (SPEC §1).  ``theta = concat(h, J[triu_indices(N, 1)])`` and
+the sufficient statistics :math:`\phi(s) = -\partial E/\partial\theta = (s_i, s_i s_j)` use the
+same order (:func:`shortrun.numerics.moments.stats`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import logsumexp
+
+from .states import chunks, check_size
+from .validate import check_finite
+
+
+def check_params(h, J):
+    """Validate BM parameters; returns float64 copies ``(h, J)``.
+
+    Raises ValueError for wrong shapes, NaN/inf, an asymmetric ``J`` or a non-zero diagonal.
+    """
+    h = check_finite(np.array(h, dtype=float, ndmin=1), "h")
+    J = check_finite(np.array(J, dtype=float), "J")
+    if h.ndim != 1:
+        raise ValueError(f"h must be a vector of N fields; got shape {h.shape}.")
+    N = h.shape[0]
+    if J.shape != (N, N):
+        raise ValueError(f"J must be an N x N matrix with N = len(h) = {N}; got shape {J.shape}.")
+    asym = np.max(np.abs(J - J.T)) if N else 0.0
+    if asym > 1e-12 * max(1.0, np.max(np.abs(J))):
+        raise ValueError(f"J is not symmetric (max |J - J.T| = {asym:.3g}); pass (J + J.T)/2 "
+                         "or build J from the upper triangle.")
+    if N and np.any(np.diag(J) != 0):
+        raise ValueError("J has a non-zero diagonal; self-couplings are constant for ±1 spins: "
+                         "set np.fill_diagonal(J, 0).")
+    return h, (J + J.T) / 2
+
+
+@dataclass(frozen=True, eq=False)
+class BoltzmannMachine:
+    """Immutable BM with fields ``h`` (N,) and couplings ``J`` (N, N), validated on creation."""
+
+    h: np.ndarray
+    J: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self):
+        h, J = check_params(self.h, self.J)
+        h.setflags(write=False)
+        J.setflags(write=False)
+        object.__setattr__(self, "h", h)
+        object.__setattr__(self, "J", J)
+
+    @property
+    def N(self):
+        return self.h.shape[0]
+
+    @property
+    def n_states(self):
+        return 1 << self.N
+
+    @property
+    def theta(self):
+        """Flat parameter vector ``concat(h, J[triu_indices(N, 1)])``."""
+        return np.concatenate([self.h, self.J[np.triu_indices(self.N, 1)]])
+
+    @classmethod
+    def from_theta(cls, theta, N):
+        """Inverse of :attr:`theta`."""
+        theta = np.asarray(theta, float)
+        P = N + N * (N - 1) // 2
+        if theta.shape != (P,):
+            raise ValueError(f"theta must have N + N(N-1)/2 = {P} entries for N={N}; "
+                             f"got shape {theta.shape}.")
+        J = np.zeros((N, N))
+        iu = np.triu_indices(N, 1)
+        J[iu] = theta[N:]
+        return cls(theta[:N], J + J.T)
+
+    @classmethod
+    def zeros(cls, N):
+        return cls(np.zeros(N), np.zeros((N, N)))
+
+    def energy(self, s):
+        r""":math:`E(s)` of configurations ``s`` (shape (n, N) or (N,), ±1)."""
+        s = np.asarray(s, float)
+        return -(s @ self.h) - 0.5 * np.einsum("...i,ij,...j->...", s, self.J, s)
+
+    def energies(self):
+        """Energies of all 2^N states, in index order (computed block-wise)."""
+        if "E" not in self._cache:
+            check_size(self.N, 8, "the energies of all states")
+            E = np.empty(self.n_states)
+            for start, stop, s in chunks(self.N):
+                E[start:stop] = self.energy(s)
+            E.setflags(write=False)
+            self._cache["E"] = E
+        return self._cache["E"]
+
+    def log_partition(self):
+        r""":math:`\ln Z = \ln\sum_x e^{-E(x)}`, evaluated with log-sum-exp (stable at large |J|)."""
+        return float(logsumexp(-self.energies()))
+
+    def boltzmann(self):
+        r"""The equilibrium law :math:`p_\theta = e^{-E - \ln Z}` as a vector over the 2^N states."""
+        if "p" not in self._cache:
+            p = np.exp(-self.energies() - self.log_partition())
+            p.setflags(write=False)
+            self._cache["p"] = p
+        return self._cache["p"]
+
+    def local_fields(self, s):
+        r""":math:`H_i = h_i + \sum_j J_{ij} s_j` for configurations ``s``."""
+        return self.h + np.asarray(s, float) @ self.J

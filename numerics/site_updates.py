@@ -1,0 +1,241 @@
+r"""numba operators that apply single-site Markov updates to a distribution vector (matrix-free).
+
+For site *i* the local field is :math:`H_i(x) = h_i + \sum_j J_{ij} s_j(x)` and the pair of states
+:math:`(x^-, x^+)` that differ only in spin *i* share it.  With :math:`q = e^{-2H_i}`:
+
+* heat-bath (Glauber/Gibbs), :math:`P(s_i=+1\mid\text{rest}) = (1+\tanh H_i)/2 = 1/(1+q)`:
+
+  .. math:: p'(x^+) = \frac{p(x^+)+p(x^-)}{1+q},\qquad p'(x^-) = q\,p'(x^+);
+
+* Metropolis, flip with probability :math:`\min(1, e^{-2 s_i H_i})`:
+
+  .. math:: q\le 1:\ p'(x^+) = (1-q)p(x^+) + p(x^-),\ p'(x^-) = q\,p(x^+);\qquad
+            q>1:\ p'(x^+) = p(x^-)/q,\ p'(x^-) = (1-1/q)p(x^-) + p(x^+).
+
+The transcendental per state is avoided: :math:`\ln q = a_i(x_{\rm high}) + b_i(x_{\rm low})` splits
+into a table over the high bits of *x* and one over its low ``L`` bits (the factor for *j = i* is 1
+since :math:`J_{ii}=0`), so :math:`q = A_i[x \gg L]\,B_i[x \,\&\, (2^L-1)]` costs one multiply.
+When a table entry exceeds :math:`e^{\pm 300}` (local fields beyond ±150) the block falls back to a
+log-space evaluation, so the operator stays exact at any coupling strength: no overflow, no NaN,
+columns still sum to one.
+
+All operators are column-stochastic (U[x', x] = P(x → x')).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .states import spins
+
+#: Low bits covered by the B table (2^L doubles per site: stays in L1 cache).
+LOW_BITS = 11
+#: |ln q| bound below which the product A*B cannot overflow or underflow.
+_FAST = 300.0
+
+HEATBATH, METROPOLIS = 0, 1
+
+
+class FieldTables:
+    """Per-site tables of :math:`\ln q` split over high and low bits (see module docstring)."""
+
+    def __init__(self, h, J):
+        N = len(h)
+        self.N = N
+        self.L = L = min(N, LOW_BITS)
+        Hb = N - L
+        s_low = spins(L).astype(float)
+        s_high = spins(Hb).astype(float) if Hb else np.zeros((1, 0))
+        # ln q_i(x) = -2 h_i - 2 sum_j J_ij s_j  =  a[i, x >> L] + b[i, x & (2^L - 1)]
+        self.b_log = np.ascontiguousarray((-2.0 * s_low @ J[:L, :]).T)
+        self.a_log = np.ascontiguousarray((-2.0 * h[None, :] - 2.0 * s_high @ J[L:, :]).T)
+        self.A = np.exp(np.clip(self.a_log, -_FAST, _FAST))
+        self.B = np.exp(np.clip(self.b_log, -_FAST, _FAST))
+        self.b_max = np.abs(self.b_log).max(axis=1)
+
+    def args(self):
+        return self.a_log, self.b_log, self.A, self.B, self.b_max, self.L
+
+
+@njit(cache=True, inline="always")
+def _heatbath_pair(t0, t1, q):
+    # t0 = p(x-), t1 = p(x+); returns (p'(x-), p'(x+)) for finite q > 0
+    pp = (t0 + t1) / (1.0 + q)
+    return pp * q, pp
+
+
+@njit(cache=True, inline="always")
+def _heatbath_pair_log(t0, t1, z):
+    # z = ln q, any size: logistic evaluated on the safe side
+    t = t0 + t1
+    if z > 0.0:
+        e = np.exp(-z)
+        return t / (1.0 + e), t * e / (1.0 + e)
+    e = np.exp(z)
+    return t * e / (1.0 + e), t / (1.0 + e)
+
+
+@njit(cache=True, inline="always")
+def _metropolis_pair(t0, t1, q):
+    if q <= 1.0:
+        return q * t1, (1.0 - q) * t1 + t0
+    r = 1.0 / q
+    return (1.0 - r) * t0 + t1, r * t0
+
+
+@njit(cache=True, inline="always")
+def _metropolis_pair_log(t0, t1, z):
+    if z <= 0.0:
+        q = np.exp(z)
+        return q * t1, (1.0 - q) * t1 + t0
+    r = np.exp(-z)
+    return (1.0 - r) * t0 + t1, r * t0
+
+
+@njit(cache=True, inline="always")
+def _pair(rule, t0, t1, q):
+    if rule == HEATBATH:
+        return _heatbath_pair(t0, t1, q)
+    return _metropolis_pair(t0, t1, q)
+
+
+@njit(cache=True, inline="always")
+def _pair_log(rule, t0, t1, z):
+    if rule == HEATBATH:
+        return _heatbath_pair_log(t0, t1, z)
+    return _metropolis_pair_log(t0, t1, z)
+
+
+@njit(cache=True)
+def site_update(p, out, w, i, rule, a_log, b_log, A, B, b_max, L):
+    r"""``out += w * T_i p`` if ``w != 0`` else ``out = T_i p`` (``out`` may be ``p``: in place).
+
+    ``T_i`` is the single-site operator of ``rule`` for site ``i``; the state index convention
+    is bit i of x = 1 ⇔ s_i = +1.
+    """
+    n = p.shape[0]
+    nlow = 1 << L
+    nhigh = n >> L
+    bit = 1 << i
+    acc = w != 0.0
+    fast_b = b_max[i] <= _FAST
+    if i >= L:
+        hbit = 1 << (i - L)
+        for hi in range(nhigh):
+            if hi & hbit:
+                continue
+            base0 = hi << L
+            base1 = base0 + bit
+            za = a_log[i, hi]
+            if fast_b and abs(za) <= _FAST:
+                Ai = A[i, hi]
+                for lo in range(nlow):
+                    n0, n1 = _pair(rule, p[base0 + lo], p[base1 + lo], Ai * B[i, lo])
+                    if acc:
+                        out[base0 + lo] += w * n0
+                        out[base1 + lo] += w * n1
+                    else:
+                        out[base0 + lo] = n0
+                        out[base1 + lo] = n1
+            else:
+                for lo in range(nlow):
+                    n0, n1 = _pair_log(rule, p[base0 + lo], p[base1 + lo], za + b_log[i, lo])
+                    if acc:
+                        out[base0 + lo] += w * n0
+                        out[base1 + lo] += w * n1
+                    else:
+                        out[base0 + lo] = n0
+                        out[base1 + lo] = n1
+    else:
+        lowmask = bit - 1
+        half = nlow >> 1
+        for hi in range(nhigh):
+            base = hi << L
+            za = a_log[i, hi]
+            fast = fast_b and abs(za) <= _FAST
+            Ai = A[i, hi]
+            for j in range(half):
+                lo0 = ((j >> i) << (i + 1)) | (j & lowmask)
+                x0 = base + lo0
+                x1 = x0 + bit
+                if fast:
+                    n0, n1 = _pair(rule, p[x0], p[x1], Ai * B[i, lo0])
+                else:
+                    n0, n1 = _pair_log(rule, p[x0], p[x1], za + b_log[i, lo0])
+                if acc:
+                    out[x0] += w * n0
+                    out[x1] += w * n1
+                else:
+                    out[x0] = n0
+                    out[x1] = n1
+
+
+@njit(cache=True)
+def sequential_sweep(p, rule, a_log, b_log, A, B, b_max, L, N):
+    """In place: p <- T_{N-1} ... T_1 T_0 p (sites visited 0, 1, ..., N-1)."""
+    for i in range(N):
+        site_update(p, p, 0.0, i, rule, a_log, b_log, A, B, b_max, L)
+
+
+@njit(cache=True)
+def random_update(p, out, rule, a_log, b_log, A, B, b_max, L, N):
+    r"""``out = R p`` with :math:`R = \frac1N\sum_i T_i` (one random-scan single-site update)."""
+    out[:] = 0.0
+    w = 1.0 / N
+    for i in range(N):
+        site_update(p, out, w, i, rule, a_log, b_log, A, B, b_max, L)
+
+
+@njit(cache=True, parallel=True)
+def parallel_update(p, out, h, J, rule):
+    r"""``out = U p`` for a synchronous update of all spins (cost 2·4^N).
+
+    Heat-bath: :math:`U[x',x] = \prod_i e^{s'_i H_i(x)}/(2\cosh H_i(x))`; Metropolis: every spin
+    flips independently with probability :math:`\min(1, e^{-2 s_i H_i(x)})`.
+    The sum over source states is split over threads in blocks; each block fills a private
+    output which are then added in a fixed order (bit-reproducible whatever the thread count).
+    """
+    n = p.shape[0]
+    N = h.shape[0]
+    nblk = 16 if n >= 16 else n
+    partial = np.zeros((nblk, n))
+    per = (n + nblk - 1) // nblk
+    for blk in prange(nblk):
+        v = np.empty(n)
+        up = np.empty(N)
+        for x in range(blk * per, min(n, (blk + 1) * per)):
+            px = p[x]
+            if px == 0.0:
+                continue
+            for i in range(N):
+                H = h[i]
+                for j in range(N):
+                    sj = 1.0 if (x >> j) & 1 else -1.0
+                    H += J[i, j] * sj
+                si = 1.0 if (x >> i) & 1 else -1.0
+                if rule == HEATBATH:
+                    # P(s_i' = +1) = 1/(1+e^{-2H}), stable for any H
+                    if H >= 0:
+                        up[i] = 1.0 / (1.0 + np.exp(-2.0 * H))
+                    else:
+                        e = np.exp(2.0 * H)
+                        up[i] = e / (1.0 + e)
+                else:
+                    z = -2.0 * si * H
+                    a = 1.0 if z >= 0 else np.exp(z)
+                    up[i] = 1.0 - a if si > 0 else a
+            # product distribution over x', built by doubling: bit i of x' <-> s'_i = +1
+            v[0] = px
+            m = 1
+            for i in range(N):
+                for y in range(m):
+                    v[y + m] = v[y] * up[i]
+                    v[y] = v[y] * (1.0 - up[i])
+                m *= 2
+            for y in range(n):
+                partial[blk, y] += v[y]
+    for y in range(n):
+        s = 0.0
+        for blk in range(nblk):
+            s += partial[blk, y]
+        out[y] = s

@@ -1,0 +1,116 @@
+r"""The state space {−1,+1}^N, its index convention and the {0,1} basis.
+
+Convention (SPEC §1): state index :math:`x \in [0, 2^N)`; bit *i* of *x* is 1 ⇔ :math:`s_i = +1`.
+So ``spins(N)[x, i] = 2 * ((x >> i) & 1) - 1``.  The {0,1} basis is :math:`\sigma = (1 + s)/2`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .validate import memory_error
+
+#: Memory the exact state-space routes may use (bytes); above it they refuse with a clear error.
+MEMORY_BUDGET = 8 * 2**30
+#: Block of states processed at once by chunked routines (keeps 2^N x N arrays out of memory).
+CHUNK = 1 << 16
+
+
+def n_states(N):
+    """Number of states 2^N."""
+    return 1 << int(N)
+
+
+def check_size(N, bytes_per_state=8 * 4, what="the exact state-space route",
+               alternative="use Monte Carlo (shortrun.numerics.sampling) instead."):
+    """Refuse an exact route whose memory ``2^N * bytes_per_state`` exceeds ``MEMORY_BUDGET``."""
+    need = float(bytes_per_state) * 2.0 ** N
+    if need > MEMORY_BUDGET:
+        raise memory_error(f"{what} at N={N}", need, alternative)
+
+
+def spins(N, x=None):
+    """Spin configurations of the states ``x`` (all 2^N states when ``x`` is None).
+
+    Returns an int8 array of shape (len(x), N) with entries ±1:
+    ``s[x, i] = 2 * bit_i(x) - 1``.
+    """
+    if x is None:
+        check_size(N, bytes_per_state=N, what="materialising all spins")
+        x = np.arange(n_states(N), dtype=np.int64)
+    x = np.asarray(x, dtype=np.int64)
+    bits = (x[:, None] >> np.arange(N, dtype=np.int64)) & 1
+    return (2 * bits - 1).astype(np.int8)
+
+
+def index(s):
+    """State index of spin configurations ``s`` (shape (n, N) or (N,), entries ±1)."""
+    s = np.asarray(s)
+    if not np.all((s == 1) | (s == -1)):
+        raise ValueError("s must contain only -1 and +1 spins; convert 0/1 data with from01().")
+    one = s.ndim == 1
+    s2 = np.atleast_2d(s)
+    x = ((s2 > 0).astype(np.int64) << np.arange(s2.shape[1], dtype=np.int64)).sum(axis=1)
+    return x[0] if one else x
+
+
+def to01(s):
+    """σ = (1 + s)/2, as int8."""
+    return ((np.asarray(s) + 1) // 2).astype(np.int8)
+
+
+def from01(sigma):
+    """s = 2σ − 1, as int8; rejects entries other than 0/1."""
+    sigma = np.asarray(sigma)
+    if not np.all((sigma == 0) | (sigma == 1)):
+        raise ValueError("sigma must contain only 0 and 1; for ±1 data use it as it is.")
+    return (2 * sigma - 1).astype(np.int8)
+
+
+def params_to_01(h, J):
+    r"""Boltzmann-machine parameters in the {0,1} basis.
+
+    .. math::
+        E(s) = -\sum_{i<j} J_{ij} s_i s_j - \sum_i h_i s_i
+             = -\sum_{i<j} W_{ij}\sigma_i\sigma_j - \sum_i b_i \sigma_i + c,
+
+    with :math:`W = 4J`, :math:`b_i = 2h_i - 2\sum_j J_{ij}`, :math:`c = \sum_i h_i - \sum_{i<j} J_{ij}`.
+    Returns ``(b, W, c)``.
+    """
+    h = np.asarray(h, float)
+    J = np.asarray(J, float)
+    return 2 * h - 2 * J.sum(axis=1), 4 * J, h.sum() - J.sum() / 2
+
+
+def params_from_01(b, W):
+    """Inverse of :func:`params_to_01`: returns ``(h, J, c)`` with ``J = W/4``,
+    ``h = b/2 + W.sum(1)/4`` and the same energy offset ``c``."""
+    b = np.asarray(b, float)
+    W = np.asarray(W, float)
+    J = W / 4
+    h = b / 2 + W.sum(axis=1) / 4
+    return h, J, h.sum() - J.sum() / 2
+
+
+def moments_to_01(m, C):
+    r"""Moments in the {0,1} basis: :math:`\langle\sigma_i\rangle = (1+m_i)/2`,
+    :math:`\langle\sigma_i\sigma_j\rangle = (1 + m_i + m_j + C_{ij})/4` with
+    :math:`C_{ij} = \langle s_i s_j\rangle` (``C_ii = 1`` gives ``M_ii = mu_i``)."""
+    m = np.asarray(m, float)
+    C = np.asarray(C, float)
+    return (1 + m) / 2, (1 + m[:, None] + m[None, :] + C) / 4
+
+
+def moments_from_01(mu, M):
+    r"""Inverse of :func:`moments_to_01`: :math:`m = 2\mu - 1`,
+    :math:`C_{ij} = 4M_{ij} - 2\mu_i - 2\mu_j + 1`."""
+    mu = np.asarray(mu, float)
+    M = np.asarray(M, float)
+    return 2 * mu - 1, 4 * M - 2 * mu[:, None] - 2 * mu[None, :] + 1
+
+
+def chunks(N, size=CHUNK):
+    """Yield ``(start, stop, s)`` over all states in blocks, ``s`` the float64 spins of the block."""
+    n = n_states(N)
+    for start in range(0, n, size):
+        stop = min(n, start + size)
+        yield start, stop, spins(N, np.arange(start, stop)).astype(float)

@@ -1,0 +1,89 @@
+"""Input validators shared by every module: each raises a ``ValueError`` that names the
+argument and says how to fix it."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+#: Tolerance on Σ p0 − 1 (and on negative entries) accepted for a probability vector.
+PROB_ATOL = 1e-9
+
+RULES = ("heatbath", "metropolis")
+SCANS = ("random", "sequential", "parallel", "continuous")
+
+
+def check_choice(value, choices, name):
+    """Return ``value`` if it is one of ``choices``; otherwise raise a ValueError."""
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not known; use one of {', '.join(map(repr, choices))}.")
+    return value
+
+
+def check_steps(k, name="k", integer=True):
+    """Number of steps/time: a finite number >= 0, an integer when ``integer``."""
+    if isinstance(k, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a number of steps, got the boolean {k!r}.")
+    if integer:
+        if isinstance(k, numbers.Integral):
+            k = int(k)
+        elif isinstance(k, numbers.Real) and float(k).is_integer():
+            k = int(k)
+        else:
+            raise ValueError(f"{name}={k!r} must be a non-negative integer number of steps "
+                             "(discrete chains; use scan='continuous' for real times).")
+    else:
+        if not isinstance(k, numbers.Real) or not np.isfinite(k):
+            raise ValueError(f"{name}={k!r} must be a finite, non-negative real time.")
+        k = float(k)
+    if k < 0:
+        raise ValueError(f"{name}={k!r} is negative; chains run forward only: pass {name} >= 0.")
+    return k
+
+
+def check_finite(a, name):
+    a = np.asarray(a, dtype=float)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or inf; pass finite parameters "
+                         "(a diverging training run shows up here: lower the learning rate).")
+    return a
+
+
+def check_distribution(p, n_states, name="p0", atol=PROB_ATOL):
+    """A probability vector of length ``n_states`` (entries >= -atol, |Σp − 1| <= atol).
+
+    ``'uniform'`` is accepted and expanded.  Tiny negative round-off is clipped; the vector is
+    returned as a new float64 array (never a view of the caller's data).
+    """
+    if isinstance(p, str):
+        if p == "uniform":
+            return np.full(n_states, 1.0 / n_states)
+        raise ValueError(f"{name}={p!r} is not known; pass 'uniform' or a probability vector.")
+    p = np.array(p, dtype=float)
+    if p.shape != (n_states,):
+        raise ValueError(f"{name} has shape {p.shape}; it must be a probability vector of length "
+                         f"2^N = {n_states} (bit i of the index is 1 <=> s_i = +1).")
+    if not np.all(np.isfinite(p)):
+        raise ValueError(f"{name} contains NaN or inf; pass a probability vector.")
+    if p.min() < -atol:
+        raise ValueError(f"{name} has a negative entry ({p.min():.3g}); a probability vector "
+                         "has entries >= 0.")
+    s = p.sum()
+    if abs(s - 1.0) > atol:
+        raise ValueError(f"{name} sums to {s!r}, not 1 (tolerance {atol:g}); normalise it: "
+                         f"{name} / {name}.sum().")
+    np.clip(p, 0.0, None, out=p)
+    return p
+
+
+def memory_error(what, nbytes, alternative):
+    """A ValueError saying how much memory ``what`` needs and what to use instead."""
+    return ValueError(f"{what} would need {_fmt_bytes(nbytes)} of memory; {alternative}")
+
+
+def _fmt_bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if n < 1024 or unit == "EiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024.0
+    return f"{n:.3g} EiB"  # pragma: no cover

@@ -1,0 +1,1 @@
+"""Closed-form theory of the solvable models (sympy expressions and numpy twins)."""
