@@ -58,15 +58,8 @@ class FieldTables:
 
 
 @njit(cache=True, inline="always")
-def _heatbath_pair(t0, t1, q):
-    # t0 = p(x-), t1 = p(x+); returns (p'(x-), p'(x+)) for finite q > 0
-    pp = (t0 + t1) / (1.0 + q)
-    return pp * q, pp
-
-
-@njit(cache=True, inline="always")
 def _heatbath_pair_log(t0, t1, z):
-    # z = ln q, any size: logistic evaluated on the safe side
+    # z = ln q of any size: the logistic evaluated on its safe side
     t = t0 + t1
     if z > 0.0:
         e = np.exp(-z)
@@ -77,6 +70,7 @@ def _heatbath_pair_log(t0, t1, z):
 
 @njit(cache=True, inline="always")
 def _metropolis_pair(t0, t1, q):
+    # t0 = p(x-), t1 = p(x+); returns (p'(x-), p'(x+)) for finite q > 0
     if q <= 1.0:
         return q * t1, (1.0 - q) * t1 + t0
     r = 1.0 / q
@@ -93,17 +87,137 @@ def _metropolis_pair_log(t0, t1, z):
 
 
 @njit(cache=True, inline="always")
-def _pair(rule, t0, t1, q):
+def _run(rule, v0, v1, o0, o1, w, Bv, Ai):
+    """One run of pairs: ``v0[b]`` (s_i = -1) and ``v1[b]`` (s_i = +1) share ln q = ln Ai + ln Bv[b].
+
+    ``w == 0``: ``o0, o1 = T_i (v0, v1)`` (``o`` may alias ``v``: in place);
+    ``w != 0``: ``o0, o1 += w * T_i (v0, v1)``.  Loops are kept branch-free so they vectorise.
+    """
+    m = v0.shape[0]
     if rule == HEATBATH:
-        return _heatbath_pair(t0, t1, q)
-    return _metropolis_pair(t0, t1, q)
+        if w == 0.0:
+            for b in range(m):
+                q = Ai * Bv[b]
+                pp = (v0[b] + v1[b]) / (1.0 + q)
+                o0[b] = pp * q
+                o1[b] = pp
+        else:
+            for b in range(m):
+                q = Ai * Bv[b]
+                pp = w * (v0[b] + v1[b]) / (1.0 + q)
+                o0[b] += pp * q
+                o1[b] += pp
+    else:
+        for b in range(m):
+            n0, n1 = _metropolis_pair(v0[b], v1[b], Ai * Bv[b])
+            if w == 0.0:
+                o0[b] = n0
+                o1[b] = n1
+            else:
+                o0[b] += w * n0
+                o1[b] += w * n1
+
+
+@njit(cache=True)
+def _run_log(rule, v0, v1, o0, o1, w, bl, za):
+    """As :func:`_run` in log space (ln q = za + bl[b]) for fields beyond the fast range."""
+    for b in range(v0.shape[0]):
+        if rule == HEATBATH:
+            n0, n1 = _heatbath_pair_log(v0[b], v1[b], za + bl[b])
+        else:
+            n0, n1 = _metropolis_pair_log(v0[b], v1[b], za + bl[b])
+        if w == 0.0:
+            o0[b] = n0
+            o1[b] = n1
+        else:
+            o0[b] += w * n0
+            o1[b] += w * n1
 
 
 @njit(cache=True, inline="always")
-def _pair_log(rule, t0, t1, z):
+def _block_run(p, out, w, i, hi, lo, m, rule, a_log, b_log, A, B, b_max, L):
+    """Pairs (x, x + 2^i) for x = (hi << L) + lo + b, b < m (bit i of x clear)."""
+    x0 = (hi << L) + lo
+    x1 = x0 + (1 << i)
+    za = a_log[i, hi]
+    if b_max[i] <= _FAST and abs(za) <= _FAST:
+        _run(rule, p[x0:x0 + m], p[x1:x1 + m], out[x0:x0 + m], out[x1:x1 + m], w,
+             B[i, lo:lo + m], A[i, hi])
+    else:
+        _run_log(rule, p[x0:x0 + m], p[x1:x1 + m], out[x0:x0 + m], out[x1:x1 + m], w,
+                 b_log[i, lo:lo + m], za)
+
+
+@njit(cache=True, inline="always")
+def _pair(rule, t0, t1, z, q, fast):
+    """Scalar pair update (used for short runs): q = e^z when ``fast``."""
     if rule == HEATBATH:
+        if fast:
+            pp = (t0 + t1) / (1.0 + q)
+            return pp * q, pp
         return _heatbath_pair_log(t0, t1, z)
+    if fast:
+        return _metropolis_pair(t0, t1, q)
     return _metropolis_pair_log(t0, t1, z)
+
+
+#: Runs shorter than this are updated by index (slicing costs more than it saves).
+_SHORT = 64
+
+
+@njit(cache=True, inline="always")
+def _short_runs(rule, v, o, w, Brow, brow, Ai, za, fast, bit):
+    """Site with 2^i = ``bit`` < _SHORT on one block ``v`` (output ``o``, may alias): runs of
+    ``bit`` pairs indexed directly; called with a literal ``bit`` so LLVM unrolls and
+    vectorises the inner loop."""
+    for a in range(0, v.shape[0], 2 * bit):
+        for b in range(bit):
+            lo = a + b
+            n0, n1 = _pair(rule, v[lo], v[lo + bit], za + brow[lo], Ai * Brow[lo], fast)
+            if w == 0.0:
+                o[lo] = n0
+                o[lo + bit] = n1
+            else:
+                o[lo] += w * n0
+                o[lo + bit] += w * n1
+
+
+@njit(cache=True)
+def _low_block(p, out, w, i, hi, rule, a_log, b_log, A, B, b_max, L):
+    """Site ``i < L`` on the block of 2^L contiguous states whose high bits are ``hi``:
+    runs of 2^i pairs at distance 2^i."""
+    bit = 1 << i
+    if bit >= _SHORT:
+        for a in range(0, 1 << L, 2 * bit):
+            _block_run(p, out, w, i, hi, a, bit, rule, a_log, b_log, A, B, b_max, L)
+        return
+    x = hi << L
+    v = p[x:x + (1 << L)]
+    o = out[x:x + (1 << L)]
+    za = a_log[i, hi]
+    Ai = A[i, hi]
+    fast = b_max[i] <= _FAST and abs(za) <= _FAST
+    Brow = B[i]
+    brow = b_log[i]
+    if bit == 1:
+        _short_runs(rule, v, o, w, Brow, brow, Ai, za, fast, 1)
+    elif bit == 2:
+        _short_runs(rule, v, o, w, Brow, brow, Ai, za, fast, 2)
+    elif bit == 4:
+        _short_runs(rule, v, o, w, Brow, brow, Ai, za, fast, 4)
+    elif bit == 8:
+        _short_runs(rule, v, o, w, Brow, brow, Ai, za, fast, 8)
+    elif bit == 16:
+        _short_runs(rule, v, o, w, Brow, brow, Ai, za, fast, 16)
+    else:
+        _short_runs(rule, v, o, w, Brow, brow, Ai, za, fast, 32)
+
+
+@njit(cache=True)
+def _high_block(p, out, w, i, hi, rule, a_log, b_log, A, B, b_max, L):
+    """Site ``i >= L`` on the blocks with high bits ``hi`` (bit ``i - L`` clear) and
+    ``hi | 2^(i-L)``: one run of 2^L pairs, two contiguous streams."""
+    _block_run(p, out, w, i, hi, 0, 1 << L, rule, a_log, b_log, A, B, b_max, L)
 
 
 @njit(cache=True)
@@ -113,68 +227,44 @@ def site_update(p, out, w, i, rule, a_log, b_log, A, B, b_max, L):
     ``T_i`` is the single-site operator of ``rule`` for site ``i``; the state index convention
     is bit i of x = 1 ⇔ s_i = +1.
     """
-    n = p.shape[0]
-    nlow = 1 << L
-    nhigh = n >> L
-    bit = 1 << i
-    acc = w != 0.0
-    fast_b = b_max[i] <= _FAST
+    nhigh = p.shape[0] >> L
     if i >= L:
         hbit = 1 << (i - L)
         for hi in range(nhigh):
-            if hi & hbit:
-                continue
-            base0 = hi << L
-            base1 = base0 + bit
-            za = a_log[i, hi]
-            if fast_b and abs(za) <= _FAST:
-                Ai = A[i, hi]
-                for lo in range(nlow):
-                    n0, n1 = _pair(rule, p[base0 + lo], p[base1 + lo], Ai * B[i, lo])
-                    if acc:
-                        out[base0 + lo] += w * n0
-                        out[base1 + lo] += w * n1
-                    else:
-                        out[base0 + lo] = n0
-                        out[base1 + lo] = n1
-            else:
-                for lo in range(nlow):
-                    n0, n1 = _pair_log(rule, p[base0 + lo], p[base1 + lo], za + b_log[i, lo])
-                    if acc:
-                        out[base0 + lo] += w * n0
-                        out[base1 + lo] += w * n1
-                    else:
-                        out[base0 + lo] = n0
-                        out[base1 + lo] = n1
+            if not hi & hbit:
+                _high_block(p, out, w, i, hi, rule, a_log, b_log, A, B, b_max, L)
     else:
-        lowmask = bit - 1
-        half = nlow >> 1
         for hi in range(nhigh):
-            base = hi << L
-            za = a_log[i, hi]
-            fast = fast_b and abs(za) <= _FAST
-            Ai = A[i, hi]
-            for j in range(half):
-                lo0 = ((j >> i) << (i + 1)) | (j & lowmask)
-                x0 = base + lo0
-                x1 = x0 + bit
-                if fast:
-                    n0, n1 = _pair(rule, p[x0], p[x1], Ai * B[i, lo0])
-                else:
-                    n0, n1 = _pair_log(rule, p[x0], p[x1], za + b_log[i, lo0])
-                if acc:
-                    out[x0] += w * n0
-                    out[x1] += w * n1
-                else:
-                    out[x0] = n0
-                    out[x1] = n1
+            _low_block(p, out, w, i, hi, rule, a_log, b_log, A, B, b_max, L)
 
 
 @njit(cache=True)
 def sequential_sweep(p, rule, a_log, b_log, A, B, b_max, L, N):
-    """In place: p <- T_{N-1} ... T_1 T_0 p (sites visited 0, 1, ..., N-1)."""
-    for i in range(N):
-        site_update(p, p, 0.0, i, rule, a_log, b_log, A, B, b_max, L)
+    """In place: p <- T_{N-1} ... T_1 T_0 p (sites visited 0, 1, ..., N-1).
+
+    Sites 0..L-1 only mix states inside blocks of 2^L contiguous states, so they are applied
+    block by block while the block sits in L1 cache (one memory pass for L sites).  The high
+    sites go in groups of G: a tile (fixed bits outside the group and the low block) holds
+    2^(G+L) states (128 KiB at G=3, L=11), is closed under the group's updates and is updated
+    while it sits in L2 cache: one memory pass per group.
+    """
+    nhigh = p.shape[0] >> L
+    for hi in range(nhigh):
+        for i in range(L):
+            _low_block(p, p, 0.0, i, hi, rule, a_log, b_log, A, B, b_max, L)
+    G = 3
+    for i0 in range(L, N, G):
+        g = min(G, N - i0)
+        s0 = i0 - L                       # position of the group inside the high index
+        for top in range(nhigh >> (s0 + g)):
+            for mid in range(1 << s0):
+                tile = (top << (s0 + g)) | mid
+                for i in range(i0, i0 + g):
+                    cbit = 1 << (i - i0)
+                    for c in range(1 << g):
+                        if not c & cbit:
+                            _high_block(p, p, 0.0, i, tile | (c << s0), rule,
+                                        a_log, b_log, A, B, b_max, L)
 
 
 @njit(cache=True)
