@@ -95,6 +95,10 @@ class BMKernel(Kernel):
         Heat-bath: :math:`P(s_i=+1\mid\cdot) = (1+\tanh H_i)/2`; Metropolis: flip with
         probability :math:`\min(1, e^{-2 s_i H_i})`, :math:`H_i = h_i + \sum_j J_{ij}s_j`.
     scan : {'random', 'sequential', 'parallel', 'continuous'}
+    low_bits : int, optional
+        Tuning knob of the matrix-free operator: the number of low index bits handled inside
+        one cache block (default :data:`site_updates.LOW_BITS`); results do not depend on it
+        beyond round-off (tests use small values to exercise every code path at small N).
 
     Notes
     -----
@@ -105,7 +109,7 @@ class BMKernel(Kernel):
     :math:`p_\theta`; a sequential sweep is not.
     """
 
-    def __init__(self, model, rule="heatbath", scan="random"):
+    def __init__(self, model, rule="heatbath", scan="random", low_bits=None):
         if not isinstance(model, BoltzmannMachine):
             raise ValueError("model must be a BoltzmannMachine(h, J); build one with "
                              "shortrun.numerics.models.BoltzmannMachine(h, J).")
@@ -128,7 +132,8 @@ class BMKernel(Kernel):
                           "exp(h.s) prod_i 2cosh(H_i), not the Boltzmann law.",
                           NotBoltzmannWarning, stacklevel=2)
         self._rule = su.HEATBATH if rule == "heatbath" else su.METROPOLIS
-        self._tables = su.FieldTables(model.h, model.J).args() if scan != "parallel" else None
+        self._tables = (su.FieldTables(model.h, model.J, low_bits).args()
+                        if scan != "parallel" else None)
 
     def __repr__(self):
         return f"BMKernel(N={self.N}, rule={self.rule!r}, scan={self.scan!r})"
@@ -213,14 +218,13 @@ class BMKernel(Kernel):
 
 def parallel_heatbath_stationary(model):
     r""":math:`\pi(s) \propto e^{h\cdot s}\prod_i 2\cosh H_i(s)` (SPEC §1), normalised in log space."""
-    from scipy.special import logsumexp
-
+    from .models import normalised_exp
     from .states import chunks
     logw = np.empty(model.n_states)
     for start, stop, s in chunks(model.N):
         H = model.local_fields(s)
         logw[start:stop] = s @ model.h + np.logaddexp(H, -H).sum(axis=1)
-    return np.exp(logw - logsumexp(logw))
+    return normalised_exp(logw)
 
 
 def law(model, p0, k, rule="heatbath", scan="random"):

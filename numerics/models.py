@@ -19,6 +19,12 @@ from .states import chunks, check_size
 from .validate import check_finite
 
 
+def normalised_exp(logw):
+    r""":math:`e^{\log w}/\sum e^{\log w}`, shifted by the maximum (no overflow, exact ratios)."""
+    w = np.exp(logw - np.max(logw))
+    return w / w.sum()
+
+
 def check_params(h, J):
     """Validate BM parameters; returns float64 copies ``(h, J)``.
 
@@ -107,9 +113,10 @@ class BoltzmannMachine:
         return float(logsumexp(-self.energies()))
 
     def boltzmann(self):
-        r"""The equilibrium law :math:`p_\theta = e^{-E - \ln Z}` as a vector over the 2^N states."""
+        r"""The equilibrium law :math:`p_\theta = e^{-E}/Z` as a vector over the 2^N states
+        (shifted by the lowest energy before exponentiating: exact at any coupling strength)."""
         if "p" not in self._cache:
-            p = np.exp(-self.energies() - self.log_partition())
+            p = normalised_exp(-self.energies())
             p.setflags(write=False)
             self._cache["p"] = p
         return self._cache["p"]

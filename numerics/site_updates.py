@@ -37,12 +37,12 @@ HEATBATH, METROPOLIS = 0, 1
 
 
 class FieldTables:
-    """Per-site tables of :math:`\ln q` split over high and low bits (see module docstring)."""
+    r"""Per-site tables of :math:`\ln q` split over high and low bits (see module docstring)."""
 
-    def __init__(self, h, J):
+    def __init__(self, h, J, low_bits=None):
         N = len(h)
         self.N = N
-        self.L = L = min(N, LOW_BITS)
+        self.L = L = min(N, LOW_BITS if low_bits is None else int(low_bits))
         Hb = N - L
         s_low = spins(L).astype(float)
         s_high = spins(Hb).astype(float) if Hb else np.zeros((1, 0))

@@ -84,6 +84,15 @@ class Spectrum:
         return np.real(self.right[:, 0])
 
     @property
+    def condition(self):
+        """Condition number of the eigenvector matrix: the spectral route loses about
+        ``log10(condition)`` digits against repeated application (1 for a symmetric S; large
+        for strongly non-normal kernels such as parallel Metropolis)."""
+        if self.reversible:
+            return 1.0
+        return float(np.linalg.cond(self.right))
+
+    @property
     def timescales(self):
         r""":math:`\kappa_\alpha = -1/\ln|\lambda_\alpha|` (discrete) or :math:`-1/\mu_\alpha`
         (continuous); ``inf`` for the stationary mode, ``0`` for λ = 0."""

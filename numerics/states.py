@@ -108,9 +108,11 @@ def moments_from_01(mu, M):
     return 2 * mu - 1, 4 * M - 2 * mu[:, None] - 2 * mu[None, :] + 1
 
 
-def chunks(N, size=CHUNK):
-    """Yield ``(start, stop, s)`` over all states in blocks, ``s`` the float64 spins of the block."""
+def chunks(N, size=None):
+    """Yield ``(start, stop, s)`` over all states in blocks of ``size`` (default :data:`CHUNK`),
+    ``s`` the float64 spins of the block."""
     n = n_states(N)
+    size = CHUNK if size is None else size
     for start in range(0, n, size):
         stop = min(n, start + size)
         yield start, stop, spins(N, np.arange(start, stop)).astype(float)

@@ -1,0 +1,222 @@
+"""Exact kernels: matrix-free numba operators vs dense matrices built from the definitions vs the
+spectral route; stochasticity, detailed balance, stationarity, closed forms, strong couplings."""
+import warnings
+
+import numpy as np
+import pytest
+from conftest import DISCRETE_SCANS, RULES, SCANS, exact_tol, random_bm, random_distribution
+from scipy.linalg import expm
+
+from shortrun.numerics import dense, kernels, models, moments, spectral
+from shortrun.numerics.kernels import NotBoltzmannWarning
+
+pytestmark = pytest.mark.filterwarnings("ignore::shortrun.numerics.kernels.NotBoltzmannWarning")
+
+# (N, low_bits): N = 7, 9 with small cache blocks exercise the tiled high-site code paths
+SIZES = [(3, None), (5, None), (7, None), (7, 2), (9, 3)]
+
+
+def kernel(model, rule, scan, low_bits=None):
+    return kernels.BMKernel(model, rule, scan, low_bits=low_bits)
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("scan", SCANS)
+@pytest.mark.parametrize("N,low_bits", SIZES)
+def test_matrix_free_dense_spectral_agree(N, low_bits, scan, rule):
+    model = random_bm(N, seed=N + 10 * (low_bits or 0))
+    K = kernel(model, rule, scan, low_bits)
+    U = K.dense()
+    p0 = random_distribution(N, seed=N)
+    tol = exact_tol(N)
+    S = spectral.decompose(K)
+    if scan == "continuous":
+        assert spectral.is_generator(U)
+        for t in (0.3, 1.0, 2.5):
+            ref = expm(t * U) @ p0
+            np.testing.assert_allclose(K.propagate(p0, t), ref, rtol=0, atol=tol)
+            np.testing.assert_allclose(S.propagate(p0, t), ref, rtol=0, atol=tol)
+        np.testing.assert_allclose(K.apply(p0), U @ p0, rtol=0, atol=tol)
+        return
+    assert spectral.is_stochastic(U)
+    np.testing.assert_allclose(K.apply(p0), U @ p0, rtol=0, atol=tol)
+    # the eig route of a non-reversible kernel loses log10(cond(R)) digits
+    stol = tol * S.condition
+    ref = p0
+    for k in range(1, 6):
+        ref = U @ ref
+        np.testing.assert_allclose(K.propagate(p0, k), ref, rtol=0, atol=tol * k)
+        np.testing.assert_allclose(S.propagate(p0, k), ref, rtol=0, atol=stol * k)
+    np.testing.assert_allclose(kernels.law(model, p0, 5, rule, scan), ref, rtol=0, atol=5 * tol)
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("N", [4, 6])
+def test_single_site_operators_and_random_update(N, rule):
+    model = random_bm(N, seed=3)
+    K = kernel(model, rule, "random")
+    p = random_distribution(N, 1)
+    Ts = [dense.site_matrix(model, rule, i) for i in range(N)]
+    for i, T in enumerate(Ts):
+        assert spectral.is_stochastic(T)
+        np.testing.assert_allclose(K.site_update(p, i), T @ p, rtol=0, atol=exact_tol(N))
+    np.testing.assert_allclose(K.random_update(p), sum(Ts) @ p / N, atol=exact_tol(N))
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("N", [3, 5])
+def test_detailed_balance(N, rule):
+    model = random_bm(N, seed=7)
+    p = model.boltzmann()
+    for scan in ("random",):
+        assert spectral.is_reversible(kernel(model, rule, scan).dense(), p)
+    W = kernel(model, rule, "continuous").dense()
+    assert spectral.is_reversible(W + np.eye(1 << N), p)
+    # a sequential sweep is not reversible
+    assert not spectral.is_reversible(kernel(model, rule, "sequential").dense(), p, atol=1e-6)
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("scan", ["random", "sequential", "continuous"])
+def test_boltzmann_is_stationary(scan, rule):
+    N = 6
+    model = random_bm(N, seed=11, scale=2.0)
+    K = kernel(model, rule, scan)
+    p = model.boltzmann()
+    target = np.zeros_like(p) if scan == "continuous" else p
+    np.testing.assert_allclose(K.apply(p), target, rtol=0, atol=exact_tol(N))
+    np.testing.assert_allclose(K.stationary(), p, rtol=0, atol=exact_tol(N))
+
+
+def test_parallel_heatbath_stationary_law_and_warning():
+    N = 5
+    model = random_bm(N, seed=5, scale=1.5)
+    with pytest.warns(NotBoltzmannWarning, match="not the Boltzmann law"):
+        K = kernels.BMKernel(model, "heatbath", "parallel")
+    pi = K.stationary()
+    np.testing.assert_allclose(K.apply(pi), pi, rtol=0, atol=exact_tol(N))
+    assert spectral.is_reversible(K.dense(), pi)
+    # ... and it is not the Boltzmann law
+    assert np.abs(pi - model.boltzmann()).max() > 1e-3
+    # uncoupled spins: parallel heat-bath *is* Boltzmann, and no warning
+    free = models.BoltzmannMachine(model.h, np.zeros((N, N)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NotBoltzmannWarning)
+        Kf = kernels.BMKernel(free, "heatbath", "parallel")
+    np.testing.assert_allclose(Kf.stationary(), free.boltzmann(), atol=exact_tol(N))
+
+
+def test_parallel_metropolis_stationary_is_fixed_point():
+    model = random_bm(4, seed=2)
+    K = kernel(model, "metropolis", "parallel")
+    pi = K.stationary()
+    np.testing.assert_allclose(K.apply(pi), pi, rtol=0, atol=1e-12)
+
+
+def _independent_m(h, k, rule, scan, N):
+    """SPEC §4.1 closed forms of m_i(k) from p0 uniform (m(0) = 0), J = 0."""
+    m_star = np.tanh(h)
+    r = np.exp(-2 * np.abs(h)) if rule == "metropolis" else np.zeros_like(h)
+    if scan == "random":      # one update: m' - m* = (1 - (1 + r)/N)(m - m*)
+        return m_star * (1 - (1 - (1 + r) / N) ** (k * N))
+    if scan == "continuous":  # t in sweeps
+        return m_star * (1 - np.exp(-(1 + r) * k))
+    return m_star * (1 - (-r) ** k)  # sequential and parallel: one update per spin per step
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("scan", SCANS)
+def test_independent_spins_closed_forms(scan, rule):
+    N = 5
+    h = np.array([0.8, -0.3, 1.7, 0.05, -2.2])
+    model = models.BoltzmannMachine(h, np.zeros((N, N)))
+    K = kernel(model, rule, scan)
+    times = [0.5, 1.0, 3.7, 10.0] if scan == "continuous" else range(11)
+    for k in times:
+        m, C = moments.moments(K.propagate("uniform", k))
+        np.testing.assert_allclose(m, _independent_m(h, k, rule, scan, N), rtol=0, atol=1e-12)
+        if scan != "random":  # (the shared random choice of sites correlates a random scan)
+            np.testing.assert_allclose(C, np.outer(m, m) + np.diag(1 - m**2), rtol=0,
+                                       atol=1e-12)
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("scale", [50.0, 2000.0])
+def test_strong_couplings_exact(rule, scale):
+    # local fields of order ±scale: no overflow, no NaN, columns still sum to one, and the
+    # matrix-free operator still equals the dense tanh/min(1, e^x) definition
+    N = 7
+    rng = np.random.default_rng(4)
+    J = np.triu(rng.normal(0, scale / 2, (N, N)), 1)
+    model = models.BoltzmannMachine(rng.normal(0, scale / 4, N), J + J.T)
+    for scan, lb in (("sequential", None), ("sequential", 2), ("random", 3)):
+        K = kernel(model, rule, scan, lb)
+        U = K.dense()
+        assert np.all(np.isfinite(U)) and spectral.is_stochastic(U)
+        cols = np.array([K.apply(e) for e in np.eye(1 << N)]).T
+        assert np.all(np.isfinite(cols))
+        np.testing.assert_allclose(cols.sum(axis=0), 1.0, rtol=0, atol=exact_tol(N))
+        np.testing.assert_allclose(cols, U, rtol=0, atol=exact_tol(N))
+
+
+def test_blocked_sequential_sweep_equals_site_by_site():
+    # N = 14 > default cache block: the tiled sweep equals T_13 ... T_0 applied one by one
+    N = 14
+    model = random_bm(N, seed=21)
+    K = kernel(model, "heatbath", "sequential")
+    p = random_distribution(N, 2)
+    q = p.copy()
+    for i in range(N):
+        q = K.site_update(q, i)
+    np.testing.assert_allclose(K.apply(p), q, rtol=0, atol=exact_tol(N))
+
+
+@pytest.mark.parametrize("scan", DISCRETE_SCANS)
+def test_trajectory_matches_propagate(scan):
+    model = random_bm(5, seed=1)
+    K = kernel(model, "metropolis", scan)
+    traj = K.trajectory("uniform", [0, 2, 3, 7])
+    for row, k in zip(traj, [0, 2, 3, 7]):
+        np.testing.assert_allclose(row, K.propagate("uniform", k), atol=exact_tol(5))
+
+
+# ---- bad input ---------------------------------------------------------------------------
+@pytest.mark.parametrize("p0,match", [
+    (np.full(8, 0.2), "sums to"),
+    (np.r_[-0.1, 0.3, np.full(6, 0.8 / 6)], "negative entry"),
+    (np.full(4, 0.25), "length 2\\^N = 8"),
+    (np.r_[np.nan, np.zeros(7)], "NaN"),
+    ("gaussian", "not known"),
+])
+def test_bad_p0(p0, match):
+    with pytest.raises(ValueError, match=match):
+        kernels.law(random_bm(3, 0), p0, 1)
+
+
+@pytest.mark.parametrize("k,scan,match", [
+    (-1, "random", "negative"),
+    (1.5, "sequential", "non-negative integer"),
+    (True, "random", "boolean"),
+    (-0.5, "continuous", "negative"),
+    (np.inf, "continuous", "finite"),
+])
+def test_bad_k(k, scan, match):
+    with pytest.raises(ValueError, match=match):
+        kernels.law(random_bm(3, 0), "uniform", k, scan=scan)
+
+
+def test_bad_names_and_sizes():
+    bm = random_bm(3, 0)
+    with pytest.raises(ValueError, match="rule='glauber' is not known"):
+        kernels.BMKernel(bm, "glauber")
+    with pytest.raises(ValueError, match="scan='checkerboard' is not known"):
+        kernels.BMKernel(bm, "heatbath", "checkerboard")
+    with pytest.raises(ValueError, match="BoltzmannMachine"):
+        kernels.BMKernel(np.zeros(3))
+    with pytest.raises(ValueError, match=r"dense 2\^N x 2\^N matrix at N=14 would need 2 GiB.*"
+                                         r"matrix-free"):
+        kernels.BMKernel(models.BoltzmannMachine.zeros(14)).dense()
+    with pytest.raises(ValueError, match="parallel.*limit N <= 16"):
+        kernels.BMKernel(models.BoltzmannMachine.zeros(17), "heatbath", "parallel")
+    with pytest.raises(ValueError, match="N=32 would need .*Monte Carlo"):
+        kernels.BMKernel(models.BoltzmannMachine.zeros(32))

@@ -1,0 +1,116 @@
+"""Spectral decomposition (G3): eigen-structure, coefficients, relaxation times."""
+import numpy as np
+import pytest
+from conftest import RULES, exact_tol, random_bm, random_distribution
+
+from shortrun.numerics import kernels, models, spectral
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("N", [3, 6])
+def test_reversible_decomposition_structure(N, rule):
+    model = random_bm(N, seed=N)
+    K = kernels.BMKernel(model, rule, "random")
+    S = spectral.decompose(K)
+    assert S.reversible and S.condition == 1.0
+    n = 1 << N
+    tol = exact_tol(N)
+    np.testing.assert_allclose(S.left @ S.right, np.eye(n), rtol=0, atol=100 * tol)
+    np.testing.assert_allclose(S.right[:, 0], model.boltzmann(), rtol=0, atol=tol)   # u_0 = p
+    np.testing.assert_allclose(S.left[0], 1.0, rtol=0, atol=100 * tol)              # l_0 = 1
+    U = K.dense()
+    np.testing.assert_allclose(U @ S.right, S.right * S.eigenvalues, rtol=0, atol=100 * tol)
+    p0 = random_distribution(N, 1)
+    c = S.coefficients(p0)
+    assert c[0] == pytest.approx(1.0, abs=100 * tol)
+    # c_a = sum_x u_a(x) p0(x) / p(x)
+    np.testing.assert_allclose(c, S.right.T @ (p0 / model.boltzmann()), rtol=1e-10, atol=1e-12)
+    assert S.eigenvalues[0] == pytest.approx(1.0, abs=tol)
+    assert np.all(np.abs(S.eigenvalues[1:]) < 1)
+
+
+@pytest.mark.parametrize("N", [2, 4, 5])
+def test_heatbath_random_scan_spectrum_is_non_negative(N):
+    # each heat-bath T_i is a p-orthogonal projection, so R = mean T_i and R^N are PSD
+    S = spectral.decompose(kernels.BMKernel(random_bm(N, 2 * N, scale=2.0), "heatbath", "random"))
+    assert S.eigenvalues.min() >= -exact_tol(N)
+    assert np.all(S.phases[S.eigenvalues > 0] == 0)
+
+
+def test_metropolis_has_negative_eigenvalue():
+    # one free spin, h = 0.1: Metropolis flips - -> + surely, + -> - with prob e^{-0.2}:
+    # U = [[1 - a, 1], [a, 0]] with eigenvalues 1 and -a  (a = e^{-0.2})
+    model = models.BoltzmannMachine([0.1], np.zeros((1, 1)))
+    S = spectral.decompose(kernels.BMKernel(model, "metropolis", "random"))
+    a = np.exp(-0.2)
+    np.testing.assert_allclose(S.eigenvalues, [1.0, -a], atol=1e-15)
+    assert S.phases[1] == pytest.approx(np.pi)
+    assert S.mixing_time == pytest.approx(-1 / np.log(a), rel=1e-13)
+    # p(k) oscillates around p: the deviation changes sign every step
+    p = model.boltzmann()
+    dev = [spectral.decompose(kernels.BMKernel(model, "metropolis", "random")).propagate(
+        "uniform", k)[0] - p[0] for k in range(1, 5)]
+    assert np.all(np.sign(dev[:-1]) == -np.sign(dev[1:]))
+    # a larger example: N = 5 weakly coupled spins (U = R^N, odd N keeps R's negative modes)
+    S5 = spectral.decompose(kernels.BMKernel(random_bm(5, 3, scale=0.3, field=0.1),
+                                             "metropolis", "random"))
+    assert S5.eigenvalues.min() < -1e-3
+
+
+def test_sequential_sweep_is_not_reversible_and_complex():
+    model = random_bm(5, seed=8, scale=1.5)
+    K = kernels.BMKernel(model, "heatbath", "sequential")
+    assert not K.reversible
+    with pytest.raises(ValueError, match="detailed balance fails"):
+        spectral.decompose(K, reversible=True)
+    S = spectral.decompose(K)
+    assert np.iscomplexobj(S.eigenvalues) and np.abs(np.imag(S.eigenvalues)).max() > 1e-6
+    assert np.any(np.abs(S.phases[1:]) > 1e-6)
+    np.testing.assert_allclose(np.abs(S.eigenvalues[0]), 1.0, atol=1e-13)
+    np.testing.assert_allclose(S.stationary, model.boltzmann(), atol=1e-12)
+
+
+def test_random_scan_and_continuous_spectra_are_related():
+    # R = I + W/N shares eigenvectors with W and U_random = R^N: lambda = (1 + mu/N)^N
+    N = 5
+    model = random_bm(N, seed=4)
+    Su = spectral.decompose(kernels.BMKernel(model, "heatbath", "random"))
+    Sw = spectral.decompose(kernels.BMKernel(model, "heatbath", "continuous"))
+    assert Sw.time == "continuous" and np.all(Sw.eigenvalues <= exact_tol(N))
+    np.testing.assert_allclose(np.sort(Su.eigenvalues), np.sort((1 + Sw.eigenvalues / N) ** N),
+                               atol=100 * exact_tol(N))
+    assert Sw.mixing_time == pytest.approx(-1 / Sw.eigenvalues[1], rel=1e-12)
+    assert Sw.gap == pytest.approx(-Sw.eigenvalues[1], rel=1e-12)
+
+
+def test_mixing_time_is_the_slowest_relaxation():
+    # |p(k+1) - p| / |p(k) - p| -> |lambda_1| at large k (c_1 != 0 for a random p0)
+    N = 4
+    model = random_bm(N, seed=6, scale=1.0)
+    K = kernels.BMKernel(model, "heatbath", "random")
+    S = spectral.decompose(K)
+    p, p0 = model.boltzmann(), random_distribution(N, 3)
+    assert abs(S.eigenvalues[2] / S.eigenvalues[1]) < 0.7
+    d = [np.linalg.norm(K.propagate(p0, k) - p) for k in (60, 61)]
+    assert d[1] / d[0] == pytest.approx(abs(S.eigenvalues[1]), rel=1e-6)
+    assert S.mixing_time == pytest.approx(-1 / np.log(abs(S.eigenvalues[1])), rel=1e-14)
+    assert S.gap == pytest.approx(1 - abs(S.eigenvalues[1]), rel=1e-14)
+
+
+def test_validators():
+    U = np.array([[0.9, 0.2], [0.1, 0.8]])
+    assert spectral.is_stochastic(U)
+    assert not spectral.is_stochastic(U.T)
+    assert not spectral.is_stochastic(np.array([[1.1, 0.0], [-0.1, 1.0]]))
+    p = np.array([2 / 3, 1 / 3])
+    assert spectral.is_reversible(U, p)
+    assert not spectral.is_reversible(U, np.array([0.5, 0.5]))
+    assert spectral.is_generator(np.array([[-1.0, 2.0], [1.0, -2.0]]))
+    np.testing.assert_allclose(spectral.stationary_from_dense(U), p, atol=1e-15)
+
+
+def test_spectral_propagate_rejects_fractional_k_with_negative_eigenvalues():
+    model = models.BoltzmannMachine([0.1], np.zeros((1, 1)))
+    S = spectral.decompose(kernels.BMKernel(model, "metropolis", "random"))
+    with pytest.raises(ValueError, match="integer"):
+        S.propagate("uniform", 0.5)
