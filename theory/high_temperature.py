@@ -14,7 +14,8 @@ Contents
   :func:`closure_moments` (the second-order closure propagated site by site, any discrete scan);
 - the trained fixed point (Ib): :func:`fixed_point` (from data moments),
   :func:`teacher_fixed_point` (from a high-temperature teacher), :func:`fixed_point_expr`;
-- :func:`coupling_error`, :func:`memory_ratio`, :func:`equilibrium_moments`.
+- :func:`coupling_error`, :func:`memory_ratio`, :func:`equilibrium_moments`, sympy
+  :func:`expressions` of these curves.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from . import moment_expansion as me
 __all__ = ["k", "beta", "factors", "f1", "f2", "glauber_moments", "random_scan_factors",
            "random_scan_moments", "sequential_moments", "parallel_moments", "closure_moments",
            "equilibrium_moments", "fixed_point_expr", "fixed_point", "teacher_fixed_point",
-           "coupling_error", "memory_ratio"]
+           "coupling_error", "memory_ratio", "expressions"]
 
 k = sp.Symbol("k", positive=True)
 beta = sp.Symbol("beta", positive=True)
@@ -241,6 +242,21 @@ def equilibrium_moments(h, J):
     C = me.evaluate(C_expr, h, J)
     np.fill_diagonal(C, 1.0)
     return me.evaluate(m_expr, h, J, vector=True), C
+
+
+@functools.lru_cache(maxsize=None)
+def expressions() -> dict:
+    """Sympy forms of the derived curves (continuous time), in ``k`` and the time ``t``.
+
+    ``'f1'``, ``'f2'`` (Ia); ``'spurious'`` :math:`(f_1^2 - f_2)/f_1^3`, the coefficient of
+    :math:`\beta^2 (J^0J^0)_{ij}` in J* (Ib); ``'coupling_error_factor'``
+    :math:`(1/f_1 - 1)^2 = 1/(e^{2k}-1)^2`; ``'memory_ratio'`` :math:`f_1(t)/f_1(k)`.
+    """
+    fac = factors("continuous")
+    f1_, f2_ = fac["f1"], fac["f2"]
+    return {"f1": f1_, "f2": f2_, "spurious": sp.simplify((f1_ ** 2 - f2_) / f1_ ** 3),
+            "coupling_error_factor": sp.simplify((1 / f1_ - 1) ** 2),
+            "memory_ratio": f1_.subs(k, me.t) / f1_}
 
 
 # --------------------------------------------------------------------------- the trained fixed point
