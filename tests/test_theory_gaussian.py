@@ -196,6 +196,14 @@ def test_memory_curve_t_inf_is_stationary_law():
     _close(curve.mu[0], big[0], 1e-12)
 
 
+def test_mode_variance_at_infinite_time():
+    a = np.array([-1.0, 0.0, 1.0, 45.0])
+    for s02 in (0.0, S02):
+        v = g.ula_mode_variance(a, np.inf, ETA, SIGMA2, s02)
+        assert np.all(np.isinf(v[[0, 1, 3]]))
+        assert v[2] == pytest.approx(SIGMA2 / (1 - (1 - ETA) ** 2), rel=1e-14)
+
+
 def test_stationary_cov_is_fixed_point_of_covariance_map():
     A = _sym(3, np.array([0.4, 5.0, 38.0]), seed=8)
     S = g.ula_stationary_cov(A, ETA, SIGMA2)
