@@ -1,0 +1,406 @@
+r"""Monte Carlo twins of the exact kernels: many Boltzmann-machine chains at once (numba).
+
+For :math:`E(s) = -\sum_{i<j} J_{ij}s_is_j - \sum_i h_i s_i` and the local field
+:math:`H_i = h_i + \sum_j J_{ij} s_j`, a single-site update of spin *i* flips it with probability
+
+.. math::
+    f(y) = \frac{1}{1+e^{y}}\ \ \text{(heat-bath)},\qquad
+    f(y) = \min(1, e^{-y})\ \ \text{(Metropolis)},\qquad y = 2 s_i H_i ,
+
+(heat-bath flipping with :math:`f` is the same as drawing :math:`P(s_i=+1) = (1+\tanh H_i)/2`).
+One step k is one sweep exactly as in :mod:`shortrun.numerics.kernels`: N sites drawn uniformly
+with replacement (``'random'``), sites 0…N−1 (``'sequential'``), all sites from the old state
+(``'parallel'``); ``'continuous'`` runs the continuous-time chain (each site rings at rate 1,
+time in sweeps), whose law is :math:`e^{tW}p_0`.  So ``histogram(sample(model, p0, k, ...))``
+estimates ``kernels.law(model, p0, k, ...)`` = :math:`U^k p_0` (G2).
+
+Implementation: each chain keeps its spins (as float64) and local fields, and updates the fields
+in O(N) only when a spin flips (:math:`H_j \mathrel{+}= 2 s_i' J_{ij}`, a vectorised row update;
+recomputed from scratch every ``REFRESH`` sweeps).  The flip test needs no division or tanh:
+heat-bath flips iff :math:`u(1+e^{y}) < 1`, Metropolis iff :math:`y \le 0` or :math:`u < e^{-y}`
+(no exp at all for downhill moves).  A tabulated squeeze of *f* that skips the exp 98 % of the
+time was measured *slower* than one libm ``exp`` (≈ 4 ns) on the development CPU, because its
+data-dependent branch mispredicts; the exp stays.  Uniforms are 53-bit doubles hashed from the
+address (seed, chain, sweep, draw) by the counter-based :mod:`shortrun.numerics.rng` (≈ 1.5 ns
+each), so results depend on the seed only, not on the number of numba threads.  Chains run in
+parallel (``prange``); see ``benchmarks/bench_sampler.py``.
+"""
+from __future__ import annotations
+
+import numbers
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from . import rng
+from .states import check_size, index, n_states
+from .validate import RULES, SCANS, check_choice, check_distribution, check_steps
+
+__all__ = ["sample", "histogram", "stats", "stats_error", "sample_ula", "DEFAULT_CHAINS"]
+
+DEFAULT_CHAINS = 1000
+#: Sweeps between exact recomputations of the incrementally updated local fields.
+REFRESH = 1024
+#: Chains per work block of a thread.
+CHAIN_BLOCK = 32
+#: Jobs with fewer single-site updates than this run on one thread (no thread wake-up cost;
+#: same numbers, since they depend on the seed only).
+SERIAL_BELOW = 200_000
+#: Reserved sweep number of the draws that make the initial states.
+INIT_SWEEP = 1 << 62
+
+HEATBATH, METROPOLIS = 0, 1
+RANDOM, SEQUENTIAL, PARALLEL, CONTINUOUS = 0, 1, 2, 3
+_SCAN_ID = {"random": RANDOM, "sequential": SEQUENTIAL, "parallel": PARALLEL,
+            "continuous": CONTINUOUS}
+
+
+# ---------------------------------------------------------------------------------------------
+# numba core
+# ---------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _flips(u, y, rule):
+    """Flip test u < f(y): heat-bath u (1 + e^y) < 1, Metropolis y <= 0 or u < e^{-y}."""
+    if rule == HEATBATH:
+        return u * (1.0 + np.exp(y)) < 1.0
+    return y <= 0.0 or u < np.exp(-y)
+
+
+@njit(cache=True, inline="always")
+def _set_fields(h, J, s, H):
+    N = s.shape[0]
+    for i in range(N):
+        acc = h[i]
+        for j in range(N):
+            acc += J[i, j] * s[j]
+        H[i] = acc
+
+
+@njit(cache=True, inline="always")
+def _flip_site(i, s, H, J):
+    """s_i ← −s_i and H_j += 2 s_i' J_ij for all j (J_ii = 0 leaves H_i as it is)."""
+    s[i] = -s[i]
+    d = 2.0 * s[i]
+    for j in range(H.shape[0]):
+        H[j] += d * J[i, j]
+
+
+@njit(cache=True, inline="always")
+def _try_site(i, u, s, H, J, rule):
+    if _flips(u, 2.0 * s[i] * H[i], rule):
+        _flip_site(i, s, H, J)
+
+
+@njit(cache=True)
+def _sweep(s, H, J, skey, rule, scan, flip):
+    """One discrete step of one chain with the random numbers of sweep key ``skey``."""
+    N = s.shape[0]
+    if scan == RANDOM:
+        for n in range(N):
+            i = int(rng.uniform(skey, 2 * n) * N)
+            _try_site(i, rng.uniform(skey, 2 * n + 1), s, H, J, rule)
+    elif scan == SEQUENTIAL:
+        for i in range(N):
+            _try_site(i, rng.uniform(skey, i), s, H, J, rule)
+    else:  # PARALLEL: every decision from the old state, then apply
+        for i in range(N):
+            flip[i] = _flips(rng.uniform(skey, i), 2.0 * s[i] * H[i], rule)
+        for i in range(N):
+            if flip[i]:
+                _flip_site(i, s, H, J)
+
+
+@njit(cache=True, inline="always")
+def _store(row, s):
+    for i in range(s.shape[0]):
+        row[i] = np.int8(s[i])
+
+
+@njit(cache=True, inline="always")
+def _record(traj, ti, times, c, s, upto, strict):
+    """Store ``s`` at every grid time ≤ upto (< upto if ``strict``) not yet stored."""
+    while ti < times.shape[0] and (times[ti] < upto or (not strict and times[ti] == upto)):
+        _store(traj[ti, c], s)
+        ti += 1
+    return ti
+
+
+@njit(cache=True)
+def _run_discrete(s, H, h, J, key, k, rule, scan, times, traj, c, flip):
+    ti = _record(traj, 0, times, c, s, 0.0, False)
+    for t in range(k):
+        if t % REFRESH == 0 and t > 0:
+            _set_fields(h, J, s, H)
+        _sweep(s, H, J, rng.sweep_key(key, t), rule, scan, flip)
+        ti = _record(traj, ti, times, c, s, t + 1.0, False)
+
+
+@njit(cache=True)
+def _run_continuous(s, H, h, J, key, t_end, rule, times, traj, c):
+    """Continuous time: events at rate N (exponential gaps), uniform site, rule's flip test.
+
+    Unit interval [t, t+1) uses sweep key t; the exponential clock restarts at each integer
+    time, which is exact (memoryless) and keeps every draw addressable.
+    """
+    N = s.shape[0]
+    ti = _record(traj, 0, times, c, s, 0.0, False)
+    t = 0
+    while t < t_end:
+        if t % REFRESH == 0 and t > 0:
+            _set_fields(h, J, s, H)
+        skey = rng.sweep_key(key, t)
+        stop = min(t + 1.0, t_end)
+        tau = float(t)
+        j = 0
+        while True:
+            tau += -np.log1p(-rng.uniform(skey, j)) / N
+            if tau >= stop:
+                break
+            ti = _record(traj, ti, times, c, s, tau, True)
+            i = int(rng.uniform(skey, j + 1) * N)
+            _try_site(i, rng.uniform(skey, j + 2), s, H, J, rule)
+            j += 3
+        ti = _record(traj, ti, times, c, s, stop, False)
+        t += 1
+    _record(traj, ti, times, c, s, t_end, False)
+
+
+@njit(cache=True, parallel=True)
+def _run(h, J, states, k, rule, scan, seed, times, traj):
+    """Advance every row of ``states`` (in place) by time ``k``; fill ``traj`` at ``times``.
+
+    Threads take blocks of ``CHAIN_BLOCK`` chains (work arrays allocated once per block); each
+    chain's random numbers depend on (seed, chain index) only.
+    """
+    n_chains, N = states.shape
+    for b in prange((n_chains + CHAIN_BLOCK - 1) // CHAIN_BLOCK):
+        s = np.empty(N)
+        H = np.empty(N)
+        flip = np.empty(N, dtype=np.bool_)
+        for c in range(b * CHAIN_BLOCK, min(n_chains, (b + 1) * CHAIN_BLOCK)):
+            for i in range(N):
+                s[i] = states[c, i]
+            _set_fields(h, J, s, H)
+            key = rng.chain_key(seed, c)
+            if scan == CONTINUOUS:
+                _run_continuous(s, H, h, J, key, k, rule, times, traj, c)
+            else:
+                _run_discrete(s, H, h, J, key, int(k), rule, scan, times, traj, c, flip)
+            _store(states[c], s)
+
+
+@njit(cache=True, parallel=True)
+def _init_states(seed, cdf, n_chains, N):
+    """Initial states: uniform bits if ``cdf`` is empty, else index x = #{cdf ≤ u} (inverse CDF)."""
+    out = np.empty((n_chains, N), dtype=np.int8)
+    last = cdf.shape[0] - 1
+    for c in prange(n_chains):
+        skey = rng.sweep_key(rng.chain_key(seed, c), INIT_SWEEP)
+        if last < 0:
+            for i in range(N):
+                out[c, i] = 1 if (rng.draw(skey, i >> 6) >> np.uint64(i & 63)) & np.uint64(1) else -1
+        else:
+            x = min(np.searchsorted(cdf, rng.uniform(skey, 0) * cdf[last], side="right"), last)
+            for i in range(N):
+                out[c, i] = 1 if (x >> i) & 1 else -1
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# validation of the public arguments
+# ---------------------------------------------------------------------------------------------
+def check_seed(seed):
+    """A seed is an integer in [0, 2^64)."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) \
+            or not 0 <= int(seed) < 2**64:
+        raise ValueError(f"seed={seed!r} must be an integer in [0, 2^64); pass e.g. seed=0.")
+    return int(seed)
+
+
+def check_n_chains(n_chains):
+    if isinstance(n_chains, (bool, np.bool_)) or not isinstance(n_chains, numbers.Integral) \
+            or n_chains < 1:
+        raise ValueError(f"n_chains={n_chains!r} must be a positive integer number of chains.")
+    return int(n_chains)
+
+
+def check_states(s, N, name="p0"):
+    """An (n, N) array of ±1 spins, returned as a new C-contiguous int8 array."""
+    a = np.asarray(s)
+    if a.ndim != 2 or a.shape[1] != N or a.shape[0] < 1:
+        raise ValueError(f"{name} as states must have shape (n_chains, N) = (n, {N}); "
+                         f"got shape {a.shape}.")
+    if not np.all((a == 1) | (a == -1)):
+        raise ValueError(f"{name} must contain only -1 and +1 spins; convert 0/1 data with "
+                         "shortrun.numerics.states.from01().")
+    return np.array(a, dtype=np.int8, order="C")
+
+
+def check_times(times, k, integer):
+    """Sorted grid times in [0, k] as float64 (integers for discrete chains)."""
+    t = [check_steps(x, "times", integer=integer) for x in np.atleast_1d(times).tolist()]
+    if not t:
+        raise ValueError("times is empty; pass None for the final states only, or some times.")
+    if any(b < a for a, b in zip(t, t[1:])):
+        raise ValueError("times must be sorted in increasing order; pass np.sort(times).")
+    if t[-1] > k:
+        raise ValueError(f"times reach {t[-1]} > k = {k}; pass k >= max(times).")
+    return np.asarray(t, dtype=np.float64)
+
+
+def initial_states(p0, N, n_chains, seed):
+    """Chains' initial states from ``p0``: 'uniform', an (n, N) ±1 array, or a vector over 2^N.
+
+    Returns ``(states, n_chains)``: an array given as ``p0`` fixes ``n_chains`` (an explicit
+    different ``n_chains`` is an error).
+    """
+    if not isinstance(p0, str) and np.ndim(p0) == 2:
+        s = check_states(p0, N)
+        if n_chains is not None and check_n_chains(n_chains) != s.shape[0]:
+            raise ValueError(f"n_chains={n_chains} differs from the {s.shape[0]} states given "
+                             "as p0; drop n_chains or pass that many states.")
+        return s, s.shape[0]
+    n = DEFAULT_CHAINS if n_chains is None else check_n_chains(n_chains)
+    seed = np.uint64(check_seed(seed))
+    if isinstance(p0, str) and p0 == "uniform":
+        cdf = np.empty(0)
+    else:
+        if not isinstance(p0, str) and np.ndim(p0) != 1:
+            raise ValueError(f"p0 has {np.ndim(p0)} dimensions; pass 'uniform', a probability "
+                             f"vector of length 2^N = {1 << N}, or states of shape "
+                             f"(n_chains, {N}).")
+        check_size(N, 8, "a probability vector p0", "pass p0='uniform' or an array of states.")
+        p = check_distribution(p0, n_states(N), "p0")
+        last = np.flatnonzero(p)[-1]  # never draw a zero-probability state, even at round-off
+        cdf = np.cumsum(p[:last + 1])
+    with threads(1 if n * N < SERIAL_BELOW else None):
+        return _init_states(seed, cdf, n, N), n
+
+
+@contextmanager
+def threads(n):
+    """Run the enclosed numba calls on ``n`` threads (None: leave the setting as it is)."""
+    old = numba.get_num_threads()
+    if n is not None:
+        numba.set_num_threads(min(n, old))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
+
+
+def _model_arrays(model):
+    try:
+        h, J = model.h, model.J
+    except AttributeError:
+        raise ValueError("model must be a BoltzmannMachine(h, J) (shortrun.numerics.models); got "
+                         f"{type(model).__name__}.") from None
+    return np.ascontiguousarray(h, dtype=np.float64), np.ascontiguousarray(J, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------------
+def sample(model, p0, k, rule="heatbath", scan="random", n_chains=None, seed=0, times=None):
+    r"""Run ``n_chains`` independent chains for k steps from ``p0``; Monte Carlo twin of
+    :func:`shortrun.numerics.kernels.law`.
+
+    The empirical law of the returned states estimates (G2)
+
+    .. math:: p(k, p_0) = U^k p_0, \qquad U[x', x] = P(x \to x')\ \text{(column-stochastic)},
+
+    with U the kernel of ``kernels.BMKernel(model, rule, scan)``.
+
+    Parameters
+    ----------
+    model : BoltzmannMachine
+        Provides ``h`` (N,) and ``J`` (N, N).
+    p0 : 'uniform', array of shape (n_chains, N) with ±1 entries, or vector of length 2^N
+        Initial law: uniform, the given initial states (one per chain), or a probability vector
+        from which each chain draws its initial state (bit i of the index ⇔ s_i = +1).
+    k : int
+        Number of sweeps (a real time in sweeps for ``scan='continuous'``).
+    rule : {'heatbath', 'metropolis'}
+    scan : {'random', 'sequential', 'parallel', 'continuous'}
+    n_chains : int, optional
+        Number of chains (default ``DEFAULT_CHAINS`` = 1000; taken from ``p0`` when states are
+        given).
+    seed : int
+        Results are a function of ``seed`` alone (bit-identical whatever the thread count).
+    times : sorted sequence, optional
+        Grid times in [0, k]; then the trajectory of shape (len(times), n_chains, N) is returned
+        instead of the final states (the chains are run up to ``max(times)`` only).
+
+    Returns
+    -------
+    numpy.ndarray of int8
+        States after k sweeps, shape (n_chains, N); or the trajectory (see ``times``).
+    """
+    h, J = _model_arrays(model)
+    N = h.shape[0]
+    rule_id = HEATBATH if check_choice(rule, RULES, "rule") == "heatbath" else METROPOLIS
+    scan_id = _SCAN_ID[check_choice(scan, SCANS, "scan")]
+    k = check_steps(k, "k", integer=scan_id != CONTINUOUS)
+    seed = check_seed(seed)
+    states, n = initial_states(p0, N, n_chains, seed)
+    if times is None:
+        grid = np.empty(0)
+    else:
+        grid = check_times(times, k, integer=scan_id != CONTINUOUS)
+        k = grid[-1]
+    traj = np.empty((grid.shape[0], n, N), dtype=np.int8)
+    with threads(1 if n * N * max(k, 1.0) < SERIAL_BELOW else None):
+        _run(h, J, states, float(k), rule_id, scan_id, np.uint64(seed), grid, traj)
+    return states if times is None else traj
+
+
+def histogram(states):
+    r"""Empirical law of states: :math:`\hat p(x) = \#\{c : x_c = x\}/n`, a vector over 2^N.
+
+    ``states`` has shape (n, N) (one state per row) or (T, n, N) (a trajectory; one vector per
+    time, shape (T, 2^N)).  Compare with ``kernels.law``: its binomial error bar is
+    :math:`\sqrt{p(1-p)/n}`.
+    """
+    s = np.asarray(states)
+    if s.ndim not in (2, 3) or s.shape[-2] < 1:
+        raise ValueError(f"states must have shape (n, N) or (T, n, N); got {s.shape}.")
+    N, n = s.shape[-1], s.shape[-2]
+    check_size(N, 8, "a histogram over 2^N states", "use stats(states) instead.")
+    x = index(s.reshape(-1, N)).reshape(s.shape[:-1])
+    if s.ndim == 2:
+        return np.bincount(x, minlength=1 << N) / n
+    return np.stack([np.bincount(row, minlength=1 << N) / n for row in x])
+
+
+def stats(states):
+    r"""Empirical sufficient statistics :math:`\overline{\phi} = (\overline{s_i},
+    \overline{s_i s_j})_{i<j}` of states of shape (n, N), in the order of ``theta``.
+
+    The Monte Carlo twin of :func:`shortrun.numerics.moments.stats`.
+    """
+    s = np.asarray(states, dtype=np.float64)
+    if s.ndim != 2 or s.shape[0] < 1:
+        raise ValueError(f"states must have shape (n, N) with n >= 1; got {s.shape}.")
+    n, N = s.shape
+    C = (s.T @ s) / n
+    return np.concatenate([s.mean(axis=0), C[np.triu_indices(N, 1)]])
+
+
+def stats_error(states):
+    r"""Standard error of :func:`stats` for independent chains.
+
+    For ±1 variables :math:`\phi^2 = 1`, so :math:`\mathrm{Var}\,\phi = 1 - \langle\phi\rangle^2`
+    and the error is :math:`\sqrt{(1 - \overline{\phi}^2)/(n-1)}`.
+    """
+    n = np.shape(states)[0]
+    if n < 2:
+        raise ValueError("stats_error needs at least 2 states (one per chain).")
+    return np.sqrt(np.clip(1.0 - stats(states) ** 2, 0.0, None) / (n - 1))
+
+
+def sample_ula(A, h, mu0, Sigma0, k, eta, sigma2=None, n_chains=None, seed=0, times=None):
+    """Unadjusted Langevin chains for the Gaussian EBM; see :func:`shortrun.numerics.langevin.sample_ula`."""
+    from .langevin import sample_ula as _ula
+    return _ula(A, h, mu0, Sigma0, k, eta, sigma2=sigma2, n_chains=n_chains, seed=seed, times=times)

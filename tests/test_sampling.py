@@ -1,0 +1,180 @@
+"""Monte Carlo chains against the exact laws: histogram(sample(...)) ≈ kernels.law(...) (G2).
+
+Tolerances are N_SIGMA times the computed Monte Carlo error bar, seeds fixed.  Sizes N = 5, 7.
+"""
+import warnings
+
+import numba
+import numpy as np
+import pytest
+from scipy.stats import binom, norm
+
+from shortrun.numerics import kernels, models, moments, rng, sampling, states
+from shortrun.numerics.kernels import NotBoltzmannWarning
+
+N_SIGMA = 5.0
+RULES = ("heatbath", "metropolis")
+SCANS = ("random", "sequential", "parallel", "continuous")
+
+
+def random_bm(N, seed, scale=0.6):
+    """A BM with random fields and couplings of order ``scale`` (frustrated, non-trivial)."""
+    g = np.random.default_rng(seed)
+    J = np.triu(g.normal(0.0, scale, (N, N)), 1)
+    return models.BoltzmannMachine(g.normal(0.0, 0.4, N), J + J.T)
+
+
+def exact_kernel(model, rule, scan):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotBoltzmannWarning)
+        return kernels.BMKernel(model, rule, scan)
+
+
+def assert_law(p_hat, p, n, what):
+    """Every state's count c = n p_hat is within N_SIGMA of Binomial(n, p).
+
+    The binomial error bar sqrt(p(1-p)/n) is used through its exact tail: a state fails when
+    P(X >= c) (c above n p) or P(X <= c) (below) is smaller than the two-sided Gaussian N_SIGMA
+    level, which stays right for rare states (p ~ 1e-8) where the normal approximation does not.
+    """
+    c = np.rint(p_hat * n)
+    p = np.clip(p, 0.0, 1.0)
+    tail = np.where(c > n * p, binom.sf(c - 1, n, p), binom.cdf(c, n, p))
+    bad = np.flatnonzero(tail < norm.sf(N_SIGMA))
+    err = np.sqrt(p * (1.0 - p) / n)
+    assert bad.size == 0, (f"{what}: states {bad[:5]} off by "
+                           f"{((p_hat - p)[bad] / np.maximum(err[bad], 1e-300))[:5]} sigma")
+
+
+def assert_stats(s, phi, what):
+    """Empirical ⟨s_i⟩, ⟨s_i s_j⟩ within N_SIGMA standard errors of the exact ``phi``."""
+    z = (sampling.stats(s) - phi) / np.maximum(sampling.stats_error(s), 1e-12)
+    assert np.all(np.abs(z) < N_SIGMA), f"{what}: max |z| = {np.abs(z).max():.2f}"
+
+
+@pytest.mark.parametrize("scan", SCANS)
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("N", [5, 7])
+def test_histogram_matches_exact_law(N, rule, scan):
+    model = random_bm(N, seed=N)
+    times = [1, 2, 5, 20]
+    n = 100_000
+    traj = sampling.sample(model, "uniform", times[-1], rule=rule, scan=scan, n_chains=n,
+                           seed=11, times=times)
+    kernel = exact_kernel(model, rule, scan)
+    for p_hat, p in zip(sampling.histogram(traj), kernel.trajectory("uniform", times)):
+        assert_law(p_hat, p, n, f"N={N} {rule}/{scan}")
+
+
+@pytest.mark.parametrize("scan", SCANS)
+@pytest.mark.parametrize("rule", RULES)
+def test_no_drift_from_the_stationary_law(rule, scan):
+    """Chains started exactly at the kernel's stationary law stay there (parallel heat-bath:
+    π ∝ e^{h·s} Π 2cosh H_i, not Boltzmann; parallel Metropolis: null vector of U − I)."""
+    model = random_bm(5, seed=3)
+    kernel = exact_kernel(model, rule, scan)
+    pi = kernel.stationary()
+    if scan != "parallel":
+        np.testing.assert_allclose(pi, model.boltzmann(), atol=1e-12)
+    traj = sampling.sample(model, pi, 6, rule=rule, scan=scan, n_chains=60_000, seed=5,
+                           times=[0, 1, 6])
+    for s in traj:
+        assert_stats(s, moments.stats(pi), f"{rule}/{scan}")
+
+
+@pytest.mark.parametrize("scan", SCANS)
+def test_bit_identical_whatever_the_thread_count(scan):
+    model = random_bm(7, seed=1)
+    n = 2000  # n * N * k above SERIAL_BELOW: really runs on several threads
+    assert n * 7 * 20 >= sampling.SERIAL_BELOW
+    old = numba.get_num_threads()
+    runs = []
+    try:
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            runs.append(sampling.sample(model, "uniform", 20, rule="metropolis", scan=scan,
+                                        n_chains=n, seed=123))
+    finally:
+        numba.set_num_threads(old)
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert runs[0].dtype == np.int8 and runs[0].shape == (n, 7)
+
+
+def test_seed_controls_everything():
+    model = random_bm(5, seed=2)
+    a = sampling.sample(model, "uniform", 3, n_chains=500, seed=7)
+    np.testing.assert_array_equal(a, sampling.sample(model, "uniform", 3, n_chains=500, seed=7))
+    assert not np.array_equal(a, sampling.sample(model, "uniform", 3, n_chains=500, seed=8))
+    # a chain's stream depends on (seed, chain) only: fewer chains give a prefix of the run
+    np.testing.assert_array_equal(a[:37], sampling.sample(model, "uniform", 3, n_chains=37, seed=7))
+    # the trajectory's last row is the plain run
+    traj = sampling.sample(model, "uniform", 3, n_chains=500, seed=7, times=[0, 2, 3])
+    np.testing.assert_array_equal(traj[-1], a)
+
+
+def test_initial_laws():
+    N = 5
+    model = random_bm(N, seed=4)
+    s0 = states.spins(N, np.arange(11) * 3)
+    # given states: k = 0 returns them; the chains start exactly there
+    np.testing.assert_array_equal(sampling.sample(model, s0, 0), s0)
+    # a probability vector: k = 0 draws from it (zero-probability states never appear)
+    p = np.zeros(1 << N)
+    p[[1, 6, 30]] = [0.2, 0.5, 0.3]
+    n = 40_000
+    assert_law(sampling.histogram(sampling.sample(model, p, 0, n_chains=n, seed=1)), p, n, "p0")
+    # uniform initial states
+    u = np.full(1 << N, 1.0 / (1 << N))
+    assert_law(sampling.histogram(sampling.sample(model, "uniform", 0, n_chains=n, seed=2)), u, n,
+               "uniform")
+
+
+def test_histogram_and_stats_are_the_exact_functions_of_the_empirical_law():
+    N = 5
+    s = states.spins(N, np.array([0, 3, 3, 17, 31, 8, 8, 8]))
+    p_hat = sampling.histogram(s)
+    assert p_hat.shape == (1 << N,) and p_hat[8] == 3 / 8 and p_hat.sum() == 1.0
+    np.testing.assert_allclose(sampling.stats(s), moments.stats(p_hat), atol=1e-14)
+    np.testing.assert_array_equal(sampling.histogram(np.stack([s, s[::-1]])), [p_hat, p_hat])
+
+
+def test_counter_based_uniforms():
+    u = rng.uniforms(3, 5, 7, 200_000)
+    assert u.min() >= 0.0 and u.max() < 1.0 and np.unique(u).size == u.size
+    assert abs(u.mean() - 0.5) < N_SIGMA * np.sqrt(1 / 12 / u.size)
+    assert not np.array_equal(u[:100], rng.uniforms(3, 5, 8, 100))  # another sweep
+    assert not np.array_equal(u[:100], rng.uniforms(3, 6, 7, 100))  # another chain
+    np.testing.assert_array_equal(u[:100], rng.uniforms(3, 5, 7, 100))
+
+
+BAD = [
+    (dict(k=-1), "k=-1"),
+    (dict(k=1.5), "non-negative integer"),
+    (dict(rule="gibbs"), "rule='gibbs'"),
+    (dict(scan="checkerboard"), "scan='checkerboard'"),
+    (dict(n_chains=0), "n_chains=0"),
+    (dict(seed=-3), "seed=-3"),
+    (dict(p0=np.full(32, 0.05)), "sums to"),
+    (dict(p0=np.full(31, 1 / 31)), "length"),
+    (dict(p0="gaussian"), "p0='gaussian'"),
+    (dict(p0=np.zeros((4, 5))), "only -1 and \\+1"),
+    (dict(p0=np.ones((4, 6))), "shape"),
+    (dict(p0=np.ones((4, 5)), n_chains=3), "n_chains=3 differs"),
+    (dict(times=[3, 1]), "sorted"),
+    (dict(times=[1, 9]), "k >= max"),
+]
+
+
+@pytest.mark.parametrize("kwargs, match", BAD, ids=[m for _, m in BAD])
+def test_bad_input_names_the_argument(kwargs, match):
+    args = dict(model=random_bm(5, seed=0), p0="uniform", k=2, n_chains=10)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        sampling.sample(**args)
+
+
+def test_bad_states_for_histogram_and_stats():
+    with pytest.raises(ValueError, match="only -1 and \\+1"):
+        sampling.histogram(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="shape"):
+        sampling.stats(np.ones(4))
