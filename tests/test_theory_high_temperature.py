@@ -49,7 +49,7 @@ def _ring(N, distance):
 
 # ------------------------------------------------------------------ the derivation itself
 def test_derived_continuous_factors_are_spec_ia():
-    f, k = ht.factors("continuous"), ht.k
+    f, k = ht.factors("continuous"), ht.SYMBOLS["k"]
     spec = {"f1": 1 - sp.exp(-2 * k), "f2": 1 - (1 + 2 * k) * sp.exp(-2 * k), "e1": 1 - sp.exp(-k),
             "e2": 1 - (1 + k) * sp.exp(-k), "g": (1 - sp.exp(-k)) ** 2}
     for name, expr in spec.items():
@@ -57,7 +57,7 @@ def test_derived_continuous_factors_are_spec_ia():
 
 
 def test_derived_random_scan_factors_are_exact_N_forms_and_tend_to_continuous():
-    f, k, N = ht.factors("random"), ht.k, me.N
+    f, k, N = ht.factors("random"), ht.SYMBOLS["k"], me.N
     assert sp.simplify(f["f1"] - (1 - (1 - 2 / N) ** (k * N))) == 0
     assert sp.simplify(f["e1"] - (1 - (1 - 1 / N) ** (k * N))) == 0
     for name in ("f1", "f2", "e1", "e2", "g"):
@@ -67,7 +67,7 @@ def test_derived_random_scan_factors_are_exact_N_forms_and_tend_to_continuous():
 
 
 def test_derived_secondary_curves():
-    e, k = ht.expressions(), ht.k
+    e, k = ht.expressions(), ht.SYMBOLS["k"]
     assert sp.simplify(e["coupling_error_factor"] - 1 / (sp.exp(2 * k) - 1) ** 2) == 0
     assert sp.simplify(e["spurious"] - (e["f1"] ** 2 - e["f2"]) / e["f1"] ** 3) == 0
     assert float(e["spurious"].subs(k, 1)) == pytest.approx(0.2377, abs=1e-4)
@@ -181,6 +181,16 @@ def test_ib_fixed_point_reproduces_data_to_third_order():
     def residual(eps):
         data = moments.moments(models.BoltzmannMachine(eps * h0, eps * J0).boltzmann())
         return max(_gap(_exact(*ht.fixed_point(*data, k), k), data) for k in (0.5, 2.0))
+    assert abs(_eps_slope(residual) - 3) < 0.2
+
+
+def test_ib_random_scan_exact_N_fixed_point_against_random_scan_kernel():
+    N = 5
+    h0, J0 = _couplings(N, seed=18)
+
+    def residual(eps):
+        data = moments.moments(models.BoltzmannMachine(eps * h0, eps * J0).boltzmann())
+        return max(_gap(_exact(*ht.fixed_point(*data, k, kind="random"), k, scan="random"), data) for k in (1, 2))
     assert abs(_eps_slope(residual) - 3) < 0.2
 
 

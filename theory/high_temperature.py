@@ -27,13 +27,15 @@ import sympy as sp
 from . import _checks
 from . import moment_expansion as me
 
-__all__ = ["k", "beta", "factors", "f1", "f2", "glauber_moments", "random_scan_factors",
+__all__ = ["SYMBOLS", "factors", "f1", "f2", "glauber_moments", "random_scan_factors",
            "random_scan_moments", "sequential_moments", "parallel_moments", "closure_moments",
            "equilibrium_moments", "fixed_point_expr", "fixed_point", "teacher_fixed_point",
            "coupling_error", "memory_ratio", "expressions"]
 
-k = sp.Symbol("k", positive=True)
-beta = sp.Symbol("beta", positive=True)
+_k = sp.Symbol("k", positive=True)
+_beta = sp.Symbol("beta", positive=True)
+#: scalar sympy symbols of the expressions: time in sweeps ``k`` and teacher inverse temperature
+SYMBOLS = {"k": _k, "beta": _beta, "t": me.t, "N": me.N}
 D, mD, mDT = sp.symbols("D m_D m_DT", commutative=False)  # data: off-diagonal C^D, m^D, m^D^T
 _DATA_T = {D: D, mD: mDT, mDT: mD}
 
@@ -42,10 +44,10 @@ _DATA_T = {D: D, mD: mDT, mDT: mD}
 def _coefficients(kind):
     if kind == "continuous":
         m, C = me.continuous()
-        time = {me.t: k}
+        time = {me.t: _k}
     elif kind == "random":
         m, C = me.random_scan()
-        time = {me.n: k * me.N}
+        time = {me.n: _k * me.N}
     else:
         raise ValueError(f"kind must be 'continuous' or 'random'; got {kind!r}.")
     wm, wC = me.words(m), me.words(C)
@@ -72,7 +74,7 @@ def factors(kind="continuous") -> dict:
 
 @functools.lru_cache(maxsize=None)
 def _numeric_factors(kind):
-    args = (k,) if kind == "continuous" else (k, me.N)
+    args = (_k,) if kind == "continuous" else (_k, me.N)
     return {name: sp.lambdify(args, expr, "numpy") for name, expr in factors(kind).items()}
 
 
@@ -122,13 +124,13 @@ def glauber_moments(h, J, t):
     return _assemble(fac, h, J)
 
 
-def _sweeps_N(k_, N):
-    k_ = _checks.count(k_, "k")
+def _sweeps_N(k, N):
+    k = _checks.count(k, "k")
     N = _checks.count(N, "N", minimum=3)
-    return k_, N
+    return k, N
 
 
-def random_scan_factors(k_, N):
+def random_scan_factors(k, N):
     """First-order factors of the discrete random scan, exact in N: ``(f1_N, e1_N)``.
 
     .. math::
@@ -137,24 +139,24 @@ def random_scan_factors(k_, N):
     (each update of i or j resets :math:`C_{ij}` to :math:`J_{ij}` at first order; each update
     of i resets :math:`m_i` to :math:`h_i`).  Tend to :math:`1 - e^{-2k}`, :math:`1 - e^{-k}`.
     """
-    k_, N = _sweeps_N(k_, N)
+    k, N = _sweeps_N(k, N)
     fac = _numeric_factors("random")
-    return float(fac["f1"](k_, N)), float(fac["e1"](k_, N))
+    return float(fac["f1"](k, N)), float(fac["e1"](k, N))
 
 
-def random_scan_moments(h, J, k_, N=None):
+def random_scan_moments(h, J, k, N=None):
     """(m, C) after k random-scan sweeps (kN single-site heat-bath updates), second order, exact in N.
 
     ``N`` defaults to ``len(h)`` (the number of spins sharing the scan); N >= 3.
     Coefficients from :func:`factors` ``('random')``.
     """
     h, J = _params(h, J)
-    k_, N = _sweeps_N(k_, len(h) if N is None else N)
-    fac = {name: float(f(k_, N)) for name, f in _numeric_factors("random").items()}
+    k, N = _sweeps_N(k, len(h) if N is None else N)
+    fac = {name: float(f(k, N)) for name, f in _numeric_factors("random").items()}
     return _assemble(fac, h, J)
 
 
-def sequential_moments(h, J, k_):
+def sequential_moments(h, J, k):
     """First-order moments after k sequential heat-bath sweeps: :math:`m = h`, :math:`C_{ij} = J_{ij}`.
 
     Every site is updated once per sweep, and an update of i sets
@@ -162,13 +164,13 @@ def sequential_moments(h, J, k_):
     first-order bias after one sweep (SPEC 4.3).  Use :func:`closure_moments` for second order.
     """
     h, J = _params(h, J)
-    k_ = _checks.count(k_, "k")
-    C = J.copy() if k_ >= 1 else np.zeros_like(J)
+    k = _checks.count(k, "k")
+    C = J.copy() if k >= 1 else np.zeros_like(J)
     np.fill_diagonal(C, 1.0)
-    return (h.copy() if k_ >= 1 else np.zeros_like(h)), C
+    return (h.copy() if k >= 1 else np.zeros_like(h)), C
 
 
-def parallel_moments(h, J, k_):
+def parallel_moments(h, J, k):
     """Second-order moments after k synchronous (parallel) heat-bath updates.
 
     .. math::
@@ -179,15 +181,15 @@ def parallel_moments(h, J, k_):
     a term of order p needs p updates to form, so the expansion is constant for k >= 2.
     """
     h, J = _params(h, J)
-    k_ = _checks.count(k_, "k")
-    m_expr, C_expr = me.parallel(min(k_, me.ORDER))
+    k = _checks.count(k, "k")
+    m_expr, C_expr = me.parallel(min(k, me.ORDER))
     m = me.evaluate(m_expr, h, J, vector=True)
     C = me.evaluate(C_expr, h, J)
     np.fill_diagonal(C, 1.0)
     return m, C
 
 
-def closure_moments(h, J, k_, scan="sequential"):
+def closure_moments(h, J, k, scan="sequential"):
     """Propagate (m, C) through k sweeps with the second-order closure, one site update at a time.
 
     An update of site i sets :math:`m_i \\leftarrow h_i + (Jm)_i` and, for j != i,
@@ -197,12 +199,12 @@ def closure_moments(h, J, k_, scan="sequential"):
     :math:`C' = \\mathrm{offdiag}(\\langle HH^T\\rangle)`.  Accurate to second order for every scan.
     """
     h, J = _params(h, J)
-    k_ = _checks.count(k_, "k")
+    k = _checks.count(k, "k")
     if scan not in ("sequential", "random", "parallel"):
         raise ValueError(f"scan must be 'sequential', 'random' or 'parallel'; got {scan!r}.")
     Nv = len(h)
     m, C = np.zeros(Nv), np.eye(Nv)
-    for _ in range(k_):
+    for _ in range(k):
         if scan == "sequential":
             for i in range(Nv):
                 row = h[i] * m + J[i] @ C
@@ -249,14 +251,14 @@ def expressions() -> dict:
     """Sympy forms of the derived curves (continuous time), in ``k`` and the time ``t``.
 
     ``'f1'``, ``'f2'`` (Ia); ``'spurious'`` :math:`(f_1^2 - f_2)/f_1^3`, the coefficient of
-    :math:`\beta^2 (J^0J^0)_{ij}` in J* (Ib); ``'coupling_error_factor'``
+    :math:`\\beta^2 (J^0J^0)_{ij}` in J* (Ib); ``'coupling_error_factor'``
     :math:`(1/f_1 - 1)^2 = 1/(e^{2k}-1)^2`; ``'memory_ratio'`` :math:`f_1(t)/f_1(k)`.
     """
     fac = factors("continuous")
     f1_, f2_ = fac["f1"], fac["f2"]
     return {"f1": f1_, "f2": f2_, "spurious": sp.simplify((f1_ ** 2 - f2_) / f1_ ** 3),
             "coupling_error_factor": sp.simplify((1 / f1_ - 1) ** 2),
-            "memory_ratio": f1_.subs(k, me.t) / f1_}
+            "memory_ratio": f1_.subs(_k, me.t) / f1_}
 
 
 # --------------------------------------------------------------------------- the trained fixed point
@@ -285,20 +287,20 @@ def fixed_point_expr(kind="continuous"):
     return me.collect(h_star), me.collect(J_star)
 
 
-def _kind_args(kind, k_, N):
+def _kind_args(kind, k, N):
     if kind == "continuous":
-        return (k,), (_checks.positive(k_, "k"),)
-    k_, N = _sweeps_N(k_, N)
-    return (k, me.N), (k_, N)
+        return (_k,), (_checks.positive(k, "k"),)
+    k, N = _sweeps_N(k, N)
+    return (_k, me.N), (k, N)
 
 
-def fixed_point(m_D, C_D, k_, kind="continuous", N=None):
+def fixed_point(m_D, C_D, k, kind="continuous", N=None):
     """Trained (h*, J*) reproducing data moments at time k, to second order (Ib).
 
     Parameters
     ----------
     m_D : (N,) data magnetisations; C_D : (N, N) data correlations (diagonal ignored).
-    k_ : float > 0 (``kind='continuous'``) or int sweeps (``kind='random'``, exact in ``N``,
+    k : float > 0 (``kind='continuous'``) or int sweeps (``kind='random'``, exact in ``N``,
         default ``N = len(m_D)``).
 
     Returns ``(h, J)``, J symmetric with zero diagonal.
@@ -307,7 +309,7 @@ def fixed_point(m_D, C_D, k_, kind="continuous", N=None):
     m_D = _checks.vector(m_D, C_D.shape[0], "m_D")
     if kind not in ("continuous", "random"):
         raise ValueError(f"kind must be 'continuous' or 'random'; got {kind!r}.")
-    variables, values = _kind_args(kind, k_, len(m_D) if N is None else N)
+    variables, values = _kind_args(kind, k, len(m_D) if N is None else N)
     Doff = C_D - np.diag(np.diag(C_D))
     h_expr, J_expr = fixed_point_expr(kind)
     data = {D: Doff, mD: m_D[:, None], mDT: m_D[None, :]}
@@ -322,14 +324,14 @@ def fixed_point(m_D, C_D, k_, kind="continuous", N=None):
 def _teacher_expr(kind):
     """(Ib) in terms of a teacher (beta h0, beta J0) whose data are its equilibrium moments."""
     m_eq, C_eq = _equilibrium_expr()
-    scale = {me.h: beta * me.h, me.hT: beta * me.hT, me.J: beta * me.J}
+    scale = {me.h: _beta * me.h, me.hT: _beta * me.hT, me.J: _beta * me.J}
     m_data, C_data = _subs_words(m_eq, scale), _subs_words(C_eq, scale)
     h_star, J_star = fixed_point_expr(kind)
     to_teacher = {mD: m_data, mDT: me.transpose(m_data), D: C_data}
-    return tuple(me.collect(sp.series(_subs_words(x, to_teacher), beta, 0, 3).removeO()) for x in (h_star, J_star))
+    return tuple(me.collect(sp.series(_subs_words(x, to_teacher), _beta, 0, 3).removeO()) for x in (h_star, J_star))
 
 
-def teacher_fixed_point(h0, J0, beta_, k_, kind="continuous", N=None):
+def teacher_fixed_point(h0, J0, beta, k, kind="continuous", N=None):
     """Trained (h*, J*) for data from a teacher (beta*h0, beta*J0) at equilibrium, to O(beta^2).
 
     .. math::
@@ -340,38 +342,38 @@ def teacher_fixed_point(h0, J0, beta_, k_, kind="continuous", N=None):
     :math:`(J^0J^0)_{ij}` is a spurious indirect coupling (next-nearest neighbours on a lattice).
     """
     h0, J0 = _params(h0, J0)
-    beta_ = _checks.positive(beta_, "beta")
-    variables, values = _kind_args(kind, k_, len(h0) if N is None else N)
+    beta = _checks.positive(beta, "beta")
+    variables, values = _kind_args(kind, k, len(h0) if N is None else N)
     h_expr, J_expr = _teacher_expr(kind)
-    values = values + (beta_,)
-    variables = variables + (beta,)
+    values = values + (beta,)
+    variables = variables + (_beta,)
     hs = me.evaluate(h_expr, h0, J0, variables, values, vector=True)
     Js = me.evaluate(J_expr, h0, J0, variables, values)
     np.fill_diagonal(Js, 0.0)
     return hs, Js
 
 
-def coupling_error(J0, beta_, k_, order=1):
+def coupling_error(J0, beta, k, order=1):
     """Squared coupling error :math:`\\sum_{i<j}(J^*_{ij} - \\beta J^0_{ij})^2` after training at k.
 
     ``order=1``: :math:`\\sum_{i<j} (\\beta J^0_{ij})^2 / (e^{2k} - 1)^2` (SPEC 4.2, continuous time);
     ``order=2``: with J* from :func:`teacher_fixed_point` (h0 = 0).
     """
     J0 = _params(0.0, J0)[1]
-    beta_ = _checks.positive(beta_, "beta")
+    beta = _checks.positive(beta, "beta")
     iu = np.triu_indices(len(J0), 1)
     if order == 1:
-        k_ = _checks.positive(k_, "k")
-        return float(np.sum((beta_ * J0[iu]) ** 2) / np.expm1(2 * k_) ** 2)
+        k = _checks.positive(k, "k")
+        return float(np.sum((beta * J0[iu]) ** 2) / np.expm1(2 * k) ** 2)
     if order == 2:
-        Js = teacher_fixed_point(np.zeros(len(J0)), J0, beta_, k_)[1]
-        return float(np.sum((Js[iu] - beta_ * J0[iu]) ** 2))
+        Js = teacher_fixed_point(np.zeros(len(J0)), J0, beta, k)[1]
+        return float(np.sum((Js[iu] - beta * J0[iu]) ** 2))
     raise ValueError(f"order must be 1 or 2; got {order!r}.")
 
 
-def memory_ratio(t, k_):
+def memory_ratio(t, k):
     """Memory curve of the trained Ising model at first order: :math:`C(t)/C^D \\approx f_1(t)/f_1(k)`.
 
     Equals 1 at t = k, below before, above after (tending to :math:`1/f_1(k)`).
     """
-    return f1(t) / f1(_checks.positive(k_, "k"))
+    return f1(t) / f1(_checks.positive(k, "k"))
