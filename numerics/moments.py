@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .states import chunks
+from .states import split
 
 
 def n_spins(p):
@@ -25,17 +25,24 @@ def moments(p):
 
     .. math:: m_i = \langle s_i\rangle_p,\qquad C_{ij} = \langle s_i s_j\rangle_p .
 
+    With :math:`x = x_{\rm hi}2^L + x_{\rm lo}` and ``P = p.reshape(2^(N-L), 2^L)`` every block
+    is a small matrix product: low-low and high-high pairs from the marginals ``P.sum(0)``,
+    ``P.sum(1)``, low-high pairs from ``s_hi.T @ P @ s_lo`` (cost 2^N·L, no 2^N × N matrix).
+
     Returns ``(m, C)``: shapes (N,) and (N, N), ``C`` symmetric with unit diagonal (times Σp).
     """
     p = np.asarray(p, dtype=float)
     N = n_spins(p)
-    m = np.zeros(N)
-    C = np.zeros((N, N))
-    for start, stop, s in chunks(N):
-        w = p[start:stop]
-        m += w @ s
-        C += (s * w[:, None]).T @ s
-    return m, (C + C.T) / 2
+    L, s_lo, s_hi = split(N)
+    P = p.reshape(-1, 1 << L)
+    w_lo, w_hi = P.sum(axis=0), P.sum(axis=1)
+    m = np.concatenate([w_lo @ s_lo, w_hi @ s_hi])
+    C = np.empty((N, N))
+    C[:L, :L] = (s_lo * w_lo[:, None]).T @ s_lo
+    C[L:, L:] = (s_hi * w_hi[:, None]).T @ s_hi
+    C[L:, :L] = s_hi.T @ (P @ s_lo)
+    C[:L, L:] = C[L:, :L].T
+    return m, C
 
 
 def connected(m, C):

@@ -108,6 +108,19 @@ def moments_from_01(mu, M):
     return 2 * mu - 1, 4 * M - 2 * mu[:, None] - 2 * mu[None, :] + 1
 
 
+#: Low bits of the split x = hi * 2^L + lo used by the block routines (2^L x L table: 8 MiB).
+SPLIT_BITS = 16
+
+
+def split(N, low_bits=None):
+    r"""Split the index as :math:`x = x_{\rm hi}\,2^L + x_{\rm lo}`: spins 0..L-1 are those of
+    ``lo``, spins L..N-1 those of ``hi``.  Returns ``(L, s_lo, s_hi)`` with the float spin tables
+    ``s_lo`` (2^L, L) and ``s_hi`` (2^(N-L), N-L), so a vector over the states reshapes to a
+    (2^(N-L), 2^L) matrix and sums over states become small matrix products."""
+    L = min(int(N), SPLIT_BITS if low_bits is None else int(low_bits))
+    return L, spins(L).astype(float), spins(int(N) - L).astype(float)
+
+
 def chunks(N, size=None):
     """Yield ``(start, stop, s)`` over all states in blocks of ``size`` (default :data:`CHUNK`),
     ``s`` the float64 spins of the block."""

@@ -68,15 +68,19 @@ def test_moments_brute_force_and_01(N):
     np.testing.assert_allclose(C3, C, atol=exact_tol(N))
 
 
-def test_moments_chunked_equals_single_block(monkeypatch):
-    # N = 11 with blocks of 64 states: 32 blocks, never a 2^N x N matrix in one piece
+@pytest.mark.parametrize("split_bits", [0, 3, 11])
+def test_block_routes_independent_of_split(monkeypatch, split_bits):
+    # moments and energies by the hi/lo split equal the direct sums over all states
     N = 11
     p = random_distribution(N, 3)
-    m_one, C_one = moments.moments(p)
-    monkeypatch.setattr(states, "CHUNK", 64)
-    m_blk, C_blk = moments.moments(p)
-    np.testing.assert_allclose(m_blk, m_one, atol=exact_tol(N))
-    np.testing.assert_allclose(C_blk, C_one, atol=exact_tol(N))
+    bm = random_bm(N, 4)
+    s = states.spins(N).astype(float)
+    monkeypatch.setattr(states, "SPLIT_BITS", split_bits)
+    m, C = moments.moments(p)
+    np.testing.assert_allclose(m, p @ s, rtol=0, atol=exact_tol(N))
+    np.testing.assert_allclose(C, (s * p[:, None]).T @ s, rtol=0, atol=exact_tol(N))
+    E = models.BoltzmannMachine(bm.h, bm.J).energies()
+    np.testing.assert_allclose(E, bm.energy(s), rtol=0, atol=1e-12)
 
 
 def _nested_loop_log_z(h, J):
