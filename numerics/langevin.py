@@ -19,7 +19,8 @@ import numpy as np
 from numba import njit, prange
 
 from . import rng
-from .sampling import INIT_SWEEP, DEFAULT_CHAINS, check_n_chains, check_seed, check_times
+from .sampling import (DEFAULT_CHAINS, INIT_SWEEP, SERIAL_BELOW, check_n_chains, check_seed,
+                       check_times, threads)
 from .validate import check_steps
 # the Gaussian-model argument conventions are those of shortrun.theory.gaussian.ula_moments
 from shortrun.theory import _checks as checks
@@ -126,6 +127,7 @@ def sample_ula(A, h, mu0, Sigma0, k, eta, sigma2=None, n_chains=None, seed=0, ti
     grid = np.empty(0) if times is None else check_times(times, k, integer=True)
     traj = np.empty((grid.shape[0], n, d)) if times is not None else np.empty((0, n, d))
     M = np.eye(d) - eta * A
-    out = _ula(M, eta * h, float(np.sqrt(sigma2)), mu0, L0, k if times is None else int(grid[-1]),
-               np.uint64(seed), grid, traj)
+    k_run = k if times is None else int(grid[-1])
+    with threads(1 if n * d * d * max(k_run, 1) < SERIAL_BELOW else None):
+        out = _ula(M, eta * h, float(np.sqrt(sigma2)), mu0, L0, k_run, np.uint64(seed), grid, traj)
     return out if times is None else traj

@@ -281,10 +281,11 @@ def initial_states(p0, N, n_chains, seed):
 
 @contextmanager
 def threads(n):
-    """Run the enclosed numba calls on ``n`` threads (None: leave the setting as it is)."""
+    """Run the enclosed numba calls on ``n`` threads (at most ``NUMBA_NUM_THREADS``; None: leave
+    the setting as it is); the previous setting is restored on exit."""
     old = numba.get_num_threads()
     if n is not None:
-        numba.set_num_threads(min(n, old))
+        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
     try:
         yield
     finally:

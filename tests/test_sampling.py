@@ -4,7 +4,6 @@ Tolerances are N_SIGMA times the computed Monte Carlo error bar, seeds fixed.  S
 """
 import warnings
 
-import numba
 import numpy as np
 import pytest
 from scipy.stats import binom, norm
@@ -87,15 +86,11 @@ def test_bit_identical_whatever_the_thread_count(scan):
     model = random_bm(7, seed=1)
     n = 2000  # n * N * k above SERIAL_BELOW: really runs on several threads
     assert n * 7 * 20 >= sampling.SERIAL_BELOW
-    old = numba.get_num_threads()
     runs = []
-    try:
-        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
-            numba.set_num_threads(threads)
+    for threads in (1, 2):
+        with sampling.threads(threads):
             runs.append(sampling.sample(model, "uniform", 20, rule="metropolis", scan=scan,
                                         n_chains=n, seed=123))
-    finally:
-        numba.set_num_threads(old)
     np.testing.assert_array_equal(runs[0], runs[1])
     assert runs[0].dtype == np.int8 and runs[0].shape == (n, 7)
 

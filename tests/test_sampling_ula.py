@@ -1,0 +1,87 @@
+"""ULA chains against the exact Gaussian moments (Ga) of shortrun.theory.gaussian.ula_moments."""
+import numpy as np
+import pytest
+
+from shortrun.numerics import sampling
+from shortrun.theory.gaussian import ula_moments
+
+N_SIGMA = 5.0
+
+
+def gaussian_case(d, seed, negative=False):
+    """A symmetric A (one negative eigenvalue if ``negative``: concave energy), h, mu0, Sigma0."""
+    g = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(g.normal(size=(d, d)))
+    a = np.linspace(0.3, 3.0, d)
+    if negative:
+        a[0] = -1.5
+    X = g.normal(size=(d, d))
+    return (Q * a) @ Q.T, g.normal(size=d), g.normal(size=d), X @ X.T / d
+
+
+def assert_moments(x, mu, Sigma, what):
+    """Sample mean and covariance within N_SIGMA error bars of (mu, Sigma).
+
+    Errors for n Gaussian samples: Var(mean_i) = Σ_ii/n, Var(cov_ij) ≈ (Σ_ii Σ_jj + Σ_ij²)/n.
+    """
+    n = x.shape[0]
+    z_mean = (x.mean(axis=0) - mu) / np.sqrt(np.diag(Sigma) / n)
+    d = np.diag(Sigma)
+    cov_err = np.sqrt((np.outer(d, d) + Sigma**2) / n)
+    z_cov = (np.cov(x.T) - Sigma) / np.maximum(cov_err, 1e-300)
+    assert np.all(np.abs(z_mean) < N_SIGMA), f"{what}: mean off by {z_mean}"
+    assert np.all(np.abs(z_cov) < N_SIGMA), f"{what}: covariance off by {z_cov}"
+
+
+@pytest.mark.parametrize("negative", [False, True], ids=["convex", "concave-direction"])
+def test_moments_match_Ga_on_a_time_grid(negative):
+    A, h, mu0, Sigma0 = gaussian_case(3, seed=4, negative=negative)
+    eta = 0.05
+    times = [0, 1, 7, 40]
+    traj = sampling.sample_ula(A, h, mu0, Sigma0, 40, eta, n_chains=50_000, seed=2, times=times)
+    assert traj.shape == (4, 50_000, 3)
+    for t, x in zip(times, traj):
+        mu, Sigma = ula_moments(A, h, mu0, Sigma0, t, eta)
+        assert_moments(x, mu, Sigma, f"t={t}")
+
+
+def test_scalar_conventions_and_custom_noise():
+    """Scalar mu0 and Sigma0 = s0² (meaning s0² I) as in ula_moments; σ² ≠ 2η; Σ0 = 0 allowed."""
+    A, h, _, _ = gaussian_case(4, seed=9)
+    for s02, sigma2 in [(1 / 3, 0.1), (0.0, 0.02)]:
+        x = sampling.sample_ula(A, h, 0.5, s02, 7, 0.05, sigma2=sigma2, n_chains=40_000, seed=3)
+        mu, Sigma = ula_moments(A, h, 0.5, s02, 7, 0.05, sigma2=sigma2)
+        assert_moments(x, mu, Sigma, f"s0^2={s02}")
+
+
+def test_k0_is_the_initial_law_and_reproducible_across_threads():
+    A, h, mu0, Sigma0 = gaussian_case(5, seed=1)
+    assert 3000 * 5 * 5 * 3 >= sampling.SERIAL_BELOW  # the 2-thread run really is parallel
+    runs = []
+    for threads in (1, 2):
+        with sampling.threads(threads):
+            runs.append(sampling.sample_ula(A, h, mu0, Sigma0, 3, 0.1, n_chains=3000, seed=8))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    x0 = sampling.sample_ula(A, h, mu0, Sigma0, 0, 0.1, n_chains=40_000, seed=8)
+    assert_moments(x0, mu0, Sigma0, "k=0")
+
+
+BAD = [
+    (dict(k=-2), "k=-2"),
+    (dict(eta=0.0), "eta"),
+    (dict(sigma2=-1.0), "sigma2"),
+    (dict(n_chains=0), "n_chains"),
+    (dict(Sigma0=-np.eye(2)), "negative eigenvalue"),
+    (dict(A=np.array([[1.0, 2.0], [0.0, 1.0]])), "symmetric"),
+    (dict(mu0=np.zeros(3)), "mu0"),
+    (dict(times=[2, 5]), "k >= max"),
+]
+
+
+@pytest.mark.parametrize("kwargs, match", BAD, ids=[m for _, m in BAD])
+def test_bad_input_names_the_argument(kwargs, match):
+    args = dict(A=np.eye(2), h=np.zeros(2), mu0=np.zeros(2), Sigma0=np.eye(2), k=3, eta=0.1,
+                n_chains=5)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        sampling.sample_ula(**args)
