@@ -14,16 +14,20 @@ with replacement (``'random'``), sites 0…N−1 (``'sequential'``), all sites f
 time in sweeps), whose law is :math:`e^{tW}p_0`.  So ``histogram(sample(model, p0, k, ...))``
 estimates ``kernels.law(model, p0, k, ...)`` = :math:`U^k p_0` (G2).
 
-Implementation: each chain keeps its spins (as float64) and local fields, and updates the fields
-in O(N) only when a spin flips (:math:`H_j \mathrel{+}= 2 s_i' J_{ij}`, a vectorised row update;
-recomputed from scratch every ``REFRESH`` sweeps).  The flip test needs no division or tanh:
-heat-bath flips iff :math:`u(1+e^{y}) < 1`, Metropolis iff :math:`y \le 0` or :math:`u < e^{-y}`
-(no exp at all for downhill moves).  A tabulated squeeze of *f* that skips the exp 98 % of the
-time was measured *slower* than one libm ``exp`` (≈ 4 ns) on the development CPU, because its
-data-dependent branch mispredicts; the exp stays.  Uniforms are 53-bit doubles hashed from the
-address (seed, chain, sweep, draw) by the counter-based :mod:`shortrun.numerics.rng` (≈ 1.5 ns
-each), so results depend on the seed only, not on the number of numba threads.  Chains run in
-parallel (``prange``); see ``benchmarks/bench_sampler.py``.
+Implementation: each chain keeps its spins (as float64) and a field variable per site, updated
+in O(N) (one vectorised row operation) only when a spin flips, and recomputed from scratch every
+``REFRESH`` sweeps.  When every local field is bounded, :math:`\max_i(|h_i| + \sum_j|J_{ij}|)
+\le` ``MUL_FIELD_MAX``, the variable is :math:`E_i = e^{2H_i}`, updated by
+:math:`E_j \mathrel{*}= e^{4 s_i' J_{ij}}` (tables of :math:`e^{\pm4J}`), and the flip test needs
+no transcendental at all: heat-bath flips iff :math:`u(1+E_i) < 1` (:math:`s_i=+1`) or
+:math:`u(1+E_i) < E_i` (:math:`s_i=-1`); Metropolis iff :math:`uE_i < 1` or :math:`u < E_i`.
+Otherwise (huge couplings) it is :math:`H_i` itself, :math:`H_j \mathrel{+}= 2 s_i' J_{ij}`, and
+one exp per update: :math:`u(1+e^{y}) < 1`, resp. :math:`y \le 0` or :math:`u < e^{-y}`.
+(A tabulated squeeze of f was tried and measured slower than the exp: its data-dependent branch
+mispredicts.)  Uniforms are 53-bit doubles hashed from the address (seed, chain, sweep, draw) by
+the counter-based :mod:`shortrun.numerics.rng` (a few ns each, no state), so results depend on
+the seed only, not on the number of numba threads.  Chains run in parallel (``prange`` over
+blocks of chains); small jobs run on one thread.  See ``benchmarks/bench_sampler.py``.
 """
 from __future__ import annotations
 
@@ -48,6 +52,8 @@ CHAIN_BLOCK = 32
 #: Jobs with fewer single-site updates than this run on one thread (no thread wake-up cost;
 #: same numbers, since they depend on the seed only).
 SERIAL_BELOW = 200_000
+#: Largest bound on |H_i| for which the chains keep E_i = e^{2 H_i} instead of H_i.
+MUL_FIELD_MAX = 150.0
 #: Reserved sweep number of the draws that make the initial states.
 INIT_SWEEP = 1 << 62
 
@@ -61,55 +67,76 @@ _SCAN_ID = {"random": RANDOM, "sequential": SEQUENTIAL, "parallel": PARALLEL,
 # numba core
 # ---------------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
-def _flips(u, y, rule):
-    """Flip test u < f(y): heat-bath u (1 + e^y) < 1, Metropolis y <= 0 or u < e^{-y}."""
+def _flips(u, si, fi, rule, mul):
+    """Flip test u < f(y), y = 2 s_i H_i, from the field variable f_i = H_i or E_i = e^{2H_i}.
+
+    Additive (``mul`` False): heat-bath u(1 + e^y) < 1; Metropolis y <= 0 or u < e^{-y}.
+    Multiplicative, no exp: heat-bath u(1 + E_i) < (1 if s_i > 0 else E_i); Metropolis
+    u E_i < 1 (s_i > 0) or u < E_i (s_i < 0).
+    """
+    if mul:
+        if rule == HEATBATH:
+            return u * (1.0 + fi) < (1.0 if si > 0.0 else fi)
+        return u * fi < 1.0 if si > 0.0 else u < fi
+    y = 2.0 * si * fi
     if rule == HEATBATH:
         return u * (1.0 + np.exp(y)) < 1.0
     return y <= 0.0 or u < np.exp(-y)
 
 
 @njit(cache=True, inline="always")
-def _set_fields(h, J, s, H):
+def _set_fields(s, F, fld):
+    """F = H = h + J s, or E = e^{2H} in the multiplicative representation."""
+    h, J, _, _, mul = fld
     N = s.shape[0]
     for i in range(N):
         acc = h[i]
         for j in range(N):
             acc += J[i, j] * s[j]
-        H[i] = acc
+        F[i] = np.exp(2.0 * acc) if mul else acc
 
 
 @njit(cache=True, inline="always")
-def _flip_site(i, s, H, J):
-    """s_i ← −s_i and H_j += 2 s_i' J_ij for all j (J_ii = 0 leaves H_i as it is)."""
+def _flip_site(i, s, F, fld):
+    """s_i ← −s_i and, for all j (J_ii = 0 leaves site i as it is), H_j += 2 s_i' J_ij or
+    E_j *= e^{4 s_i' J_ij} (tables ``Ep`` = e^{4J}, ``Em`` = e^{−4J})."""
+    _, J, Ep, Em, mul = fld
     s[i] = -s[i]
-    d = 2.0 * s[i]
-    for j in range(H.shape[0]):
-        H[j] += d * J[i, j]
+    if not mul:
+        d = 2.0 * s[i]
+        for j in range(F.shape[0]):
+            F[j] += d * J[i, j]
+    elif s[i] > 0.0:
+        for j in range(F.shape[0]):
+            F[j] *= Ep[i, j]
+    else:
+        for j in range(F.shape[0]):
+            F[j] *= Em[i, j]
 
 
 @njit(cache=True, inline="always")
-def _try_site(i, u, s, H, J, rule):
-    if _flips(u, 2.0 * s[i] * H[i], rule):
-        _flip_site(i, s, H, J)
+def _try_site(i, u, s, F, fld, rule):
+    if _flips(u, s[i], F[i], rule, fld[4]):
+        _flip_site(i, s, F, fld)
 
 
 @njit(cache=True)
-def _sweep(s, H, J, skey, rule, scan, flip):
+def _sweep(s, F, fld, skey, rule, scan, flip):
     """One discrete step of one chain with the random numbers of sweep key ``skey``."""
     N = s.shape[0]
     if scan == RANDOM:
         for n in range(N):
             i = int(rng.uniform(skey, 2 * n) * N)
-            _try_site(i, rng.uniform(skey, 2 * n + 1), s, H, J, rule)
+            _try_site(i, rng.uniform(skey, 2 * n + 1), s, F, fld, rule)
     elif scan == SEQUENTIAL:
         for i in range(N):
-            _try_site(i, rng.uniform(skey, i), s, H, J, rule)
+            _try_site(i, rng.uniform(skey, i), s, F, fld, rule)
     else:  # PARALLEL: every decision from the old state, then apply
         for i in range(N):
-            flip[i] = _flips(rng.uniform(skey, i), 2.0 * s[i] * H[i], rule)
+            flip[i] = _flips(rng.uniform(skey, i), s[i], F[i], rule, fld[4])
         for i in range(N):
             if flip[i]:
-                _flip_site(i, s, H, J)
+                _flip_site(i, s, F, fld)
 
 
 @njit(cache=True, inline="always")
@@ -128,17 +155,17 @@ def _record(traj, ti, times, c, s, upto, strict):
 
 
 @njit(cache=True)
-def _run_discrete(s, H, h, J, key, k, rule, scan, times, traj, c, flip):
+def _run_discrete(s, F, fld, key, k, rule, scan, times, traj, c, flip):
     ti = _record(traj, 0, times, c, s, 0.0, False)
     for t in range(k):
         if t % REFRESH == 0 and t > 0:
-            _set_fields(h, J, s, H)
-        _sweep(s, H, J, rng.sweep_key(key, t), rule, scan, flip)
+            _set_fields(s, F, fld)
+        _sweep(s, F, fld, rng.sweep_key(key, t), rule, scan, flip)
         ti = _record(traj, ti, times, c, s, t + 1.0, False)
 
 
 @njit(cache=True)
-def _run_continuous(s, H, h, J, key, t_end, rule, times, traj, c):
+def _run_continuous(s, F, fld, key, t_end, rule, times, traj, c):
     """Continuous time: events at rate N (exponential gaps), uniform site, rule's flip test.
 
     Unit interval [t, t+1) uses sweep key t; the exponential clock restarts at each integer
@@ -149,7 +176,7 @@ def _run_continuous(s, H, h, J, key, t_end, rule, times, traj, c):
     t = 0
     while t < t_end:
         if t % REFRESH == 0 and t > 0:
-            _set_fields(h, J, s, H)
+            _set_fields(s, F, fld)
         skey = rng.sweep_key(key, t)
         stop = min(t + 1.0, t_end)
         tau = float(t)
@@ -160,7 +187,7 @@ def _run_continuous(s, H, h, J, key, t_end, rule, times, traj, c):
                 break
             ti = _record(traj, ti, times, c, s, tau, True)
             i = int(rng.uniform(skey, j + 1) * N)
-            _try_site(i, rng.uniform(skey, j + 2), s, H, J, rule)
+            _try_site(i, rng.uniform(skey, j + 2), s, F, fld, rule)
             j += 3
         ti = _record(traj, ti, times, c, s, stop, False)
         t += 1
@@ -168,26 +195,27 @@ def _run_continuous(s, H, h, J, key, t_end, rule, times, traj, c):
 
 
 @njit(cache=True, parallel=True)
-def _run(h, J, states, k, rule, scan, seed, times, traj):
+def _run(fld, states, k, rule, scan, seed, times, traj):
     """Advance every row of ``states`` (in place) by time ``k``; fill ``traj`` at ``times``.
 
-    Threads take blocks of ``CHAIN_BLOCK`` chains (work arrays allocated once per block); each
-    chain's random numbers depend on (seed, chain index) only.
+    ``fld = (h, J, Ep, Em, mul)`` (see :func:`_field_tables`).  Threads take blocks of
+    ``CHAIN_BLOCK`` chains (work arrays allocated once per block); each chain's random numbers
+    depend on (seed, chain index) only.
     """
     n_chains, N = states.shape
     for b in prange((n_chains + CHAIN_BLOCK - 1) // CHAIN_BLOCK):
         s = np.empty(N)
-        H = np.empty(N)
+        F = np.empty(N)
         flip = np.empty(N, dtype=np.bool_)
         for c in range(b * CHAIN_BLOCK, min(n_chains, (b + 1) * CHAIN_BLOCK)):
             for i in range(N):
                 s[i] = states[c, i]
-            _set_fields(h, J, s, H)
+            _set_fields(s, F, fld)
             key = rng.chain_key(seed, c)
             if scan == CONTINUOUS:
-                _run_continuous(s, H, h, J, key, k, rule, times, traj, c)
+                _run_continuous(s, F, fld, key, k, rule, times, traj, c)
             else:
-                _run_discrete(s, H, h, J, key, int(k), rule, scan, times, traj, c, flip)
+                _run_discrete(s, F, fld, key, int(k), rule, scan, times, traj, c, flip)
             _store(states[c], s)
 
 
@@ -301,6 +329,18 @@ def _model_arrays(model):
     return np.ascontiguousarray(h, dtype=np.float64), np.ascontiguousarray(J, dtype=np.float64)
 
 
+def _field_tables(h, J):
+    """``(h, J, Ep, Em, mul)`` for the kernels: the multiplicative field representation
+    E_i = e^{2H_i} (no exp per update) when every local field of every state is bounded by
+    ``MUL_FIELD_MAX`` = max_i(|h_i| + Σ_j |J_ij|) (then E, e^{±4J} and their products stay
+    finite and normal), else the additive one (H_i, one exp per update)."""
+    bound = float(np.max(np.abs(h) + np.abs(J).sum(axis=1), initial=0.0))
+    if bound <= MUL_FIELD_MAX:
+        return h, J, np.exp(4.0 * J), np.exp(-4.0 * J), True
+    empty = np.empty((0, 0))
+    return h, J, empty, empty, False
+
+
 # ---------------------------------------------------------------------------------------------
 # public API
 # ---------------------------------------------------------------------------------------------
@@ -353,7 +393,7 @@ def sample(model, p0, k, rule="heatbath", scan="random", n_chains=None, seed=0, 
         k = grid[-1]
     traj = np.empty((grid.shape[0], n, N), dtype=np.int8)
     with threads(1 if n * N * max(k, 1.0) < SERIAL_BELOW else None):
-        _run(h, J, states, float(k), rule_id, scan_id, np.uint64(seed), grid, traj)
+        _run(_field_tables(h, J), states, float(k), rule_id, scan_id, np.uint64(seed), grid, traj)
     return states if times is None else traj
 
 
