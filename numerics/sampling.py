@@ -106,12 +106,10 @@ def _flip_site(i, s, F, fld):
         d = 2.0 * s[i]
         for j in range(F.shape[0]):
             F[j] += d * J[i, j]
-    elif s[i] > 0.0:
-        for j in range(F.shape[0]):
-            F[j] *= Ep[i, j]
     else:
+        row = Ep[i] if s[i] > 0.0 else Em[i]
         for j in range(F.shape[0]):
-            F[j] *= Em[i, j]
+            F[j] *= row[j]
 
 
 @njit(cache=True, inline="always")
@@ -126,7 +124,7 @@ def _sweep(s, F, fld, skey, rule, scan, flip):
     N = s.shape[0]
     if scan == RANDOM:
         for n in range(N):
-            i = int(rng.uniform(skey, 2 * n) * N)
+            i = min(int(rng.uniform(skey, 2 * n) * N), N - 1)  # guard against round-up
             _try_site(i, rng.uniform(skey, 2 * n + 1), s, F, fld, rule)
     elif scan == SEQUENTIAL:
         for i in range(N):
@@ -186,7 +184,7 @@ def _run_continuous(s, F, fld, key, t_end, rule, times, traj, c):
             if tau >= stop:
                 break
             ti = _record(traj, ti, times, c, s, tau, True)
-            i = int(rng.uniform(skey, j + 1) * N)
+            i = min(int(rng.uniform(skey, j + 1) * N), N - 1)
             _try_site(i, rng.uniform(skey, j + 2), s, F, fld, rule)
             j += 3
         ti = _record(traj, ti, times, c, s, stop, False)
