@@ -46,7 +46,7 @@ __all__ = ["sample", "histogram", "stats", "stats_error", "sample_ula", "DEFAULT
 
 DEFAULT_CHAINS = 1000
 #: Sweeps between exact recomputations of the incrementally updated local fields.
-REFRESH = 1024
+REFRESH = 256
 #: Chains per work block of a thread.
 CHAIN_BLOCK = 32
 #: Jobs with fewer single-site updates than this run on one thread (no thread wake-up cost;

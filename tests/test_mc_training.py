@@ -70,6 +70,19 @@ def test_rdm_training_from_zero_lands_at_the_exact_fixed_point(teacher, rule, sc
     assert np.max(np.abs(polyak_z(run.history.theta, teacher.theta))) > 2 * N_SIGMA
 
 
+def test_memory_effect_of_the_trained_machine(teacher):
+    """Sampling θ* (Rdm-2) from the same p0: the data statistics are reproduced at t = k only,
+    not before (t = 1) nor after (t = 40, drift towards p_θ*) — SPEC §2, memory effect."""
+    p_data = teacher.boltzmann()
+    k = 2
+    theta_star = exact_fixed_point(p_data, k, "heatbath", "random")
+    traj = sampling.sample(models.BoltzmannMachine.from_theta(theta_star, N), "uniform", 40,
+                           n_chains=200_000, seed=12, times=[1, k, 40])
+    z = [np.max(np.abs(sampling.stats(s) - moments.stats(p_data)) / sampling.stats_error(s))
+         for s in traj]
+    assert z[1] < N_SIGMA and z[0] > 4 * N_SIGMA and z[2] > 4 * N_SIGMA, z
+
+
 @pytest.mark.parametrize("protocol", ["cd", "pcd"])
 def test_cd_and_pcd_land_at_maximum_likelihood_for_a_well_specified_model(teacher, protocol):
     """CD-k from p_data (G5: θ_ML is a fixed point for every k) and PCD (stationary law =

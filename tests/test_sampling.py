@@ -189,3 +189,17 @@ def test_bad_states_for_histogram_and_stats():
         sampling.histogram(np.zeros((3, 4)))
     with pytest.raises(ValueError, match="shape"):
         sampling.stats(np.ones(4))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rule", RULES)
+def test_long_chains_on_a_larger_system(rule):
+    """N = 9, up to 300 sweeps (past a field refresh at REFRESH sweeps): still the exact law."""
+    model = random_bm(9, seed=10, scale=0.4)
+    n = 100_000
+    times = [50, 300]
+    traj = sampling.sample(model, "uniform", 300, rule=rule, scan="random", n_chains=n, seed=4,
+                           times=times)
+    for p_hat, p in zip(sampling.histogram(traj),
+                        exact_kernel(model, rule, "random").trajectory("uniform", times)):
+        assert_law(p_hat, p, n, f"N=9 {rule}")
