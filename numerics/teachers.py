@@ -1,0 +1,334 @@
+r"""Teachers (the Ising models that make the data) and data sets.
+
+A *teacher* holds unit couplings :math:`(h^0, J^0)` and an inverse temperature β; its
+Boltzmann machine is :math:`(\beta h^0, \beta J^0)` (SPEC §1: temperature is absorbed in the
+parameters, so learned parameters are compared with :math:`\beta J^0`).  A :class:`Data` set is
+the only thing training sees: the (empirical or exact) distribution vector :math:`p_{\rm data}`
+over the 2^N states and its statistics :math:`\langle\phi\rangle_{\rm data}`,
+:math:`\phi = (s_i, s_i s_j)_{i<j}` in ``theta`` order.
+
+Sources of data:
+
+* :meth:`Teacher.data` / :func:`exact_data` — the exact equilibrium law of a model;
+* :func:`sampled_data` — M exact i.i.d. samples of it (``numpy.random.Generator.choice`` on the
+  2^N probability vector; bit-reproducible for a seed);
+* :meth:`Data.from_samples` — user samples, an (M, N) array of ±1 or of 0/1;
+* :meth:`Data.from_distribution` — any probability vector.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .models import BoltzmannMachine
+from .moments import moments, n_spins, stats
+from .states import check_size, from01, index, n_states, spins
+from .validate import check_distribution, check_finite
+
+#: Largest N for which a data set is held as a 2^N distribution vector.
+DATA_MAX_N = 24
+
+
+# ---------------------------------------------------------------------------------------------
+# teachers
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Teacher:
+    r"""An Ising teacher :math:`E(s) = -\beta\,(\sum_{i<j}J^0_{ij}s_is_j + \sum_i h^0_i s_i)`.
+
+    Attributes
+    ----------
+    name : str
+    beta : float
+        Inverse temperature β (≥ 0).
+    h0, J0 : ndarray
+        Unit-temperature fields (N,) and couplings (N, N) (symmetric, zero diagonal).
+    """
+
+    name: str
+    beta: float
+    h0: np.ndarray
+    J0: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self):
+        beta = check_finite(self.beta, "beta")
+        if beta.ndim != 0 or beta < 0:
+            raise ValueError(f"beta={self.beta!r} must be a non-negative number (inverse "
+                             "temperature).")
+        object.__setattr__(self, "beta", float(beta))
+        unit = BoltzmannMachine(self.h0, self.J0)  # validates shapes, symmetry, diagonal
+        object.__setattr__(self, "h0", unit.h)
+        object.__setattr__(self, "J0", unit.J)
+
+    @property
+    def N(self):
+        return self.h0.shape[0]
+
+    @property
+    def model(self):
+        r"""The Boltzmann machine :math:`(\beta h^0, \beta J^0)`."""
+        if "model" not in self._cache:
+            self._cache["model"] = BoltzmannMachine(self.beta * self.h0, self.beta * self.J0)
+        return self._cache["model"]
+
+    @property
+    def theta(self):
+        r""":math:`\theta_{\rm teacher} = (\beta h^0, \beta J^0_{i<j})`, the ML target."""
+        return self.model.theta
+
+    def stats(self):
+        r"""Exact equilibrium statistics :math:`\langle\phi\rangle_{p_{\beta}}`."""
+        return self.data().stats
+
+    def data(self, M=None, seed=None):
+        """The teacher's data: the exact law (``M=None``) or ``M`` samples drawn with ``seed``."""
+        if M is None:
+            if "data" not in self._cache:
+                self._cache["data"] = exact_data(self.model, name=self.name)
+            return self._cache["data"]
+        return sampled_data(self.model, M, seed=seed, name=f"{self.name}, M={M}")
+
+
+def _lattice_couplings(L, double_bonds):
+    if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 2:
+        raise ValueError(f"L={L!r} must be an integer >= 2 (side of the periodic L x L lattice).")
+    L = int(L)
+    N = L * L
+    J = np.zeros((N, N))
+    for r in range(L):
+        for c in range(L):
+            i = r * L + c
+            for j in (r * L + (c + 1) % L, ((r + 1) % L) * L + c):
+                if double_bonds:
+                    J[i, j] += 1.0
+                    J[j, i] += 1.0
+                else:
+                    J[i, j] = J[j, i] = 1.0
+    return J
+
+
+def ferromagnet(L, beta, field=0.0, double_bonds=False):
+    r"""The L×L periodic nearest-neighbour ferromagnet, :math:`J^0_{ij} = 1` on lattice bonds.
+
+    Site (r, c) is spin ``i = r*L + c``.
+
+    Parameters
+    ----------
+    L : int ≥ 2
+    beta : float
+        Inverse temperature (β_c ≈ 0.4407 for the infinite lattice).
+    field : float or array (N,)
+        Unit-temperature field :math:`h^0`.
+    double_bonds : bool
+        Only matters for L = 2, where the right and left (up and down) neighbours of a site are
+        the same spin.  ``False`` (default): the couplings form a simple graph, :math:`J^0_{ij}=1`
+        once per neighbouring pair (at L = 2 the 4-cycle, coordination 2), so
+        :math:`J^0 \in \{0, 1\}` and "pairs with :math:`J^0 = 0`" are the non-bonds.  ``True``: the
+        Hamiltonian is the sum over sites and the two directions, each wrap-around bond counted
+        twice (:math:`J^0_{ij} = 2` at L = 2, coordination 4 as on a large lattice).  For L ≥ 3
+        both choices agree.
+    """
+    J = _lattice_couplings(L, bool(double_bonds))
+    N = J.shape[0]
+    h = np.broadcast_to(np.asarray(field, float), (N,)).copy()
+    tag = ", double bonds" if double_bonds and L == 2 else ""
+    return Teacher(f"{L}x{L} ferromagnet, beta={beta:g}{tag}", beta, h, J)
+
+
+def ring(N, beta, field=0.0):
+    r"""The periodic chain of N ≥ 3 spins with :math:`J^0_{i,i+1} = 1` (SPEC §4.2 ring teacher)."""
+    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 3:
+        raise ValueError(f"N={N!r} must be an integer >= 3 for a ring (use N >= 3 spins).")
+    J = np.zeros((N, N))
+    i = np.arange(N)
+    J[i, (i + 1) % N] = J[(i + 1) % N, i] = 1.0
+    h = np.broadcast_to(np.asarray(field, float), (N,)).copy()
+    return Teacher(f"{N}-spin ring, beta={beta:g}", beta, h, J)
+
+
+def sk(N, beta, seed, field=0.0):
+    r"""Sherrington–Kirkpatrick teacher: :math:`J^0_{ij} \sim \mathcal N(0, 1/N)` i.i.d. for i<j.
+
+    The couplings are drawn with ``numpy.random.default_rng(seed)`` (upper triangle, in
+    ``triu_indices`` order), so a seed fixes the teacher bit for bit.
+    """
+    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 2:
+        raise ValueError(f"N={N!r} must be an integer >= 2 (number of spins).")
+    if seed is None:
+        raise ValueError("seed must be given (an int) so that the SK teacher is reproducible.")
+    rng = np.random.default_rng(seed)
+    iu = np.triu_indices(N, 1)
+    J = np.zeros((N, N))
+    J[iu] = rng.standard_normal(len(iu[0])) / np.sqrt(N)
+    h = np.broadcast_to(np.asarray(field, float), (N,)).copy()
+    return Teacher(f"SK N={N}, beta={beta:g}, seed={seed}", beta, h, J + J.T)
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Data:
+    r"""A data set as the trainer sees it: :math:`p_{\rm data}` and
+    :math:`\langle\phi\rangle_{\rm data}`.
+
+    Attributes
+    ----------
+    p : ndarray (2^N,)
+        Distribution vector (empirical histogram of the samples, or an exact law); state index
+        convention of SPEC §1 (bit i of x is 1 ⇔ s_i = +1).
+    M : int or None
+        Number of samples (None for an exact law).
+    name : str
+    """
+
+    p: np.ndarray
+    M: int | None = None
+    name: str = ""
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self):
+        N = n_spins(self.p)
+        if N > DATA_MAX_N:
+            raise ValueError(f"a data distribution over 2^{N} states is too large for the exact "
+                             f"routes (N <= {DATA_MAX_N}).")
+        p = check_distribution(self.p, 1 << N, "p_data")
+        p.setflags(write=False)
+        object.__setattr__(self, "p", p)
+
+    @property
+    def N(self):
+        return n_spins(self.p)
+
+    @property
+    def stats(self):
+        r""":math:`\langle\phi\rangle_{\rm data} = (\langle s_i\rangle,
+        \langle s_is_j\rangle_{i<j})`."""
+        if "stats" not in self._cache:
+            st = stats(self.p)
+            st.setflags(write=False)
+            self._cache["stats"] = st
+        return self._cache["stats"]
+
+    @property
+    def magnetisation(self):
+        """:math:`m_i = \\langle s_i\\rangle_{\\rm data}`."""
+        return np.array(self.stats[: self.N])
+
+    def moments(self):
+        """``(m, C)`` of the data (``C`` with unit diagonal)."""
+        return moments(self.p)
+
+    @classmethod
+    def from_distribution(cls, p, name="distribution"):
+        """Data whose law is the probability vector ``p`` (length 2^N)."""
+        return cls(np.asarray(p, float), None, name)
+
+    @classmethod
+    def from_samples(cls, samples, name="samples"):
+        """Data from an (M, N) array of samples with entries all in {−1, +1} or all in {0, 1}.
+
+        Raises
+        ------
+        ValueError
+            If ``samples`` is not a 2-D array with M ≥ 1 rows, contains NaN, or mixes the two
+            bases / has other values.
+        """
+        s = check_samples(samples)
+        counts = np.bincount(index(s), minlength=n_states(s.shape[1]))
+        return cls(counts / s.shape[0], s.shape[0], name)
+
+
+def check_samples(samples):
+    """Validate user samples; returns an int8 (M, N) array of ±1 spins."""
+    a = np.asarray(samples)
+    if a.dtype == bool:
+        a = a.astype(np.int8)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"samples must be a numeric (M, N) array of spins; got dtype {a.dtype}.")
+    if a.ndim != 2:
+        raise ValueError(f"samples must be a 2-D array of shape (M samples, N spins); got shape "
+                         f"{a.shape} (for a single sample use s[None, :]).")
+    M, N = a.shape
+    if M < 1 or N < 1:
+        raise ValueError(f"samples has shape {a.shape}; it needs at least one sample and one spin.")
+    if N > DATA_MAX_N:
+        raise ValueError(f"samples have N={N} spins; the exact routes hold 2^N vectors and stop "
+                         f"at N={DATA_MAX_N}.")
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        raise ValueError("samples contain NaN or inf; pass spins in {-1, +1} or bits in {0, 1}.")
+    values = np.unique(a)
+    if np.all(np.isin(values, (-1, 1))):
+        return a.astype(np.int8)
+    if np.all(np.isin(values, (0, 1))):
+        return from01(a.astype(np.int8))
+    more = "..." if len(values) > 6 else ""
+    raise ValueError(f"samples contain the values {values[:6].tolist()}{more}; "
+                     "use spins in {-1, +1} or bits in {0, 1} (not both in one array).")
+
+
+def exact_data(model, name="exact"):
+    r"""The exact equilibrium law :math:`p_\theta` of ``model`` as a :class:`Data` set."""
+    if not isinstance(model, BoltzmannMachine):
+        raise ValueError("model must be a BoltzmannMachine (e.g. teachers.sk(...).model).")
+    return Data(np.array(model.boltzmann()), None, name)
+
+
+def sample_states(model, M, seed):
+    r"""M i.i.d. exact samples (state indices) of :math:`p_\theta`, drawn with
+    ``numpy.random.default_rng(seed).choice(2**N, size=M, p=p_theta)``."""
+    if not isinstance(model, BoltzmannMachine):
+        raise ValueError("model must be a BoltzmannMachine (e.g. teachers.sk(...).model).")
+    if isinstance(M, bool) or not isinstance(M, (int, np.integer)) or M < 1:
+        raise ValueError(f"M={M!r} must be a positive integer number of samples.")
+    if seed is None:
+        raise ValueError("seed must be given (an int) so that the samples are reproducible.")
+    check_size(model.N, 8, "sampling from the exact 2^N law")
+    p = np.array(model.boltzmann())
+    p /= p.sum()
+    return np.random.default_rng(seed).choice(model.n_states, size=int(M), p=p)
+
+
+def sampled_data(model, M, seed, name=None):
+    """:class:`Data` from ``M`` exact samples of ``model`` (see :func:`sample_states`)."""
+    x = sample_states(model, M, seed)
+    counts = np.bincount(x, minlength=model.n_states)
+    return Data(counts / int(M), int(M), name or f"M={M} samples, seed={seed}")
+
+
+def as_data(data):
+    """Accept a :class:`Data` or a probability vector (length 2^N); anything else is refused."""
+    if isinstance(data, Data):
+        return data
+    a = np.asarray(data)
+    if a.ndim == 1 and a.dtype.kind == "f":
+        return Data.from_distribution(a)
+    raise ValueError("data must be a teachers.Data (Data.from_samples(samples) for an (M, N) "
+                     "array of spins, teachers.exact_data(model) for an exact law) or a "
+                     f"probability vector of length 2^N; got an array of shape {a.shape}.")
+
+
+def pattern_mixture(N, n_patterns, m, seed, name=None):
+    r"""Misspecified data: an equal-weight mixture of product laws around random ±1 patterns,
+
+    .. math:: p_{\rm data}(s) = \frac1K\sum_{a=1}^K \prod_i \frac{1 + m\,\xi^a_i s_i}{2},
+              \qquad \xi^a_i = \pm1 \text{ i.i.d. (seeded)} .
+
+    Its higher-order correlations are not those of any Boltzmann machine, so CD-k's fixed point
+    differs from maximum likelihood (a well-specified p_data makes θ_ML a CD fixed point, G5).
+    """
+    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or not 1 <= N <= DATA_MAX_N:
+        raise ValueError(f"N={N!r} must be an integer in [1, {DATA_MAX_N}].")
+    if isinstance(n_patterns, bool) or not isinstance(n_patterns, (int, np.integer)) \
+            or n_patterns < 1:
+        raise ValueError(f"n_patterns={n_patterns!r} must be a positive integer.")
+    if not (np.isfinite(m) and 0 <= m <= 1):
+        raise ValueError(f"m={m!r} must be a magnetisation in [0, 1].")
+    if seed is None:
+        raise ValueError("seed must be given (an int) so that the patterns are reproducible.")
+    xi = 2 * np.random.default_rng(seed).integers(0, 2, size=(n_patterns, N)) - 1
+    s = spins(N).astype(float)
+    p = np.mean([np.prod((1 + m * x[None, :] * s) / 2, axis=1) for x in xi], axis=0)
+    return Data(p / p.sum(), None, name or f"{n_patterns}-pattern mixture, N={N}, m={m:g}")
