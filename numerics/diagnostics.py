@@ -1,0 +1,157 @@
+r"""What a trained θ* does: memory curve, equilibrium mismatch, coupling errors, KL, mixing time.
+
+* Memory effect (SPEC §2): sampling θ* for t steps from the training p0, the statistics of
+  :math:`p(t, p_0) = U_{\theta^*}^t p_0` match the data at t = k only (:func:`memory_curve`).
+* :math:`p_{\theta^*}` itself generally does not match the data (:func:`equilibrium_stats`).
+* Against a teacher :math:`(\beta h^0, \beta J^0)`: the coupling error
+  :math:`\sum_{i<j}(J^*_{ij} - \beta J^0_{ij})^2` and the spurious couplings :math:`J^*_{ij}` on
+  pairs with :math:`J^0_{ij} = 0` (:func:`coupling_error`, :func:`spurious_couplings`).
+* :math:`\mathrm{KL}(p_{\rm data}\,\|\,q) = \sum_x p_{\rm data}\ln(p_{\rm data}/q)`
+  (:func:`kl_divergence`) for q = :math:`p_{\theta^*}` and q = p(k, p0).
+* The mixing time τ(θ) = κ_1 of the kernel (G3) (:func:`mixing_time`).
+
+Kernels are column-stochastic (``U[x', x] = P(x -> x')``).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels import BMKernel, NotBoltzmannWarning
+from .models import BoltzmannMachine
+from .moments import stats
+from .validate import check_distribution
+
+
+def quiet_kernel(model, rule, scan):
+    """``BMKernel(model, rule, scan)`` without the parallel-heat-bath NotBoltzmannWarning (for
+    code that builds one kernel per training update and warns once itself)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotBoltzmannWarning)
+        return BMKernel(model, rule, scan)
+
+
+def _as_model(model_or_theta, N=None):
+    if isinstance(model_or_theta, BoltzmannMachine):
+        return model_or_theta
+    theta = np.asarray(model_or_theta, float)
+    if N is None:
+        # P = N(N+1)/2  ->  N = (sqrt(8P + 1) - 1)/2
+        N = int(round((np.sqrt(8 * theta.size + 1) - 1) / 2))
+    return BoltzmannMachine.from_theta(theta, N)
+
+
+def mixing_time(model, rule="heatbath", scan="random"):
+    r"""τ(θ) = κ_1 = −1/ln|λ_1| of the kernel (G3), via
+    :func:`shortrun.numerics.spectral.decompose` (dense: N ≤ 13)."""
+    from .spectral import decompose
+    return decompose(quiet_kernel(_as_model(model), rule, scan)).mixing_time
+
+
+def mixing_times(history, rule="heatbath", scan="random", every=1):
+    """τ(θ) at every ``every``-th recorded row of a training :class:`~.training.History`;
+    returns ``(steps, tau)``."""
+    rows = np.arange(0, len(history.step), int(every))
+    return history.step[rows], np.array([mixing_time(history.theta[r], rule, scan) for r in rows])
+
+
+def equilibrium_stats(model):
+    r""":math:`\langle\phi\rangle_{p_\theta}`: the trained model's statistics at equilibrium."""
+    return stats(_as_model(model).boltzmann())
+
+
+def kl_divergence(p, q):
+    r""":math:`\mathrm{KL}(p\,\|\,q) = \sum_{x: p(x)>0} p(x)\ln\frac{p(x)}{q(x)}` (∞ if q vanishes
+    where p does not)."""
+    p = check_distribution(p, len(np.asarray(p)), "p")
+    q = check_distribution(q, len(p), "q")
+    support = p > 0
+    if np.any(q[support] <= 0):
+        return np.inf
+    return float(np.sum(p[support] * (np.log(p[support]) - np.log(q[support]))))
+
+
+@dataclass(frozen=True)
+class MemoryCurve:
+    r"""Statistics of :math:`p(t, p_0)` on a time grid and their distance to the data.
+
+    ``stats[r]`` = ⟨φ⟩ at ``times[r]``; ``distance`` = ‖⟨φ⟩_{p(t)} − ⟨φ⟩_data‖∞ (on ``mask``);
+    ``kl`` = KL(p_data ‖ p(t, p0)).
+    """
+
+    times: np.ndarray
+    stats: np.ndarray
+    distance: np.ndarray
+    kl: np.ndarray
+
+    @property
+    def best_time(self):
+        """The grid time of smallest distance (t = k for a short-run fixed point)."""
+        return self.times[int(np.argmin(self.distance))]
+
+
+def memory_curve(model, p0, times, data, rule="heatbath", scan="random", mask=None):
+    r"""The memory curve: :math:`t \mapsto \|\langle\phi\rangle_{p(t,p_0)} - \langle\phi\rangle_{\rm
+    data}\|_\infty` for the sorted ``times`` (one forward pass of
+    :meth:`~shortrun.numerics.kernels.Kernel.trajectory`).  At a fixed point of Rdm-k training
+    it vanishes at t = k and not elsewhere (SPEC §2, memory effect)."""
+    from .teachers import as_data
+    data = as_data(data)
+    laws = quiet_kernel(_as_model(model), rule, scan).trajectory(p0, times)
+    st = np.array([stats(p) for p in laws])
+    sel = slice(None) if mask is None else np.asarray(mask, bool)
+    dist = np.max(np.abs(st - data.stats)[:, sel], axis=1)
+    kl = np.array([kl_divergence(data.p, p) for p in laws])
+    return MemoryCurve(np.asarray(times, float), st, dist, kl)
+
+
+def coupling_error(model, teacher):
+    r""":math:`\sum_{i<j}(J^*_{ij} - \beta J^0_{ij})^2` against a
+    :class:`~shortrun.numerics.teachers.Teacher` (or any BoltzmannMachine as the reference)."""
+    J = _as_model(model).J
+    ref = teacher.model.J if hasattr(teacher, "model") else _as_model(teacher).J
+    if ref.shape != J.shape:
+        raise ValueError(f"the teacher has N={ref.shape[0]} spins, the model N={J.shape[0]}.")
+    iu = np.triu_indices(J.shape[0], 1)
+    return float(np.sum((J[iu] - ref[iu]) ** 2))
+
+
+def spurious_couplings(model, teacher):
+    r"""Learned couplings on the pairs where the teacher has none (:math:`J^0_{ij} = 0`, i<j).
+
+    Returns ``(pairs, values)``: an (n, 2) int array of (i, j) and the :math:`J^*_{ij}` there.
+    On a lattice these are the indirect couplings of SPEC §4.2 (next-nearest neighbours).
+    """
+    J = _as_model(model).J
+    ref = teacher.model.J if hasattr(teacher, "model") else _as_model(teacher).J
+    i, j = np.triu_indices(J.shape[0], 1)
+    off = ref[i, j] == 0
+    return np.stack([i[off], j[off]], axis=1), J[i[off], j[off]]
+
+
+def summary(result, teacher=None):
+    r"""The key numbers of a trained/solved θ* (a :class:`~.fixed_point.FixedPoint` or a
+    :class:`~.training.TrainingResult`) as a dict:
+
+    ``mismatch_fix`` = ‖⟨φ⟩_{p_fix} − ⟨φ⟩_data‖∞ (p_fix = p(k, p0) for rdm/cd: what training
+    matches), ``mismatch_eq`` = ‖⟨φ⟩_{p_θ*} − ⟨φ⟩_data‖∞, ``kl_eq`` = KL(p_data ‖ p_θ*),
+    ``kl_fix`` = KL(p_data ‖ p_fix); with a teacher also ``coupling_error`` and
+    ``max_spurious`` (largest |J*| on non-bonds).  Norms over the trainable entries.
+    """
+    prob, model = result.problem, result.model
+    data, m = prob.data, prob.mask
+    p_fix = prob.fixed_point_law(model)
+    p_eq = np.asarray(model.boltzmann())
+    out = {
+        "mismatch_fix": float(np.max(np.abs(stats(p_fix) - data.stats)[m])),
+        "mismatch_eq": float(np.max(np.abs(stats(p_eq) - data.stats)[m])),
+        "kl_fix": kl_divergence(data.p, p_fix),
+        "kl_eq": kl_divergence(data.p, p_eq),
+    }
+    if teacher is not None:
+        out["coupling_error"] = coupling_error(model, teacher)
+        _, vals = spurious_couplings(model, teacher)
+        out["max_spurious"] = float(np.max(np.abs(vals))) if vals.size else 0.0
+    return out

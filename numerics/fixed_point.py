@@ -1,0 +1,286 @@
+r"""Fixed points of short-run training (G5), found by damped Newton with the exact Jacobian.
+
+A converged short-run training run stops at θ* with (G5)
+
+.. math:: F(\theta^*) = \langle\phi\rangle_{p_{\rm fix}(\theta^*)}
+          - \langle\phi\rangle_{\rm data} = 0,
+
+:math:`p_{\rm fix} = p(k, p_0) = U_\theta^k p_0` for rdm/cd (the *k-step process* matches the
+data), :math:`p_\theta` for eq and the kernel's stationary law for pcd (see
+:mod:`shortrun.numerics.training`).  :func:`solve` runs damped Newton on F with the exact
+forward-mode Jacobian (:mod:`shortrun.numerics.jacobian`):
+
+.. math:: \theta \leftarrow \theta + \alpha\,\delta,\qquad \partial F(\theta)\,\delta = -F(\theta),
+
+the step capped at ``max_step`` in ∞-norm and α halved until ‖F‖₂ decreases (Armijo).  Because
+∇̃L is not a gradient (SPEC §2), a root may not exist (the parameters run off to infinity: SPEC
+§4.1) or may not be unique; :func:`solve` reports which, and :func:`distinct_roots` runs several
+seeded starts and returns the distinct roots.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .training import Problem, _check_count, _check_positive, divergence_message, problem
+
+
+@dataclass(frozen=True)
+class FixedPoint:
+    """Outcome of :func:`solve`.
+
+    Attributes
+    ----------
+    theta : ndarray (P,)
+    problem : training.Problem
+    residual : float
+        ‖F(θ)‖∞ on the trainable entries, evaluated with the numba kernels
+        (:func:`shortrun.numerics.kernels.law`), independently of the Jacobian route.
+    iterations : int
+    converged : bool
+        ``residual <= tol``.
+    message : str
+    residual_history : ndarray
+        ‖F‖∞ after each Newton iteration (entry 0: at the start).
+    """
+
+    theta: np.ndarray
+    problem: Problem
+    residual: float
+    iterations: int
+    converged: bool
+    message: str
+    residual_history: np.ndarray
+
+    @property
+    def model(self):
+        return self.problem.model(self.theta)
+
+
+def _cap(delta, max_step):
+    big = np.max(np.abs(delta))
+    return delta * (max_step / big) if big > max_step else delta
+
+
+def _newton_direction(F, jac):
+    try:
+        delta = np.linalg.solve(jac, -F)
+        if np.all(np.isfinite(delta)):
+            return delta
+    except np.linalg.LinAlgError:
+        pass
+    return np.linalg.lstsq(jac, -F, rcond=None)[0]
+
+
+def _damped_step(prob, theta, F, jac, max_step):
+    r"""Next iterate, or None.  First the Newton step with backtracking α = 1, ½, …, 2^-6
+    (Armijo on ‖F‖₂); if that fails (singular or badly conditioned Jacobian), Levenberg–Marquardt
+    steps :math:`\delta = -(J^\top J + \mu I)^{-1}J^\top F` with μ growing tenfold from
+    :math:`10^{-8}\max\operatorname{diag}J^\top J`, the first that decreases ‖F‖₂."""
+    m = prob.mask
+    f2 = np.linalg.norm(F)
+
+    def better(delta, slack):
+        cand = theta.copy()
+        cand[m] += delta
+        ok = np.linalg.norm(prob.residual(cand)) <= (1.0 - 1e-4 * slack) * f2
+        return cand if ok else None
+
+    delta = _cap(_newton_direction(F, jac), max_step)
+    for j in range(7):
+        alpha = 2.0 ** -j
+        cand = better(alpha * delta, alpha)
+        if cand is not None:
+            return cand
+    JtJ, JtF = jac.T @ jac, jac.T @ F
+    scale = max(float(np.max(np.diag(JtJ))), 1e-300)
+    for e in range(-8, 9):
+        mu = scale * 10.0 ** e
+        delta = _cap(np.linalg.solve(JtJ + mu * np.eye(len(F)), -JtF), max_step)
+        cand = better(delta, 0.0)
+        if cand is not None:
+            return cand
+    return None
+
+
+def newton(prob, theta0=None, *, tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0):
+    """Damped Newton on a :class:`~shortrun.numerics.training.Problem` (see :func:`solve`);
+    never raises on failure: the :class:`FixedPoint` says what happened."""
+    theta = prob.default_start() if theta0 is None else prob.check_theta(theta0)
+    m = prob.mask
+    try:
+        F, jac = prob.residual_and_jacobian(theta)
+    except RuntimeError as err:
+        F = prob.residual(theta)
+        res = float(np.max(np.abs(F)))
+        return FixedPoint(theta, prob, res, 0, res <= tol, f"no Newton step: {err}",
+                          np.array([res]))
+    norms = [float(np.max(np.abs(F)))]
+    message, it = "", 0
+    while norms[-1] > tol and it < max_iter:
+        trial = _damped_step(prob, theta, F, jac, max_step)
+        if trial is None and (np.max(np.abs(theta[m])) > 0.2 * theta_max
+                              or np.max(np.abs(jac)) <= 1e-10):
+            message = divergence_message(
+                prob, theta, f"Newton stalled after {it} iterations at |F|_inf = {norms[-1]:.3g} "
+                             "where F no longer changes (saturated: max |dF/dtheta| = "
+                             f"{np.max(np.abs(jac)):.2g}), i.e. the root lies at infinity")
+            break
+        if trial is None:
+            grad = jac.T @ F
+            message = (f"Newton stalled after {it} iterations at |F|_inf = {norms[-1]:.3g}: "
+                       "neither the damped Newton step nor Levenberg-Marquardt steps decrease |F| "
+                       f"(|J^T F| = {np.linalg.norm(grad):.3g}, Jacobian condition number "
+                       f"{np.linalg.cond(jac):.3g}): a local minimum of |F| that is not a root, "
+                       "or a singular point.  No fixed point near this start; try other starts "
+                       "(distinct_roots) or train().")
+            break
+        theta, it = trial, it + 1
+        if np.max(np.abs(theta[m])) > theta_max:
+            message = divergence_message(
+                prob, theta, f"Newton's iterates left the ball |theta|_inf <= {theta_max:g} after "
+                             f"{it} iterations while |F| kept decreasing")
+            break
+        F, jac = prob.residual_and_jacobian(theta)
+        norms.append(float(np.max(np.abs(F))))
+    residual = float(np.max(np.abs(prob.residual(theta))))
+    converged = residual <= tol
+    if converged:
+        message = f"converged: |F|_inf = {residual:.3g} <= tol = {tol:g} in {it} Newton iterations"
+    elif not message:
+        message = (f"not converged: |F|_inf = {residual:.3g} > tol = {tol:g} after {max_iter} "
+                   "Newton iterations; raise max_iter or try other starts (distinct_roots).")
+    return FixedPoint(theta, prob, residual, it, converged, message, np.array(norms))
+
+
+def _starts(prob, theta0, n_starts, seed, scale):
+    """Start 0 is ``theta0`` (default :meth:`Problem.default_start`); start j >= 1 adds
+    ``scale * default_rng(seed).standard_normal`` to its trainable entries."""
+    base = prob.default_start() if theta0 is None else prob.check_theta(theta0)
+    rng = np.random.default_rng(seed)
+    starts = np.repeat(base[None, :], n_starts, axis=0)
+    starts[1:, prob.mask] += scale * rng.standard_normal((n_starts - 1, int(prob.mask.sum())))
+    return starts
+
+
+def _check_newton_args(tol, max_step, theta_max, max_iter):
+    return dict(tol=_check_positive(tol, "tol", "use e.g. 1e-11."),
+                max_step=_check_positive(max_step, "max_step", "use e.g. 2.0."),
+                theta_max=_check_positive(theta_max, "theta_max", "use e.g. 50."),
+                max_iter=_check_count(max_iter, "max_iter"))
+
+
+def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, theta0=None,
+          mask=None, tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0, restarts=0, seed=0,
+          scale=0.5, check=True):
+    r"""The fixed point θ* of short-run training (G5) by damped Newton with the exact Jacobian.
+
+    Solves :math:`F(\theta) = \langle\phi\rangle_{p_{\rm fix}(\theta)}
+    - \langle\phi\rangle_{\rm data} = 0` on the trainable entries (``mask``; the others stay at ``theta0``), where
+    :math:`p_{\rm fix} = U_\theta^k p_0` for rdm/cd (see :mod:`shortrun.numerics.training`).
+
+    Parameters
+    ----------
+    data, k, protocol, rule, scan, p0, mask
+        As in :func:`shortrun.numerics.training.train`.
+    theta0 : array (P,), optional
+        Start; by default :meth:`~shortrun.numerics.training.Problem.default_start`
+        (h = atanh m_D, J = 0).
+    tol : float
+        Convergence when ‖F‖∞ ≤ tol.
+    max_iter : int
+    max_step : float
+        Cap on the ∞-norm of a Newton step (damping far from the root).
+    theta_max : float
+        Iterates beyond ‖θ‖∞ > theta_max mean that no finite root is being approached.
+    restarts, seed, scale : int, int, float
+        If Newton fails from ``theta0``, try up to ``restarts`` further starts ``theta0 + scale
+        * N(0, 1)`` (seeded); the message says how many starts were used.  Metropolis kernels,
+        whose F has kinks where a local field vanishes, sometimes need this.
+    check : bool
+        Raise ``RuntimeError`` if Newton does not converge (default); with ``False`` the
+        :class:`FixedPoint` is returned with ``converged=False`` and the diagnosis in ``message``.
+
+    Returns
+    -------
+    FixedPoint
+
+    Raises
+    ------
+    RuntimeError
+        (``check=True``) no convergence; the message says whether the iterates diverged (no
+        finite fixed point, SPEC §4.1) or stalled (no root near the start).
+    """
+    prob = problem(data, k, protocol, rule, scan, p0, mask)
+    opts = _check_newton_args(tol, max_step, theta_max, max_iter)
+    restarts = _check_count(restarts, "restarts", 0)
+    scale = _check_positive(scale, "scale", "use e.g. 0.5.")
+    first = None
+    for j, start in enumerate(_starts(prob, theta0, restarts + 1, seed, scale)):
+        fp = newton(prob, start, **opts)
+        first = first or fp
+        if fp.converged:
+            if j:
+                fp = replace(fp, message=f"{fp.message} (start {j + 1} of {restarts + 1}; the "
+                                         f"first start failed: {first.message})")
+            return fp
+    if restarts:
+        first = replace(first, message=f"{first.message} [and {restarts} seeded restarts failed]")
+    if check:
+        raise RuntimeError(first.message)
+    return first
+
+
+@dataclass(frozen=True)
+class RootSet:
+    """Distinct roots found by :func:`distinct_roots` (sorted by residual) and the failed starts."""
+
+    roots: list
+    failures: list
+    starts: np.ndarray
+
+    @property
+    def thetas(self):
+        return np.array([r.theta for r in self.roots])
+
+    @property
+    def unique(self):
+        """True when every converged start reached the same root (and at least one did)."""
+        return len(self.roots) == 1
+
+    def summary(self):
+        return (f"{len(self.roots)} distinct root(s) from {len(self.starts)} starts "
+                f"({len(self.failures)} did not converge)")
+
+
+def distinct_roots(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *,
+                   n_starts=8, seed=0, scale=1.0, theta0=None, mask=None, distinct_tol=1e-6,
+                   tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0):
+    r"""Run Newton from ``n_starts`` seeded starts and return the distinct roots (non-uniqueness).
+
+    Start 0 is ``theta0`` (by default :meth:`Problem.default_start`); start j ≥ 1 adds
+    ``scale * default_rng(seed).standard_normal(P)`` to its trainable entries.  Two converged
+    roots are the same when ‖θ_a − θ_b‖∞ ≤ distinct_tol · max(1, ‖θ_a‖∞).
+
+    Returns
+    -------
+    RootSet
+    """
+    prob = problem(data, k, protocol, rule, scan, p0, mask)
+    opts = _check_newton_args(tol, max_step, theta_max, max_iter)
+    n_starts = _check_count(n_starts, "n_starts")
+    scale = _check_positive(scale, "scale", "use e.g. 1.0.")
+    starts = _starts(prob, theta0, n_starts, seed, scale)
+    roots, failures = [], []
+    for start in starts:
+        fp = newton(prob, start, **opts)
+        if not fp.converged:
+            failures.append(fp)
+            continue
+        same = any(np.max(np.abs(fp.theta - r.theta)) <= distinct_tol * max(
+            1.0, np.max(np.abs(r.theta))) for r in roots)
+        if not same:
+            roots.append(fp)
+    roots.sort(key=lambda r: r.residual)
+    return RootSet(roots, failures, starts)

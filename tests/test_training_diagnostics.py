@@ -1,0 +1,94 @@
+"""Diagnostics of a trained θ*: memory curve, equilibrium mismatch, couplings, KL, mixing time."""
+import numpy as np
+import pytest
+
+from shortrun.numerics import diagnostics, fixed_point, kernels, spectral, teachers
+from shortrun.numerics.models import BoltzmannMachine
+
+
+def test_memory_curve_minimum_at_t_equal_k():
+    """Memory effect (SPEC §2): sampling θ* from p0, the data statistics match at t = k only."""
+    data = teachers.sk(7, 0.5, seed=7, field=0.3).data(M=3000, seed=2)
+    k = 4
+    fp = fixed_point.solve(data, k, "rdm", "heatbath", "random")
+    times = [0, 1, 2, 3, 4, 5, 6, 8, 12, 20, 40]
+    mc = diagnostics.memory_curve(fp.model, "uniform", times, data)
+    print("t:", times, "\n|<phi>_p(t) - <phi>_data|_inf:", np.round(mc.distance, 5))
+    assert mc.best_time == k
+    at_k = mc.distance[times.index(k)]
+    assert at_k <= 1e-10
+    assert np.all(np.delete(mc.distance, times.index(k)) > 1e-4)
+    # t >> k drifts to p_θ*'s statistics
+    assert np.isclose(mc.distance[-1], diagnostics.summary(fp)["mismatch_eq"], atol=1e-6)
+
+
+def test_continuous_time_memory_curve_on_a_real_grid():
+    data = teachers.ring(5, 0.3, field=0.1).data()
+    fp = fixed_point.solve(data, 1.5, "rdm", "heatbath", "continuous")
+    mc = diagnostics.memory_curve(fp.model, "uniform", [0.5, 1.0, 1.5, 2.0, 3.0], data,
+                                  scan="continuous")
+    assert mc.best_time == 1.5 and mc.distance[2] <= 1e-10
+
+
+def test_couplings_against_a_lattice_teacher():
+    """3x3 periodic ferromagnet, exact data: ML recovers βJ⁰ with no spurious couplings; Rdm-1
+    inflates the bonds and adds positive couplings on the diagonals (SPEC §4.2)."""
+    teacher = teachers.ferromagnet(3, 0.2)
+    data = teacher.data()
+    ml = fixed_point.solve(data, None, "eq")
+    assert diagnostics.coupling_error(ml.model, teacher) <= 1e-20
+    assert np.max(np.abs(diagnostics.spurious_couplings(ml.model, teacher)[1])) <= 1e-10
+    rdm = fixed_point.solve(data, 1, "rdm", "heatbath", "random")
+    pairs, vals = diagnostics.spurious_couplings(rdm.model, teacher)
+    assert len(pairs) == 36 - 18 and np.all(vals > 0)
+    bonds = rdm.model.J[teacher.J0 == 1]
+    assert np.all(bonds > 0.2)
+    err = diagnostics.coupling_error(rdm.model, teacher)
+    iu = np.triu_indices(9, 1)
+    assert err == pytest.approx(np.sum((rdm.model.J[iu] - 0.2 * teacher.J0[iu]) ** 2), rel=1e-14)
+    s = diagnostics.summary(rdm, teacher)
+    print({key: f"{v:.3g}" for key, v in s.items()})
+    assert s["mismatch_fix"] <= 1e-10 and s["mismatch_eq"] > 1e-2
+    assert s["kl_eq"] > 1e-3 and diagnostics.summary(ml, teacher)["kl_eq"] <= 1e-12
+    assert s["coupling_error"] == pytest.approx(err)
+
+
+def test_spurious_next_nearest_coupling_coefficient():
+    """SPEC (Ib): on the 5-spin ring under continuous-time Glauber, k = 1, the next-nearest
+    coupling tends to β²(f1² − f2)/f1³ = 0.2377 β² as β → 0."""
+    f1, f2 = 1 - np.exp(-2.0), 1 - 3 * np.exp(-2.0)
+    coeff = (f1**2 - f2) / f1**3
+    errors = []
+    for beta in (0.04, 0.02, 0.01):
+        fp = fixed_point.solve(teachers.ring(5, beta).data(), 1.0, "rdm", "heatbath", "continuous")
+        errors.append(abs(fp.model.J[0, 2] / beta**2 - coeff))
+    print("coefficient", round(coeff, 4), "errors", np.round(errors, 5))
+    assert errors[-1] < 0.01 * coeff
+    assert errors[0] > errors[1] > errors[2]
+
+
+def test_kl_divergence():
+    p = np.array([0.5, 0.5, 0.0, 0.0])
+    q = np.full(4, 0.25)
+    assert diagnostics.kl_divergence(p, q) == pytest.approx(np.log(2))
+    assert diagnostics.kl_divergence(q, p) == np.inf
+    assert diagnostics.kl_divergence(q, q) == 0.0
+    with pytest.raises(ValueError, match="q"):
+        diagnostics.kl_divergence(p, np.ones(3) / 3)
+
+
+@pytest.mark.parametrize("scan", ["random", "sequential"])
+def test_mixing_time_is_the_slowest_relaxation(scan):
+    model = teachers.sk(5, 0.8, seed=1).model
+    tau = diagnostics.mixing_time(model, "heatbath", scan)
+    lam = spectral.decompose(kernels.BMKernel(model, "heatbath", scan)).eigenvalues
+    assert tau == pytest.approx(-1 / np.log(np.abs(lam[1])), rel=1e-12)
+    assert diagnostics.mixing_time(model.theta) == pytest.approx(
+        diagnostics.mixing_time(model), rel=1e-12)
+
+
+def test_equilibrium_stats_and_coupling_error_validation():
+    model = BoltzmannMachine.zeros(4)
+    assert np.allclose(diagnostics.equilibrium_stats(model), 0)
+    with pytest.raises(ValueError, match="N="):
+        diagnostics.coupling_error(model, teachers.ring(5, 0.1))
