@@ -31,12 +31,12 @@ import numbers
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from .jacobian import equilibrium_jacobian, n_params, stationary_jacobian, stats_jacobian
 from .diagnostics import mixing_time, quiet_kernel
+from .jacobian import equilibrium_jacobian, n_params, stationary_jacobian, stats_jacobian
 from .kernels import NotBoltzmannWarning
 from .models import BoltzmannMachine
 from .moments import stats
@@ -81,7 +81,9 @@ class Problem:
     trainable mask.  Build it with :func:`problem`.
 
     ``p0`` is the resolved start of the negative chains: the given/uniform vector for rdm and
-    pcd, :math:`p_{\rm data}` for cd, ``None`` for eq.
+    pcd, :math:`p_{\rm data}` for cd, ``None`` for eq.  For pcd the fixed-point law is the
+    kernel's stationary law; parallel Metropolis chains are often periodic or reducible (2-cycles
+    of complementary states where every spin flips surely), where that law is not unique.
     """
 
     data: object
@@ -91,7 +93,6 @@ class Problem:
     scan: str
     p0: np.ndarray | None
     mask: np.ndarray
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def N(self):
@@ -209,7 +210,7 @@ def problem(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, ma
 # ---------------------------------------------------------------------------------------------
 # non-existence of a fixed point
 # ---------------------------------------------------------------------------------------------
-def independent_spin_bound(prob):
+def independent_spin_bound(prob, theta):
     r"""SPEC §4.1 existence test for independent spins under random-scan heat-bath.
 
     With J ≡ 0, :math:`m_i(k) = \tanh h_i\,(1-q) + q\,m_i(0)`, :math:`q = (1-1/N)^{kN}`
@@ -218,13 +219,15 @@ def independent_spin_bound(prob):
     .. math:: |m_{D,i} - q\,m_i(0)| < 1 - q .
 
     Returns ``(q, bad)`` with ``bad`` the sites that violate it, or ``None`` if the problem is not
-    of this kind (couplings trainable, other rule or scan, protocol eq/pcd).
+    of this kind (couplings trainable or not zero in ``theta``, other rule or scan, protocol
+    eq/pcd).
     """
+    N = prob.N
     if (prob.protocol not in ("rdm", "cd") or prob.rule != "heatbath"
-            or prob.scan not in ("random", "continuous") or prob.mask[prob.N:].any()):
+            or prob.scan not in ("random", "continuous") or prob.mask[N:].any()
+            or np.any(np.asarray(theta)[N:] != 0)):
         return None
-    N, k = prob.N, prob.k
-    q = np.exp(-k) if prob.scan == "continuous" else (1.0 - 1.0 / N) ** (k * N)
+    q = np.exp(-prob.k) if prob.scan == "continuous" else (1.0 - 1.0 / N) ** (prob.k * N)
     mD = prob.data.magnetisation
     m0 = stats(prob.p0)[:N]
     bad = np.flatnonzero((np.abs(mD - q * m0) >= 1.0 - q) & prob.mask[:N])
@@ -238,32 +241,34 @@ def divergence_message(prob, theta, how):
            f"{prob.protocol!r}, k={prob.k}, rule={prob.rule!r}, scan={prob.scan!r} "
            f"(max |theta| = {abs(theta[big]):.3g} at theta[{big}]).  The biased gradient (G4) is "
            "not the gradient of any objective, so its zero may not exist (SPEC §2, §4.1).")
-    spec = independent_spin_bound(prob)
-    if spec is not None:
+    spec = independent_spin_bound(prob, theta)
+    if spec is not None and len(spec[1]):
         q, bad = spec
-        if len(bad):
-            mD = prob.data.magnetisation
-            msg += (f"  Here J is fixed at {'zero' if not np.any(theta[prob.N:]) else 'its value'}"
-                    f" and SPEC §4.1 applies: a finite field needs |m_D - q m(0)| < 1 - q with "
-                    f"q = (1-1/N)^(kN) = {q:.6g}; it fails for sites {bad.tolist()} "
-                    f"(m_D = {np.round(mD[bad], 6).tolist()}, 1 - q = {1 - q:.6g}): the fields "
-                    "diverge.")
+        qdef = "e^(-t)" if prob.scan == "continuous" else "(1-1/N)^(kN)"
+        msg += (f"  Here J = 0 and SPEC §4.1 applies: a finite field needs |m_D - q m(0)| < 1 - q "
+                f"with q = {qdef} = {q:.6g}; it fails for sites {bad.tolist()} (m_D = "
+                f"{np.round(prob.data.magnetisation[bad], 6).tolist()}, 1 - q = {1 - q:.6g}): "
+                "the fields diverge.")
     else:
         msg += ("  Compare SPEC §4.1 (independent spins, random-scan heat-bath: the fields "
-                "diverge when |m_D| >= 1 - q, q = (1-1/N)^(kN)); raise k, change p0, or check "
-                "for data statistics at the boundary (|<s_i>| or |<s_i s_j>| equal to 1).")
+                "diverge when |m_D| >= 1 - q, q = (1-1/N)^(kN)): a k-step chain cannot reach "
+                "statistics this strong; raise k, change p0, or check for data statistics at the "
+                "boundary (|<s_i>| or |<s_i s_j>| equal to 1).")
     return msg
 
 
 class DivergenceMonitor:
-    r"""Flags a run whose parameters run away while the gradient does not shrink.
+    r"""Flags a run whose parameters run away, and tells divergence from an unstable step size.
 
     Every ``window`` updates it compares the current parameters and gradient with those one
     window earlier: Δ = ‖θ_t − θ_{t−W}‖∞, r = ‖g_t‖₂/‖g_{t−W}‖₂.  A geometric continuation
     would move the parameters a further Δ·r/(1−r) (∞ for r ≥ 1); a window is *suspect* when this
     extrapolated ‖θ‖∞ exceeds ``theta_max`` while the largest parameter keeps growing along its
     gradient (same sign at both ends of the window).  ``patience`` suspect windows in a row, or
-    ‖θ‖∞ > ``theta_max`` outright, mean divergence.
+    ‖θ‖∞ > ``theta_max`` outright, stop the run.  Calls return ``None`` or ``(kind, reason)``
+    with kind ``'diverge'`` (no finite fixed point) or ``'unstable'`` (‖θ‖∞ passed
+    ``theta_max`` while the gradient of the largest parameter kept changing sign: the
+    learning rate or momentum is too large).
     """
 
     def __init__(self, theta_max=50.0, window=200, patience=3):
@@ -274,12 +279,35 @@ class DivergenceMonitor:
         self.theta_max, self.window, self.patience = float(theta_max), int(window), int(patience)
         self._last = None
         self._suspect = 0
+        self._sign = None
+        self._flips = None
+        self._prev = None
+
+    def _count_flips(self, grad):
+        sign = np.sign(grad)
+        if self._sign is None:
+            self._flips = np.zeros(len(grad), int)
+        else:
+            self._flips += (sign * self._sign) < 0
+        self._sign = sign
 
     def __call__(self, step, theta, grad):
-        """Return a reason string if the run diverges at this ``step``, else None."""
+        self._count_flips(grad)
+        jump = 0.0 if self._prev is None else float(np.max(np.abs(theta - self._prev)))
+        self._prev = theta.copy()
         top = float(np.max(np.abs(theta)))
         if not np.all(np.isfinite(theta)) or top > self.theta_max:
-            return f"max |theta| exceeded theta_max = {self.theta_max:g} after {step} updates"
+            a = int(np.argmax(np.abs(theta)))
+            if jump > 0.1 * self.theta_max:
+                return "unstable", (f"a single update moved theta by {jump:.3g} and max |theta| "
+                                    f"exceeded theta_max = {self.theta_max:g} after {step} "
+                                    "updates")
+            if self._flips[a] > 1:
+                return "unstable", (f"max |theta| exceeded theta_max = {self.theta_max:g} after "
+                                    f"{step} updates while the gradient of theta[{a}] changed "
+                                    f"sign {self._flips[a]} times (growing oscillation)")
+            return "diverge", (f"max |theta| exceeded theta_max = {self.theta_max:g} after {step} "
+                               "updates")
         if step % self.window:
             return None
         gnorm = float(np.linalg.norm(grad))
@@ -293,11 +321,13 @@ class DivergenceMonitor:
             ahead = np.inf if r >= 1 else top + delta * r / (1.0 - r)
             self._suspect = self._suspect + 1 if (growing and ahead > self.theta_max) else 0
             if self._suspect >= self.patience:
-                return (f"the parameters grow without the gradient decreasing (over the last "
-                        f"{self.patience} windows of {self.window} updates the gradient norm "
-                        f"ratio is {r:.4f} and the extrapolated max |theta| is {ahead:.3g} > "
-                        f"theta_max = {self.theta_max:g}; gradient sign pattern fixed)")
+                return "diverge", (
+                    f"the parameters grow without the gradient decreasing (over the last "
+                    f"{self.patience} windows of {self.window} updates the gradient norm ratio is "
+                    f"{r:.4f} and the extrapolated max |theta| is {ahead:.3g} > theta_max = "
+                    f"{self.theta_max:g}; gradient sign pattern fixed)")
         self._last = (theta.copy(), grad.copy(), gnorm)
+        self._flips[:] = 0
         return None
 
 
@@ -458,15 +488,22 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, l
             rows.append((step, theta.copy(), float(np.linalg.norm(grad)), gmax, eq, tau))
         if last:
             break
-        reason = monitor(step, theta[m], grad[m])
-        if reason:
-            raise RuntimeError(divergence_message(prob, theta, f"training diverges ({reason})"))
+        stop = monitor(step, theta[m], grad[m])
+        if stop and stop[0] == "unstable":
+            raise RuntimeError(f"training is unstable ({stop[1]}): lower the learning rate "
+                               f"(lr={lr:g}) or the momentum ({momentum:g}).")
+        if stop:
+            raise RuntimeError(divergence_message(prob, theta, f"training diverges ({stop[1]})"))
         velocity = momentum * velocity + lr * grad
         theta = theta + velocity
         report(step, gmax, theta)
-    message = (f"converged: |grad|_inf = {gmax:.3g} <= tol = {tol:g} after {step} updates"
-               if converged else
-               f"not converged: |grad|_inf = {gmax:.3g} > tol = {tol:g} after {step} updates")
+    if converged:
+        message = f"converged: |grad|_inf = {gmax:.3g} <= tol = {tol:g} after {step} updates"
+    else:
+        message = f"not converged: |grad|_inf = {gmax:.3g} > tol = {tol:g} after {step} updates"
+        if step and gmax >= rows[0][3]:
+            message += ("; the gradient did not decrease from its initial value "
+                        f"{rows[0][3]:.3g}: the learning rate (lr={lr:g}) may be too large")
     cols = list(zip(*rows))
     hist = History(np.array(cols[0]), np.array(cols[1]), *(np.array(c, float) for c in cols[2:]))
     return TrainingResult(theta, prob, hist, converged, step, message)

@@ -288,3 +288,20 @@ def test_distinct_roots_is_reproducible():
     b = fixed_point.distinct_roots(data, 2, n_starts=4, seed=3)
     assert np.array_equal(a.starts, b.starts) and np.array_equal(a.thetas, b.thetas)
     assert a.unique
+
+
+@pytest.mark.filterwarnings("ignore::shortrun.numerics.kernels.NotBoltzmannWarning")
+@pytest.mark.parametrize("scan", ["random", "sequential", "parallel", "continuous"])
+@pytest.mark.parametrize("rule", RULES)
+def test_independent_spins_agree_with_the_theory_module(rule, scan):
+    """Cross-check with shortrun.theory.independent (if present): Newton's fields = closed forms
+    (heat-bath) or the 1-D roots (Metropolis) for every rule and scan."""
+    independent = pytest.importorskip("shortrun.theory.independent")
+    from shortrun.numerics.models import BoltzmannMachine
+    N = 5
+    mD = np.array([-0.45, -0.1, 0.15, 0.3, 0.5])
+    data = teachers.exact_data(BoltzmannMachine(np.arctanh(mD), np.zeros((N, N))))
+    for k in ([0.7, 1.5] if scan == "continuous" else [1, 3]):
+        fp = fixed_point.solve(data, k, "rdm", rule, scan, mask="fields")
+        h = independent.field_fixed_point(mD, k, rule, scan, N=N)
+        assert np.max(np.abs(fp.theta[:N] - h)) <= 1e-9, (k, fp.theta[:N], h)

@@ -1,14 +1,12 @@
 """Exact forward-mode Jacobian of p(k, p0) against the numba kernels and central differences."""
 import numpy as np
 import pytest
+from conftest import RULES, SCANS, exact_tol
 
 from shortrun.numerics import jacobian, kernels, models, moments
+
 # parallel heat-bath kernels warn that their stationary law is not Boltzmann: known here
 pytestmark = pytest.mark.filterwarnings("ignore::shortrun.numerics.kernels.NotBoltzmannWarning")
-
-RULES = ["heatbath", "metropolis"]
-SCANS = ["random", "sequential", "parallel", "continuous"]
-EPS = np.finfo(float).eps
 
 
 def random_model(N, seed, scale=0.5):
@@ -44,8 +42,8 @@ def test_tangent_law_and_jacobian(rule, scan):
     model, p0 = random_model(N, 3), random_p0(N, 4)
     k = 1.6 if scan == "continuous" else 2
     p, D = jacobian.law_tangent(model, p0, k, rule, scan)
-    assert np.max(np.abs(p - kernels.law(model, p0, k, rule, scan))) <= 64 * 2**N * EPS
-    assert np.max(np.abs(D.sum(axis=0))) <= 64 * 2**N * EPS
+    assert np.max(np.abs(p - kernels.law(model, p0, k, rule, scan))) <= exact_tol(N)
+    assert np.max(np.abs(D.sum(axis=0))) <= exact_tol(N)
     fd = central_difference(model, p0, k, rule, scan)
     rel = np.max(np.abs(fd - D)) / np.max(np.abs(D))
     print(f"{rule}/{scan}: max relative error of the exact Jacobian vs central FD = {rel:.2e}")
@@ -57,7 +55,7 @@ def test_stats_jacobian_is_phi_transpose_tangent():
     model, p0 = random_model(N, 5, 0.3), random_p0(N, 6)
     F, jac = jacobian.stats_jacobian(model, p0, k, "heatbath", "sequential")
     assert np.allclose(F, moments.stats(kernels.law(model, p0, k, "heatbath", "sequential")),
-                       atol=64 * 2**N * EPS)
+                       atol=exact_tol(N))
     eps, a = 1e-5, 9
     up, dn = model.theta.copy(), model.theta.copy()
     up[a] += eps

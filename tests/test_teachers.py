@@ -1,12 +1,11 @@
 """Teachers and data sets: lattice/SK couplings, exact statistics, seeded samples, user data."""
 import numpy as np
 import pytest
+from conftest import exact_tol
 
 from shortrun.numerics import moments, teachers
 from shortrun.numerics.models import BoltzmannMachine
 from shortrun.numerics.states import spins
-
-EPS = np.finfo(float).eps
 
 
 def brute_stats(model):
@@ -59,7 +58,7 @@ def test_sk_seeded_and_scaled():
 
 def test_exact_statistics_match_enumeration():
     t = teachers.sk(5, 0.7, seed=3, field=0.2)
-    assert np.allclose(t.stats(), brute_stats(t.model), atol=50 * 2**5 * EPS, rtol=0)
+    assert np.allclose(t.stats(), brute_stats(t.model), atol=exact_tol(5), rtol=0)
     assert np.allclose(teachers.ring(5, 0.3).stats()[:5], 0, atol=1e-15)
 
 

@@ -166,3 +166,12 @@ def test_no_false_alarm_next_to_the_existence_edge():
     assert res.converged
     # |grad| <= 1e-9 with curvature (1 - q) sech^2 h* = 2.1e-3: |h - h*| <= 5e-7
     assert np.allclose(res.theta[:N], np.arctanh(np.tanh(0.8) / (1 - q)), atol=1e-6, rtol=0)
+
+
+def test_too_large_learning_rate_is_not_called_divergence():
+    data = sk_data(5)
+    with pytest.raises(RuntimeError, match="unstable.*lower the learning rate"):
+        training.train(data, 2, "rdm", lr=1e6, n_steps=10)
+    res = training.train(data, 2, "rdm", lr=20.0, n_steps=300)
+    assert not res.converged and "learning rate (lr=20) may be too large" in res.message
+    assert np.all(np.isfinite(res.history.theta))
