@@ -85,56 +85,55 @@ def _flips(u, si, fi, rule, mul):
 
 
 @njit(cache=True, inline="always")
-def _set_fields(s, F, fld):
-    """F = H = h + J s, or E = e^{2H} in the multiplicative representation."""
-    h, J, _, _, mul = fld
+def _set_fields(s, F, h, T, mul):
+    """F = H = h + J s, or E = e^{2H} in the multiplicative representation (J = T[0])."""
     N = s.shape[0]
     for i in range(N):
         acc = h[i]
         for j in range(N):
-            acc += J[i, j] * s[j]
+            acc += T[0, i, j] * s[j]
         F[i] = np.exp(2.0 * acc) if mul else acc
 
 
 @njit(cache=True, inline="always")
-def _flip_site(i, s, F, fld):
+def _flip_site(i, s, F, T, mul):
     """s_i ← −s_i and, for all j (J_ii = 0 leaves site i as it is), H_j += 2 s_i' J_ij or
-    E_j *= e^{4 s_i' J_ij} (tables ``Ep`` = e^{4J}, ``Em`` = e^{−4J})."""
-    _, J, Ep, Em, mul = fld
+    E_j *= e^{4 s_i' J_ij}; ``T`` stacks J, e^{4J}, e^{−4J} (a single array, indexed without
+    views: keeps reference counting out of the hot loop)."""
     s[i] = -s[i]
-    if not mul:
+    if mul:
+        m = 1 if s[i] > 0.0 else 2
+        for j in range(F.shape[0]):
+            F[j] *= T[m, i, j]
+    else:
         d = 2.0 * s[i]
         for j in range(F.shape[0]):
-            F[j] += d * J[i, j]
-    else:
-        row = Ep[i] if s[i] > 0.0 else Em[i]
-        for j in range(F.shape[0]):
-            F[j] *= row[j]
+            F[j] += d * T[0, i, j]
 
 
 @njit(cache=True, inline="always")
-def _try_site(i, u, s, F, fld, rule):
-    if _flips(u, s[i], F[i], rule, fld[4]):
-        _flip_site(i, s, F, fld)
+def _try_site(i, u, s, F, T, mul, rule):
+    if _flips(u, s[i], F[i], rule, mul):
+        _flip_site(i, s, F, T, mul)
 
 
 @njit(cache=True)
-def _sweep(s, F, fld, skey, rule, scan, flip):
+def _sweep(s, F, T, mul, skey, rule, scan, flip):
     """One discrete step of one chain with the random numbers of sweep key ``skey``."""
     N = s.shape[0]
     if scan == RANDOM:
         for n in range(N):
             i = min(int(rng.uniform(skey, 2 * n) * N), N - 1)  # guard against round-up
-            _try_site(i, rng.uniform(skey, 2 * n + 1), s, F, fld, rule)
+            _try_site(i, rng.uniform(skey, 2 * n + 1), s, F, T, mul, rule)
     elif scan == SEQUENTIAL:
         for i in range(N):
-            _try_site(i, rng.uniform(skey, i), s, F, fld, rule)
+            _try_site(i, rng.uniform(skey, i), s, F, T, mul, rule)
     else:  # PARALLEL: every decision from the old state, then apply
         for i in range(N):
-            flip[i] = _flips(rng.uniform(skey, i), s[i], F[i], rule, fld[4])
+            flip[i] = _flips(rng.uniform(skey, i), s[i], F[i], rule, mul)
         for i in range(N):
             if flip[i]:
-                _flip_site(i, s, F, fld)
+                _flip_site(i, s, F, T, mul)
 
 
 @njit(cache=True, inline="always")
@@ -153,17 +152,17 @@ def _record(traj, ti, times, c, s, upto, strict):
 
 
 @njit(cache=True)
-def _run_discrete(s, F, fld, key, k, rule, scan, times, traj, c, flip):
+def _run_discrete(s, F, h, T, mul, key, k, rule, scan, times, traj, c, flip):
     ti = _record(traj, 0, times, c, s, 0.0, False)
     for t in range(k):
         if t % REFRESH == 0 and t > 0:
-            _set_fields(s, F, fld)
-        _sweep(s, F, fld, rng.sweep_key(key, t), rule, scan, flip)
+            _set_fields(s, F, h, T, mul)
+        _sweep(s, F, T, mul, rng.sweep_key(key, t), rule, scan, flip)
         ti = _record(traj, ti, times, c, s, t + 1.0, False)
 
 
 @njit(cache=True)
-def _run_continuous(s, F, fld, key, t_end, rule, times, traj, c):
+def _run_continuous(s, F, h, T, mul, key, t_end, rule, times, traj, c):
     """Continuous time: events at rate N (exponential gaps), uniform site, rule's flip test.
 
     Unit interval [t, t+1) uses sweep key t; the exponential clock restarts at each integer
@@ -174,7 +173,7 @@ def _run_continuous(s, F, fld, key, t_end, rule, times, traj, c):
     t = 0
     while t < t_end:
         if t % REFRESH == 0 and t > 0:
-            _set_fields(s, F, fld)
+            _set_fields(s, F, h, T, mul)
         skey = rng.sweep_key(key, t)
         stop = min(t + 1.0, t_end)
         tau = float(t)
@@ -185,7 +184,7 @@ def _run_continuous(s, F, fld, key, t_end, rule, times, traj, c):
                 break
             ti = _record(traj, ti, times, c, s, tau, True)
             i = min(int(rng.uniform(skey, j + 1) * N), N - 1)
-            _try_site(i, rng.uniform(skey, j + 2), s, F, fld, rule)
+            _try_site(i, rng.uniform(skey, j + 2), s, F, T, mul, rule)
             j += 3
         ti = _record(traj, ti, times, c, s, stop, False)
         t += 1
@@ -193,10 +192,10 @@ def _run_continuous(s, F, fld, key, t_end, rule, times, traj, c):
 
 
 @njit(cache=True, parallel=True)
-def _run(fld, states, k, rule, scan, seed, times, traj):
+def _run(h, T, mul, states, k, rule, scan, seed, times, traj):
     """Advance every row of ``states`` (in place) by time ``k``; fill ``traj`` at ``times``.
 
-    ``fld = (h, J, Ep, Em, mul)`` (see :func:`_field_tables`).  Threads take blocks of
+    ``(h, T, mul)``: see :func:`_field_tables`.  Threads take blocks of
     ``CHAIN_BLOCK`` chains (work arrays allocated once per block); each chain's random numbers
     depend on (seed, chain index) only.
     """
@@ -208,12 +207,12 @@ def _run(fld, states, k, rule, scan, seed, times, traj):
         for c in range(b * CHAIN_BLOCK, min(n_chains, (b + 1) * CHAIN_BLOCK)):
             for i in range(N):
                 s[i] = states[c, i]
-            _set_fields(s, F, fld)
+            _set_fields(s, F, h, T, mul)
             key = rng.chain_key(seed, c)
             if scan == CONTINUOUS:
-                _run_continuous(s, F, fld, key, k, rule, times, traj, c)
+                _run_continuous(s, F, h, T, mul, key, k, rule, times, traj, c)
             else:
-                _run_discrete(s, F, fld, key, int(k), rule, scan, times, traj, c, flip)
+                _run_discrete(s, F, h, T, mul, key, int(k), rule, scan, times, traj, c, flip)
             _store(states[c], s)
 
 
@@ -328,15 +327,15 @@ def _model_arrays(model):
 
 
 def _field_tables(h, J):
-    """``(h, J, Ep, Em, mul)`` for the kernels: the multiplicative field representation
+    """``(h, T, mul)`` for the kernels, T = [J, e^{4J}, e^{−4J}] or [J]: the multiplicative field
+    representation
     E_i = e^{2H_i} (no exp per update) when every local field of every state is bounded by
     ``MUL_FIELD_MAX`` = max_i(|h_i| + Σ_j |J_ij|) (then E, e^{±4J} and their products stay
     finite and normal), else the additive one (H_i, one exp per update)."""
     bound = float(np.max(np.abs(h) + np.abs(J).sum(axis=1), initial=0.0))
     if bound <= MUL_FIELD_MAX:
-        return h, J, np.exp(4.0 * J), np.exp(-4.0 * J), True
-    empty = np.empty((0, 0))
-    return h, J, empty, empty, False
+        return h, np.stack([J, np.exp(4.0 * J), np.exp(-4.0 * J)]), True
+    return h, J[None].copy(), False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,7 +390,8 @@ def sample(model, p0, k, rule="heatbath", scan="random", n_chains=None, seed=0, 
         k = grid[-1]
     traj = np.empty((grid.shape[0], n, N), dtype=np.int8)
     with threads(1 if n * N * max(k, 1.0) < SERIAL_BELOW else None):
-        _run(_field_tables(h, J), states, float(k), rule_id, scan_id, np.uint64(seed), grid, traj)
+        _run(*_field_tables(h, J), states, float(k), rule_id, scan_id, np.uint64(seed), grid,
+             traj)
     return states if times is None else traj
 
 
