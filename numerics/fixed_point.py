@@ -12,7 +12,8 @@ forward-mode Jacobian (:mod:`shortrun.numerics.jacobian`):
 
 .. math:: \theta \leftarrow \theta + \alpha\,\delta,\qquad \partial F(\theta)\,\delta = -F(\theta),
 
-the step capped at ``max_step`` in ∞-norm and α halved until ‖F‖₂ decreases (Armijo).  Because
+the step capped at ``max_step`` in ∞-norm and α halved until ‖F‖₂ decreases (Armijo); where the
+Jacobian is singular or badly conditioned, Levenberg–Marquardt steps take over.  Because
 ∇̃L is not a gradient (SPEC §2), a root may not exist (the parameters run off to infinity: SPEC
 §4.1) or may not be unique; :func:`solve` reports which, and :func:`distinct_roots` runs several
 seeded starts and returns the distinct roots.
@@ -23,7 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .training import Problem, _check_count, _check_positive, divergence_message, problem
+from .training import Problem, check_count, check_positive, divergence_message, problem
 
 
 @dataclass(frozen=True)
@@ -165,10 +166,10 @@ def _starts(prob, theta0, n_starts, seed, scale):
 
 
 def _check_newton_args(tol, max_step, theta_max, max_iter):
-    return dict(tol=_check_positive(tol, "tol", "use e.g. 1e-11."),
-                max_step=_check_positive(max_step, "max_step", "use e.g. 2.0."),
-                theta_max=_check_positive(theta_max, "theta_max", "use e.g. 50."),
-                max_iter=_check_count(max_iter, "max_iter"))
+    return dict(tol=check_positive(tol, "tol", "use e.g. 1e-11."),
+                max_step=check_positive(max_step, "max_step", "use e.g. 2.0."),
+                theta_max=check_positive(theta_max, "theta_max", "use e.g. 50."),
+                max_iter=check_count(max_iter, "max_iter"))
 
 
 def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, theta0=None,
@@ -214,8 +215,8 @@ def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, t
     """
     prob = problem(data, k, protocol, rule, scan, p0, mask)
     opts = _check_newton_args(tol, max_step, theta_max, max_iter)
-    restarts = _check_count(restarts, "restarts", 0)
-    scale = _check_positive(scale, "scale", "use e.g. 0.5.")
+    restarts = check_count(restarts, "restarts", 0)
+    scale = check_positive(scale, "scale", "use e.g. 0.5.")
     first = None
     for j, start in enumerate(_starts(prob, theta0, restarts + 1, seed, scale)):
         fp = newton(prob, start, **opts)
@@ -269,8 +270,8 @@ def distinct_roots(data, k, protocol="rdm", rule="heatbath", scan="random", p0=N
     """
     prob = problem(data, k, protocol, rule, scan, p0, mask)
     opts = _check_newton_args(tol, max_step, theta_max, max_iter)
-    n_starts = _check_count(n_starts, "n_starts")
-    scale = _check_positive(scale, "scale", "use e.g. 1.0.")
+    n_starts = check_count(n_starts, "n_starts")
+    scale = check_positive(scale, "scale", "use e.g. 1.0.")
     starts = _starts(prob, theta0, n_starts, seed, scale)
     roots, failures = [], []
     for start in starts:

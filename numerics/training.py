@@ -368,14 +368,16 @@ class TrainingResult:
         return self.problem.model(self.theta)
 
 
-def _check_positive(x, name, fix):
+def check_positive(x, name, fix):
+    """A finite number > 0 (not a bool); ValueError naming ``name`` and the ``fix`` otherwise."""
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real) or not np.isfinite(x) \
             or x <= 0:
         raise ValueError(f"{name}={x!r} must be a finite positive number; {fix}")
     return float(x)
 
 
-def _check_count(x, name, minimum=1):
+def check_count(x, name, minimum=1):
+    """An integer >= ``minimum`` (not a bool); ValueError naming ``name`` otherwise."""
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Integral) or x < minimum:
         raise ValueError(f"{name}={x!r} must be an integer >= {minimum}.")
     return int(x)
@@ -443,20 +445,21 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, l
     Raises
     ------
     RuntimeError
-        When the parameters diverge (no finite fixed point, SPEC §4.1), with the cause.
+        When the parameters diverge (no finite fixed point, SPEC §4.1), with the cause; or when
+        the updates are unstable (lr or momentum too large: θ oscillates past ``theta_max``).
     """
     prob = problem(data, k, protocol, rule, scan, p0, mask)
-    lr = _check_positive(lr, "lr", "pass a learning rate such as 0.1.")
+    lr = check_positive(lr, "lr", "pass a learning rate such as 0.1.")
     if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) \
             or not 0.0 <= momentum < 1.0:
         raise ValueError(f"momentum={momentum!r} must be a number in [0, 1) (0: plain gradient "
                          "ascent).")
-    n_steps = _check_count(n_steps, "n_steps", 0)
+    n_steps = check_count(n_steps, "n_steps", 0)
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or np.isnan(tol) or tol < 0:
         raise ValueError(f"tol={tol!r} must be a number >= 0 (0: run all n_steps).")
-    record_every = _check_count(record_every, "record_every")
+    record_every = check_count(record_every, "record_every")
     if mixing_every is not None:
-        mixing_every = _check_count(mixing_every, "mixing_every")
+        mixing_every = check_count(mixing_every, "mixing_every")
     if progress not in (None, True, False):
         raise ValueError(f"progress={progress!r} must be None (auto), True or False.")
     theta = prob.check_theta(theta0)
@@ -467,7 +470,7 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, l
     rows = []
     velocity = np.zeros(prob.P)
     persistent = None if prob.p0 is None else np.array(prob.p0)
-    converged, message, step = False, "", 0
+    converged, step = False, 0
     for step in range(n_steps + 1):
         model = prob.model(theta)
         if prob.protocol == "eq":
