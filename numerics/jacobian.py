@@ -49,9 +49,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 from scipy.special import expit
-from scipy.stats import poisson
 
-from .kernels import BMKernel
+from .kernels import BMKernel, poisson_weights
 from .models import BoltzmannMachine
 from .states import check_size, spins
 from .validate import RULES, SCANS, check_choice, check_distribution, check_steps
@@ -155,17 +154,6 @@ def rule_coefficients(H, rule):
     da = np.where(pos, 2.0 * e, 0.0)
     db = np.where(pos, 0.0, 2.0 * e)
     return a, abar, b, bbar, da, db
-
-
-def poisson_weights(lam, tail=1e-17):
-    r"""Uniformisation weights :math:`w_n = e^{-\lambda}\lambda^n/n!`, n = 0…n_max, truncated where
-    the Poisson tail is below ``tail`` and renormalised (the same truncation as
-    :meth:`BMKernel.propagate` for ``scan='continuous'``)."""
-    n_max = int(np.ceil(lam + 8.0 * np.sqrt(lam) + 30.0))
-    while poisson.sf(n_max, lam) > tail:
-        n_max += int(np.sqrt(lam)) + 10
-    w = poisson.pmf(np.arange(n_max + 1), lam)
-    return w / w.sum()
 
 
 class TangentKernel:

@@ -177,7 +177,8 @@ class BMKernel(Kernel):
 
         .. math:: e^{tW} = \sum_{n\ge0} \frac{e^{-Nt}(Nt)^n}{n!}\, R^n,\qquad R = I + W/N ,
 
-        a sum of non-negative terms truncated where the Poisson tail is below 1e-17.
+        a sum of non-negative terms truncated where the Poisson tail is below 1e-17
+        (:func:`poisson_weights`).
         """
         if self.scan != "continuous":
             return super().propagate(p0, k)
@@ -186,17 +187,15 @@ class BMKernel(Kernel):
         lam = self.N * t
         if lam == 0:
             return p
-        n_max = int(np.ceil(lam + 8.0 * np.sqrt(lam) + 30.0))
-        while poisson.sf(n_max, lam) > 1e-17:
-            n_max += int(np.sqrt(lam)) + 10
-        weights = poisson.pmf(np.arange(n_max + 1), lam)
+        weights = poisson_weights(lam)
+        n_max = len(weights) - 1
         out = np.zeros_like(p)
         for n in range(n_max + 1):
             if weights[n] > 0.0:
                 out += weights[n] * p
             if n < n_max:
                 p = self.random_update(p)
-        return out / weights.sum()
+        return out
 
     def dense(self):
         """The dense matrix U (or the generator W for continuous time), built independently of
@@ -214,6 +213,43 @@ class BMKernel(Kernel):
             from .spectral import stationary_from_dense
             return stationary_from_dense(self.dense())
         return np.array(self.model.boltzmann())
+
+
+def poisson_weights(lam, tail=1e-17):
+    r"""Truncated Poisson weights of uniformisation, renormalised to sum to 1.
+
+    .. math:: w_n = \frac{e^{-\lambda}\lambda^n}{n!},\qquad n = 0, 1, \dots, n_{\max},
+
+    where :math:`n_{\max}` is the first cut (searched upwards from
+    :math:`\lambda + 8\sqrt\lambda + 30`) whose tail mass
+    :math:`\varepsilon = \sum_{n > n_{\max}} e^{-\lambda}\lambda^n/n!` is ``<= tail``; the kept
+    weights are divided by their sum :math:`1 - \varepsilon`.
+
+    Parameters
+    ----------
+    lam : float
+        Poisson mean :math:`\lambda \ge 0` (:math:`\lambda = Nt` for the continuous-time chain at
+        time t in sweeps).
+    tail : float, optional
+        Largest tail mass left out.
+
+    Returns
+    -------
+    numpy.ndarray
+        The weights :math:`w_0, \dots, w_{n_{\max}}` (non-negative, sum 1 up to round-off).
+
+    Notes
+    -----
+    Truncation error: for any probability vectors :math:`q_n` (here :math:`q_n = R^n p_0`),
+    :math:`\bigl\|\sum_{n \le n_{\max}} w_n q_n - \sum_{n \ge 0}
+    \frac{e^{-\lambda}\lambda^n}{n!} q_n\bigr\|_1 \le 2\varepsilon \le 2\,\mathrm{tail}`
+    (ε from the dropped terms, ε from the renormalisation).
+    """
+    n_max = int(np.ceil(lam + 8.0 * np.sqrt(lam) + 30.0))
+    while poisson.sf(n_max, lam) > tail:
+        n_max += int(np.sqrt(lam)) + 10
+    w = poisson.pmf(np.arange(n_max + 1), lam)
+    return w / w.sum()
 
 
 def parallel_heatbath_stationary(model):
