@@ -14,23 +14,14 @@ Kernels are column-stochastic (``U[x', x] = P(x -> x')``).
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import BMKernel, NotBoltzmannWarning
+from .kernels import BMKernel
 from .models import BoltzmannMachine
 from .moments import stats
 from .validate import check_distribution
-
-
-def quiet_kernel(model, rule, scan):
-    """``BMKernel(model, rule, scan)`` without the parallel-heat-bath NotBoltzmannWarning (for
-    code that builds one kernel per training update and warns once itself)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotBoltzmannWarning)
-        return BMKernel(model, rule, scan)
 
 
 def _as_model(model_or_theta, N=None):
@@ -47,7 +38,7 @@ def mixing_time(model, rule="heatbath", scan="random"):
     r"""τ(θ) = κ_1 = −1/ln|λ_1| of the kernel (G3), via
     :func:`shortrun.numerics.spectral.decompose` (dense: N ≤ 13)."""
     from .spectral import decompose
-    return decompose(quiet_kernel(_as_model(model), rule, scan)).mixing_time
+    return decompose(BMKernel(_as_model(model), rule, scan, warn=False)).mixing_time
 
 
 def mixing_times(history, rule="heatbath", scan="random", every=1):
@@ -99,7 +90,7 @@ def memory_curve(model, p0, times, data, rule="heatbath", scan="random", mask=No
     it vanishes at t = k and not elsewhere (SPEC §2, memory effect)."""
     from .teachers import as_data
     data = as_data(data)
-    laws = quiet_kernel(_as_model(model), rule, scan).trajectory(p0, times)
+    laws = BMKernel(_as_model(model), rule, scan, warn=False).trajectory(p0, times)
     st = np.array([stats(p) for p in laws])
     sel = slice(None) if mask is None else np.asarray(mask, bool)
     dist = np.max(np.abs(st - data.stats)[:, sel], axis=1)

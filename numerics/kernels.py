@@ -99,6 +99,9 @@ class BMKernel(Kernel):
         Tuning knob of the matrix-free operator: the number of low index bits handled inside
         one cache block (default :data:`site_updates.LOW_BITS`); results do not depend on it
         beyond round-off (tests use small values to exercise every code path at small N).
+    warn : bool, optional
+        Issue the :class:`NotBoltzmannWarning` for parallel heat-bath on a coupled BM (default);
+        ``False`` for callers that build one kernel per update and warn once themselves.
 
     Notes
     -----
@@ -109,7 +112,7 @@ class BMKernel(Kernel):
     :math:`p_\theta`; a sequential sweep is not.
     """
 
-    def __init__(self, model, rule="heatbath", scan="random", low_bits=None):
+    def __init__(self, model, rule="heatbath", scan="random", low_bits=None, *, warn=True):
         if not isinstance(model, BoltzmannMachine):
             raise ValueError("model must be a BoltzmannMachine(h, J); build one with "
                              "shortrun.numerics.models.BoltzmannMachine(h, J).")
@@ -127,7 +130,7 @@ class BMKernel(Kernel):
         self.time = "continuous" if scan == "continuous" else "discrete"
         self.reversible = scan in ("random", "continuous") or (
             scan == "parallel" and rule == "heatbath")
-        if scan == "parallel" and rule == "heatbath" and np.any(model.J != 0):
+        if warn and scan == "parallel" and rule == "heatbath" and np.any(model.J != 0):
             warnings.warn("parallel heat-bath on a coupled BM: the stationary law is "
                           "exp(h.s) prod_i 2cosh(H_i), not the Boltzmann law.",
                           NotBoltzmannWarning, stacklevel=2)

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .diagnostics import mixing_time, quiet_kernel
+from .diagnostics import mixing_time
 from .jacobian import equilibrium_jacobian, n_params, stationary_jacobian, stats_jacobian
-from .kernels import NotBoltzmannWarning
+from .kernels import BMKernel, NotBoltzmannWarning
 from .models import BoltzmannMachine
 from .moments import stats
 from .teachers import as_data
@@ -106,7 +106,7 @@ class Problem:
         return BoltzmannMachine.from_theta(theta, self.N)
 
     def kernel(self, model):
-        return quiet_kernel(model, self.rule, self.scan)
+        return BMKernel(model, self.rule, self.scan, warn=False)
 
     def fixed_point_law(self, model):
         r"""The law whose statistics match the data at a fixed point (G5): :math:`p(k,p_0)` (rdm,
