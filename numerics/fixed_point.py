@@ -24,7 +24,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .training import Problem, check_count, check_positive, divergence_message, problem
+from .training import Problem, divergence_message, problem
+from .validate import check_count, check_positive
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ from .kernels import BMKernel, NotBoltzmannWarning
 from .models import BoltzmannMachine
 from .moments import stats
 from .teachers import as_data
-from .validate import RULES, SCANS, check_choice, check_distribution, check_finite, check_steps
+from .validate import (RULES, SCANS, check_choice, check_count, check_distribution, check_finite,
+                       check_positive, check_steps)
 
 PROTOCOLS = ("rdm", "cd", "pcd", "eq")
 
@@ -366,21 +367,6 @@ class TrainingResult:
     @property
     def model(self):
         return self.problem.model(self.theta)
-
-
-def check_positive(x, name, fix):
-    """A finite number > 0 (not a bool); ValueError naming ``name`` and the ``fix`` otherwise."""
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real) or not np.isfinite(x) \
-            or x <= 0:
-        raise ValueError(f"{name}={x!r} must be a finite positive number; {fix}")
-    return float(x)
-
-
-def check_count(x, name, minimum=1):
-    """An integer >= ``minimum`` (not a bool); ValueError naming ``name`` otherwise."""
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Integral) or x < minimum:
-        raise ValueError(f"{name}={x!r} must be an integer >= {minimum}.")
-    return int(x)
 
 
 class _Progress:

@@ -41,6 +41,21 @@ def check_steps(k, name="k", integer=True):
     return k
 
 
+def check_positive(x, name, fix):
+    """A finite number > 0 (not a bool); ValueError naming ``name`` and the ``fix`` otherwise."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real) or not np.isfinite(x) \
+            or x <= 0:
+        raise ValueError(f"{name}={x!r} must be a finite positive number; {fix}")
+    return float(x)
+
+
+def check_count(x, name, minimum=1):
+    """An integer >= ``minimum`` (not a bool); ValueError naming ``name`` otherwise."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Integral) or x < minimum:
+        raise ValueError(f"{name}={x!r} must be an integer >= {minimum}.")
+    return int(x)
+
+
 def check_finite(a, name):
     a = np.asarray(a, dtype=float)
     if not np.all(np.isfinite(a)):
