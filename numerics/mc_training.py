@@ -26,8 +26,6 @@ chains) is :mod:`shortrun.numerics.training`.
 from __future__ import annotations
 
 import numbers
-import sys
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +33,7 @@ import numpy as np
 from . import rng, sampling
 from .models import BoltzmannMachine
 from .moments import n_spins, stats as exact_stats
+from .progress import Progress
 from .validate import RULES, SCANS, check_choice, check_distribution, check_steps
 
 __all__ = ["train", "MCTrainResult", "MCHistory", "PROTOCOLS"]
@@ -138,27 +137,6 @@ def divergence(theta, step, N, theta_max):
     return None
 
 
-class _Progress:
-    """Progress line on stderr: None = only once a run has taken 5 s (then every 5 s),
-    True = every second, False = never (the convention of ``training.train``)."""
-
-    def __init__(self, mode, total):
-        if mode not in (None, True, False):
-            raise ValueError(f"progress={mode!r} must be None (auto), True or False.")
-        self.every = None if mode is False else (1.0 if mode else 5.0)
-        self.silent_for = 0.0 if mode else 5.0
-        self.total = total
-        self.t0 = self.last = time.perf_counter()
-
-    def __call__(self, step, grad_norm, mismatch):
-        now = time.perf_counter()
-        if self.every is None or now - self.last < self.every or now - self.t0 < self.silent_for:
-            return
-        self.last = now
-        print(f"[mc_training] update {step}/{self.total}  |grad| {grad_norm:.3e}  "
-              f"mismatch {mismatch:.3e}  {now - self.t0:.0f}s", file=sys.stderr, flush=True)
-
-
 def _batches(samples, batch_size, gen):
     """Endless minibatches: a fresh permutation per epoch, consecutive slices of it."""
     while True:
@@ -255,7 +233,7 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, n
     hist = dict(theta=np.empty((n_steps, P)), grad=np.empty((n_steps, P)),
                 grad_norm=np.empty(n_steps), mismatch_k=np.empty(n_steps))
     velocity = np.zeros(P)
-    report = _Progress(progress, n_steps)
+    report = Progress("mc_training", progress, n_steps)
     for step in range(n_steps):
         step_seed = int(rng.chain_key(seed, step))
         batch = next(batches) if batches is not None else None
@@ -273,7 +251,8 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, n
         reason = divergence(theta, step + 1, N, theta_max)
         if reason:
             raise RuntimeError(reason)
-        report(step + 1, hist["grad_norm"][step], hist["mismatch_k"][step])
+        report(step + 1, "|grad| {:.3e}  mismatch {:.3e}", hist["grad_norm"][step],
+               hist["mismatch_k"][step])
     settings = dict(k=k, protocol=protocol, rule=rule, scan=scan, n_chains=n_chains, lr=lr,
                     momentum=momentum, n_steps=n_steps, seed=seed, batch_size=batch_size)
     return MCTrainResult(theta=theta, history=MCHistory(step=np.arange(n_steps), **hist),

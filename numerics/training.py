@@ -28,8 +28,6 @@ a diverging run and raises a ``RuntimeError`` naming the cause; it never returns
 from __future__ import annotations
 
 import numbers
-import sys
-import time
 import warnings
 from dataclasses import dataclass
 
@@ -40,6 +38,7 @@ from .jacobian import equilibrium_jacobian, n_params, stationary_jacobian, stats
 from .kernels import BMKernel, NotBoltzmannWarning
 from .models import BoltzmannMachine
 from .moments import stats
+from .progress import Progress
 from .teachers import as_data
 from .validate import (RULES, SCANS, check_choice, check_count, check_distribution, check_finite,
                        check_positive, check_steps)
@@ -369,27 +368,6 @@ class TrainingResult:
         return self.problem.model(self.theta)
 
 
-class _Progress:
-    """Throttled one-line progress report on stderr (auto: only once a run has taken 5 s)."""
-
-    def __init__(self, mode, total):
-        self.mode, self.total = mode, total
-        self.t0 = self.last = time.perf_counter()
-        if mode:
-            self.last -= 1.0                        # progress=True: report the first update too
-
-    def __call__(self, step, gmax, theta):
-        if self.mode is False:
-            return
-        now = time.perf_counter()
-        every = 1.0 if self.mode else 5.0
-        if now - self.last >= every and (self.mode or now - self.t0 >= 5.0):
-            self.last = now
-            print(f"[train] update {step}/{self.total}  |grad|_inf {gmax:.3e}  "
-                  f"max|theta| {np.max(np.abs(theta)):.3g}  {now - self.t0:.0f}s",
-                  file=sys.stderr, flush=True)
-
-
 def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, lr=0.1,
           momentum=0.0, n_steps=1000, tol=1e-10, theta0=None, mask=None, record_every=1,
           mixing_every=None, theta_max=50.0, window=200, progress=None):
@@ -446,13 +424,11 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, l
     record_every = check_count(record_every, "record_every")
     if mixing_every is not None:
         mixing_every = check_count(mixing_every, "mixing_every")
-    if progress not in (None, True, False):
-        raise ValueError(f"progress={progress!r} must be None (auto), True or False.")
+    report = Progress("train", progress, n_steps, report_first=True)
     theta = prob.check_theta(theta0)
     m = prob.mask
     target = prob.data.stats
     monitor = DivergenceMonitor(theta_max, window)
-    report = _Progress(progress, n_steps)
     rows = []
     velocity = np.zeros(prob.P)
     persistent = None if prob.p0 is None else np.array(prob.p0)
@@ -485,7 +461,7 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, l
             raise RuntimeError(divergence_message(prob, theta, f"training diverges ({stop[1]})"))
         velocity = momentum * velocity + lr * grad
         theta = theta + velocity
-        report(step, gmax, theta)
+        report(step, "|grad|_inf {:.3e}  max|theta| {:.3g}", gmax, np.max(np.abs(theta)))
     if converged:
         message = f"converged: |grad|_inf = {gmax:.3g} <= tol = {tol:g} after {step} updates"
     else:

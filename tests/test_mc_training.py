@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.optimize import root
 
-from shortrun.numerics import kernels, mc_training, models, moments, sampling
+from shortrun.numerics import kernels, mc_training, models, moments, progress, sampling
 
 N_SIGMA = 5.0
 N = 3
@@ -122,7 +122,7 @@ def test_divergence_is_detected_and_explained():
 
 def test_progress_lines(monkeypatch, capsys, teacher):
     clock = iter(np.arange(0.0, 1000.0, 0.6))
-    monkeypatch.setattr(mc_training.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
     mc_training.train(teacher.boltzmann(), 1, n_chains=50, n_steps=6, progress=True)
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 3 and lines[-1].startswith("[mc_training] update 6/6")
