@@ -18,8 +18,8 @@ with the negative phase taken from ``n_chains`` chains after k sweeps of
 * ``'cd'`` — chains start at data samples (the current minibatch);
 * ``'pcd'`` — chains persist from one update to the next (started once from ``p0``).
 
-Everything is a function of ``seed``: the minibatches come from ``numpy.random.default_rng(seed)``
-and the chains of update n from the counter-based seed ``rng.chain_key(seed, n)``, so a run is
+Everything is a function of ``seed``: the minibatches of epoch e come from
+``numpy.random.default_rng([seed, 0, e])`` and the chains of update n from the counter-based seed ``rng.chain_key(seed, n)``, so a run is
 bit-reproducible whatever the number of threads.  The exact twin (distributions instead of
 chains) is :mod:`shortrun.numerics.training`.
 """
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import rng, sampling
+from .checkpoint import Checkpointer, fingerprint
 from .models import BoltzmannMachine
 from .moments import n_spins, stats as exact_stats
 from .progress import Progress
@@ -137,12 +138,22 @@ def divergence(theta, step, N, theta_max):
     return None
 
 
-def _batches(samples, batch_size, gen):
-    """Endless minibatches: a fresh permutation per epoch, consecutive slices of it."""
-    while True:
-        order = gen.permutation(len(samples))
-        for start in range(0, len(order) - batch_size + 1, batch_size):
-            yield samples[order[start:start + batch_size]]
+class _Batches:
+    r"""Minibatch of update n as a function of (seed, n) alone, so a resumed run draws the same
+    batches: epoch e = n // B (B = ⌊M / batch_size⌋ batches per epoch) uses the permutation of
+    ``default_rng([seed, 0, e])``, and update n its slice n mod B."""
+
+    def __init__(self, samples, batch_size, seed):
+        self.samples, self.size, self.seed = samples, batch_size, seed
+        self.per_epoch = len(samples) // batch_size
+        self.epoch, self.order = None, None
+
+    def __call__(self, step):
+        epoch, j = divmod(step, self.per_epoch)
+        if epoch != self.epoch:
+            gen = np.random.default_rng([self.seed, 0, epoch])
+            self.epoch, self.order = epoch, gen.permutation(len(self.samples))
+        return self.samples[self.order[j * self.size:(j + 1) * self.size]]
 
 
 def _check_rates(lr, momentum, theta_max):
@@ -154,7 +165,7 @@ def _check_rates(lr, momentum, theta_max):
             raise ValueError(f"{name}={x!r} must be {fix}.")
 
 
-def _negative_start(protocol, p0, chains, batch, law, n_chains, gen, N, seed):
+def _negative_start(protocol, p0, chains, batch, law, n_chains, N, seed, step):
     """Initial states (and n_chains for ``sample``) of the negative chains of one update."""
     if protocol == "rdm":
         return p0, (None if np.ndim(p0) == 2 else n_chains)
@@ -164,12 +175,13 @@ def _negative_start(protocol, p0, chains, batch, law, n_chains, gen, N, seed):
         return sampling.initial_states(law, N, n_chains, seed)[0], None
     if n_chains is None or n_chains == len(batch):  # cd: the minibatch itself
         return batch, None
+    gen = np.random.default_rng([seed, 1, step])  # cd: n_chains draws from the minibatch
     return batch[gen.integers(0, len(batch), size=n_chains)], None
 
 
 def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, n_chains=None,
           lr=0.1, momentum=0.0, n_steps=1000, theta0=None, batch_size=None, seed=0,
-          theta_max=50.0, progress=None):
+          theta_max=50.0, progress=None, checkpoint=None, checkpoint_seconds=60.0):
     r"""Train a BM by stochastic ascent on the biased gradient (G4) with short-run chains.
 
     .. math:: v \leftarrow \mu v + \langle\phi\rangle_{\rm batch} - \overline{\phi}_{\rm chains(k)},
@@ -204,6 +216,12 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, n
         or θ stops being finite.
     progress : None, True or False
         stderr progress line: None = only for runs longer than 5 s, True = every second.
+    checkpoint : str or Path, optional
+        Save the run's state there (atomically) every ``checkpoint_seconds``, at the end and on
+        interruption; a call with the same arguments resumes and returns bit for bit what an
+        uninterrupted run returns (``n_steps`` may grow). See :mod:`shortrun.numerics.checkpoint`.
+    checkpoint_seconds : float
+        Wall time between periodic saves (0: before every update).
 
     Returns
     -------
@@ -223,36 +241,67 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, n
     p0 = "uniform" if p0 is None else p0
     if protocol != "cd" or samples is None:
         n_chains = sampling.DEFAULT_CHAINS if n_chains is None else n_chains
-    gen = np.random.default_rng(seed)
-    batches = _batches(samples, batch_size or len(samples), gen) if samples is not None else None
+    batches = _Batches(samples, batch_size or len(samples), seed) if samples is not None else None
     chains = None
     if protocol == "pcd":
         chains = sampling.initial_states(p0, N, n_chains, int(rng.chain_key(seed, PCD_INIT)))[0]
 
+    data_key = samples if samples is not None else law
     P = theta.shape[0]
     hist = dict(theta=np.empty((n_steps, P)), grad=np.empty((n_steps, P)),
                 grad_norm=np.empty(n_steps), mismatch_k=np.empty(n_steps))
     velocity = np.zeros(P)
+    ckpt = Checkpointer(checkpoint, fingerprint(
+        trainer="mc_training.train", data=data_key, k=k, protocol=protocol, rule=rule, scan=scan,
+        p0=p0, n_chains=n_chains, lr=lr, momentum=momentum, theta0=theta, batch_size=batch_size,
+        seed=seed, theta_max=theta_max), checkpoint_seconds)
+    first = 0
+    state = ckpt.load()
+    if state is not None:
+        first = state["step"]
+        if first > n_steps:
+            raise ValueError(f"checkpoint={str(checkpoint)!r} holds {first} updates, more than "
+                             f"n_steps={n_steps}; pass n_steps >= {first}.")
+        theta, velocity, chains = state["theta"], state["velocity"], state["chains"]
+        for key, done in state["hist"].items():
+            hist[key][:first] = done
     report = Progress("mc_training", progress, n_steps)
-    for step in range(n_steps):
-        step_seed = int(rng.chain_key(seed, step))
-        batch = next(batches) if batches is not None else None
-        start, n = _negative_start(protocol, p0, chains, batch, law, n_chains, gen, N, step_seed)
-        chains = sampling.sample(BoltzmannMachine.from_theta(theta, N), start, k, rule=rule,
-                                 scan=scan, n_chains=n, seed=step_seed)
-        chain_stats = sampling.stats(chains)
-        grad = (full_stats if batch_size is None else sampling.stats(batch)) - chain_stats
-        hist["theta"][step] = theta
-        hist["grad"][step] = grad
-        hist["grad_norm"][step] = np.linalg.norm(grad)
-        hist["mismatch_k"][step] = np.max(np.abs(full_stats - chain_stats))
-        velocity = momentum * velocity + grad
-        theta = theta + lr * velocity
-        reason = divergence(theta, step + 1, N, theta_max)
-        if reason:
-            raise RuntimeError(reason)
-        report(step + 1, "|grad| {:.3e}  mismatch {:.3e}", hist["grad_norm"][step],
-               hist["mismatch_k"][step])
+
+    def snapshot(step):  # the state before update ``step``
+        return dict(step=step, theta=theta, velocity=velocity, chains=chains,
+                    hist={key: a[:step].copy() for key, a in hist.items()})
+
+    step = first
+    try:
+        for step in range(first, n_steps):
+            if ckpt.due():
+                ckpt.save(snapshot(step))
+            step_seed = int(rng.chain_key(seed, step))
+            batch = batches(step) if batches is not None else None
+            start, n = _negative_start(protocol, p0, chains, batch, law, n_chains, N, seed, step)
+            new_chains = sampling.sample(BoltzmannMachine.from_theta(theta, N), start, k,
+                                         rule=rule, scan=scan, n_chains=n, seed=step_seed)
+            chain_stats = sampling.stats(new_chains)
+            grad = (full_stats if batch_size is None else sampling.stats(batch)) - chain_stats
+            hist["theta"][step] = theta
+            hist["grad"][step] = grad
+            hist["grad_norm"][step] = np.linalg.norm(grad)
+            hist["mismatch_k"][step] = np.max(np.abs(full_stats - chain_stats))
+            new_velocity = momentum * velocity + grad
+            new_theta = theta + lr * new_velocity
+            reason = divergence(new_theta, step + 1, N, theta_max)
+            if reason:
+                raise RuntimeError(reason)
+            # the state moves to update step + 1 in one go (an interruption sees old or new)
+            chains, velocity, theta = new_chains, new_velocity, new_theta
+            report(step + 1, "|grad| {:.3e}  mismatch {:.3e}", hist["grad_norm"][step],
+                   hist["mismatch_k"][step])
+        step = n_steps
+    except KeyboardInterrupt:
+        ckpt.save(snapshot(step))
+        raise
+    if ckpt.active:
+        ckpt.save(snapshot(n_steps))
     settings = dict(k=k, protocol=protocol, rule=rule, scan=scan, n_chains=n_chains, lr=lr,
                     momentum=momentum, n_steps=n_steps, seed=seed, batch_size=batch_size)
     return MCTrainResult(theta=theta, history=MCHistory(step=np.arange(n_steps), **hist),

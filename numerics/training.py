@@ -27,12 +27,14 @@ a diverging run and raises a ``RuntimeError`` naming the cause; it never returns
 """
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from .checkpoint import Checkpointer, fingerprint
 from .diagnostics import mixing_time
 from .jacobian import equilibrium_jacobian, n_params, stationary_jacobian, stats_jacobian
 from .kernels import BMKernel, NotBoltzmannWarning
@@ -370,7 +372,8 @@ class TrainingResult:
 
 def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, lr=0.1,
           momentum=0.0, n_steps=1000, tol=1e-10, theta0=None, mask=None, record_every=1,
-          mixing_every=None, theta_max=50.0, window=200, progress=None):
+          mixing_every=None, theta_max=50.0, window=200, progress=None, checkpoint=None,
+          checkpoint_seconds=60.0):
     r"""Exact short-run training by gradient ascent on the biased gradient (G4).
 
     .. math::
@@ -401,6 +404,13 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, l
         Divergence detection (:class:`DivergenceMonitor`).
     progress : bool or None
         Progress line on stderr: None = only for runs longer than 5 s, True = every second.
+    checkpoint : str or Path, optional
+        Save the run's state there (atomically) every ``checkpoint_seconds``, at the end and on
+        interruption; a call with the same arguments resumes from it and returns bit for bit
+        what an uninterrupted run returns (``n_steps`` may grow: a finished run is extended).
+        See :mod:`shortrun.numerics.checkpoint`.
+    checkpoint_seconds : float
+        Wall time between periodic saves (0: after every update).
 
     Returns
     -------
@@ -428,40 +438,58 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, l
     theta = prob.check_theta(theta0)
     m = prob.mask
     target = prob.data.stats
-    monitor = DivergenceMonitor(theta_max, window)
-    rows = []
-    velocity = np.zeros(prob.P)
-    persistent = None if prob.p0 is None else np.array(prob.p0)
-    converged, step = False, 0
-    for step in range(n_steps + 1):
-        model = prob.model(theta)
-        if prob.protocol == "eq":
-            neg = np.asarray(model.boltzmann())
-        elif prob.protocol == "pcd":
-            persistent = prob.kernel(model).propagate(persistent, prob.k)
-            neg = persistent
-        else:
-            neg = prob.kernel(model).propagate(prob.p0, prob.k)
-        grad = np.where(m, target - stats(neg), 0.0)
-        gmax = float(np.max(np.abs(grad)))
-        converged = gmax <= tol
-        last = converged or step == n_steps
-        if step % record_every == 0 or last:
-            eq = np.max(np.abs(stats(model.boltzmann()) - target)[m])
-            tau = (mixing_time(model, prob.rule, prob.scan)
-                   if mixing_every and step % mixing_every == 0 else np.nan)
-            rows.append((step, theta.copy(), float(np.linalg.norm(grad)), gmax, eq, tau))
-        if last:
-            break
-        stop = monitor(step, theta[m], grad[m])
-        if stop and stop[0] == "unstable":
-            raise RuntimeError(f"training is unstable ({stop[1]}): lower the learning rate "
-                               f"(lr={lr:g}) or the momentum ({momentum:g}).")
-        if stop:
-            raise RuntimeError(divergence_message(prob, theta, f"training diverges ({stop[1]})"))
-        velocity = momentum * velocity + lr * grad
-        theta = theta + velocity
-        report(step, "|grad|_inf {:.3e}  max|theta| {:.3g}", gmax, np.max(np.abs(theta)))
+    ckpt = Checkpointer(checkpoint, fingerprint(
+        trainer="training.train", p_data=prob.data.p, stats=target, k=prob.k,
+        protocol=prob.protocol, rule=prob.rule, scan=prob.scan, p0=prob.p0, mask=m, lr=lr,
+        momentum=momentum, tol=tol, theta0=theta, record_every=record_every,
+        mixing_every=mixing_every, theta_max=theta_max, window=window), checkpoint_seconds)
+    state = ckpt.load() or dict(step=0, theta=theta, velocity=np.zeros(prob.P), rows=[],
+                                persistent=None if prob.p0 is None else np.array(prob.p0),
+                                monitor=DivergenceMonitor(theta_max, window))
+    theta, velocity, persistent = state["theta"], state["velocity"], state["persistent"]
+    rows, monitor = state["rows"], state["monitor"]
+    converged, step = False, state["step"]
+    top = state
+    try:
+        for step in range(state["step"], n_steps + 1):
+            if ckpt.active:  # the state before this update: what a resumed run starts from
+                top = dict(step=step, theta=theta, velocity=velocity, persistent=persistent,
+                           rows=list(rows), monitor=copy.deepcopy(monitor))
+                if ckpt.due():
+                    ckpt.save(top)
+            model = prob.model(theta)
+            if prob.protocol == "eq":
+                neg = np.asarray(model.boltzmann())
+            elif prob.protocol == "pcd":
+                persistent = prob.kernel(model).propagate(persistent, prob.k)
+                neg = persistent
+            else:
+                neg = prob.kernel(model).propagate(prob.p0, prob.k)
+            grad = np.where(m, target - stats(neg), 0.0)
+            gmax = float(np.max(np.abs(grad)))
+            converged = gmax <= tol
+            last = converged or step == n_steps
+            if step % record_every == 0 or last:
+                eq = np.max(np.abs(stats(model.boltzmann()) - target)[m])
+                tau = (mixing_time(model, prob.rule, prob.scan)
+                       if mixing_every and step % mixing_every == 0 else np.nan)
+                rows.append((step, theta.copy(), float(np.linalg.norm(grad)), gmax, eq, tau))
+            if last:
+                break
+            stop = monitor(step, theta[m], grad[m])
+            if stop and stop[0] == "unstable":
+                raise RuntimeError(f"training is unstable ({stop[1]}): lower the learning rate "
+                                   f"(lr={lr:g}) or the momentum ({momentum:g}).")
+            if stop:
+                raise RuntimeError(divergence_message(prob, theta,
+                                                      f"training diverges ({stop[1]})"))
+            velocity = momentum * velocity + lr * grad
+            theta = theta + velocity
+            report(step, "|grad|_inf {:.3e}  max|theta| {:.3g}", gmax, np.max(np.abs(theta)))
+    except KeyboardInterrupt:
+        ckpt.save(top)
+        raise
+    ckpt.save(top)
     if converged:
         message = f"converged: |grad|_inf = {gmax:.3g} <= tol = {tol:g} after {step} updates"
     else:
