@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .kernels import NonUniqueStationaryError
 from .training import Problem, divergence_message, problem
 from .validate import check_count, check_positive
 
@@ -38,7 +39,9 @@ class FixedPoint:
     problem : training.Problem
     residual : float
         ‖F(θ)‖∞ on the trainable entries, evaluated with the numba kernels
-        (:func:`shortrun.numerics.kernels.law`), independently of the Jacobian route.
+        (:func:`shortrun.numerics.kernels.law`), independently of the Jacobian route; ``inf``
+        when the start has no unique fixed-point law (pcd with parallel Metropolis,
+        :class:`~shortrun.numerics.kernels.NonUniqueStationaryError`).
     iterations : int
     converged : bool
         ``residual <= tol``.
@@ -86,7 +89,10 @@ def _damped_step(prob, theta, F, jac, max_step):
     def better(delta, slack):
         cand = theta.copy()
         cand[m] += delta
-        ok = np.linalg.norm(prob.residual(cand)) <= (1.0 - 1e-4 * slack) * f2
+        try:
+            ok = np.linalg.norm(prob.residual(cand)) <= (1.0 - 1e-4 * slack) * f2
+        except NonUniqueStationaryError:                # pcd: no fixed-point law at cand
+            return None
         return cand if ok else None
 
     delta = _cap(_newton_direction(F, jac), max_step)
@@ -113,6 +119,9 @@ def newton(prob, theta0=None, *, tol=1e-11, max_iter=60, max_step=2.0, theta_max
     m = prob.mask
     try:
         F, jac = prob.residual_and_jacobian(theta)
+    except NonUniqueStationaryError as err:             # pcd: no fixed-point law at the start
+        return FixedPoint(theta, prob, np.inf, 0, False, f"no Newton step: {err}",
+                          np.array([np.inf]))
     except RuntimeError as err:
         F = prob.residual(theta)
         res = float(np.max(np.abs(F)))

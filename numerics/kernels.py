@@ -37,6 +37,10 @@ class NotBoltzmannWarning(UserWarning):
     """The kernel's stationary law is not the Boltzmann law of the model."""
 
 
+class NonUniqueStationaryError(ValueError):
+    """The chain has several closed classes of states, hence several stationary laws."""
+
+
 class Kernel:
     """Interface of a Markov chain on a finite state space (column-stochastic convention).
 
@@ -209,12 +213,32 @@ class BMKernel(Kernel):
     def stationary(self):
         r"""Stationary law: :math:`p_\theta` for random, sequential and continuous scans; for
         parallel heat-bath :math:`\pi(s)\propto e^{h\cdot s}\prod_i 2\cosh H_i(s)`; for parallel
-        Metropolis the null vector of the dense :math:`U - I` (small N only)."""
+        Metropolis the null vector of the dense :math:`U - I` (small N only).
+
+        Raises
+        ------
+        NonUniqueStationaryError
+            (a ValueError) Parallel Metropolis whose stationary law is not unique: a spin with
+            :math:`s_i H_i \le 0` flips surely, so the synchronous chain can split into several
+            closed classes of states (:func:`~shortrun.numerics.spectral.closed_classes`), e.g.
+            h = 0, J = 0, where every step maps s to −s.
+        """
         if self.scan == "parallel":
             if self.rule == "heatbath":
                 return parallel_heatbath_stationary(self.model)
-            from .spectral import stationary_from_dense
-            return stationary_from_dense(self.dense())
+            from .spectral import closed_classes, stationary_from_dense
+            U = self.dense()
+            classes = closed_classes(U)
+            if len(classes) > 1:
+                first = classes[0]
+                raise NonUniqueStationaryError(
+                    "the stationary law of parallel Metropolis is not unique for this model: the "
+                    f"synchronous chain has {len(classes)} closed classes of states (the first: "
+                    f"{len(first)} states, {first[:4].tolist()}{', ...' if len(first) > 4 else ''}"
+                    "), each with its own stationary law, because every spin with s_i H_i <= 0 "
+                    "flips surely (h = 0, J = 0 maps s to -s at every step).  Use scan='random' "
+                    "or 'sequential', or move theta off this region.")
+            return stationary_from_dense(U)
         return np.array(self.model.boltzmann())
 
 

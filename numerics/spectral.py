@@ -53,6 +53,27 @@ def is_reversible(U, p, atol=None):
     return bool(np.max(np.abs(F - F.T)) <= atol)
 
 
+def closed_classes(U):
+    r"""The closed communicating classes of the chain with column-stochastic matrix (or generator)
+    ``U``: the strongly connected sets of states of the graph :math:`x \to x'` where
+    :math:`U[x', x] > 0` that no edge leaves.
+
+    Each closed class carries exactly one stationary law and every stationary law is a mixture of
+    these, so the stationary law is unique if and only if there is one closed class (whatever the
+    period of the chain).  The count is structural (exact zeros of ``U``), free of eigenvalue
+    tolerances.  Returns a list of sorted index arrays.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    U = np.asarray(U, float)
+    dst, src = np.nonzero(U > 0)                  # edges src -> dst
+    graph = coo_matrix((np.ones(src.size), (src, dst)), shape=U.shape).tocsr()
+    n, label = connected_components(graph, directed=True, connection="strong")
+    leaves = np.zeros(n, bool)
+    leaves[label[src[label[src] != label[dst]]]] = True
+    return [np.flatnonzero(label == c) for c in range(n) if not leaves[c]]
+
+
 def stationary_from_dense(U):
     """Stationary law of a column-stochastic (or generator) matrix: the eigenvector of the
     eigenvalue closest to 1 (0 for a generator), normalised to a probability vector."""

@@ -260,6 +260,16 @@ def test_parallel_fixed_points_when_they_exist():
     assert mismatches(cd)[0] <= 1e-10
 
 
+def test_pcd_parallel_metropolis_without_unique_stationary_law():
+    """Zero-field data: Newton's default start is h = 0, J = 0, where synchronous Metropolis
+    maps s to -s and has no unique stationary law; Newton reports it instead of raising."""
+    data = teachers.ring(5, 0.3).data()
+    fp = fixed_point.solve(data, 1, "pcd", "metropolis", "parallel", check=False)
+    assert not fp.converged and fp.residual == np.inf and "not unique" in fp.message
+    with pytest.raises(RuntimeError, match="not unique"):
+        fixed_point.solve(data, 1, "pcd", "metropolis", "parallel")
+
+
 def test_validation_errors():
     data = grid_data("rdm", 3)
     with pytest.raises(ValueError, match="protocol"):

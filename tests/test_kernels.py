@@ -114,6 +114,28 @@ def test_parallel_metropolis_stationary_is_fixed_point():
     np.testing.assert_allclose(K.apply(pi), pi, rtol=0, atol=1e-12)
 
 
+def test_parallel_metropolis_non_unique_stationary_law_raises():
+    """h = 0, J = 0: synchronous Metropolis flips every spin surely, s -> -s, so U is a
+    permutation with 4 two-cycles {x, ~x}; each carries a stationary law and stationary() must
+    not pick one of them silently."""
+    N = 3
+    K = kernel(models.BoltzmannMachine(np.zeros(N), np.zeros((N, N))), "metropolis", "parallel")
+    U = K.dense()
+    for x in range(1 << (N - 1)):
+        pi = np.zeros(1 << N)
+        pi[[x, x ^ 0b111]] = 0.5
+        np.testing.assert_array_equal(U @ pi, pi)
+    assert len(spectral.closed_classes(U)) == 4
+    with pytest.raises(ValueError, match="not unique.*4 closed classes"):
+        K.stationary()
+    # periodic but unique: with one zero field only spin 0 flips surely (period 2), the other
+    # spins mix, and the stationary law is the Boltzmann law
+    model = models.BoltzmannMachine(np.array([0.0, 0.7, -0.4]), np.zeros((N, N)))
+    K = kernel(model, "metropolis", "parallel")
+    assert np.any(np.isclose(np.linalg.eigvals(K.dense()), -1.0))
+    np.testing.assert_allclose(K.stationary(), model.boltzmann(), rtol=0, atol=1e-12)
+
+
 def _independent_m(h, k, rule, scan, N):
     """SPEC §4.1 closed forms of m_i(k) from p0 uniform (m(0) = 0), J = 0."""
     m_star = np.tanh(h)
