@@ -55,7 +55,19 @@ def test_mean_gradient_vanishes_at_the_exact_fixed_point(teacher, rule, scan, k)
     G = run.history.grad
     z = G.mean(axis=0) / (G.std(axis=0, ddof=1) / np.sqrt(len(G)))
     assert np.all(np.abs(z) < N_SIGMA), z
-    np.testing.assert_array_equal(run.theta, theta_star)  # lr = 0: it stays put
+
+
+@pytest.mark.parametrize("rule, scan, k", CASES)
+def test_mc_training_started_at_the_exact_fixed_point_stays_there(teacher, rule, scan, k):
+    """With lr > 0 the parameters fluctuate around θ*: their Polyak average is within N_SIGMA
+    batch-means error bars of θ*, and clearly away from the teacher's θ (which is not a fixed
+    point of short-run training), so the test can tell a drift."""
+    p_data = teacher.boltzmann()
+    theta_star = exact_fixed_point(p_data, k, rule, scan)
+    run = mc_training.train(p_data, k, rule=rule, scan=scan, n_chains=4000, lr=0.3,
+                            n_steps=400, seed=3, theta0=theta_star)
+    assert np.all(np.abs(polyak_z(run.history.theta, theta_star)) < N_SIGMA)
+    assert np.max(np.abs(polyak_z(run.history.theta, teacher.theta))) > 2 * N_SIGMA
 
 
 @pytest.mark.parametrize("rule, scan, k", CASES)
