@@ -7,7 +7,7 @@ import warnings
 import numba
 import numpy as np
 import pytest
-from scipy.stats import binom, norm
+from scipy.stats import binom, chi2, norm
 
 from shortrun.numerics import kernels, models, moments, rng, sampling, states
 from shortrun.numerics.kernels import NotBoltzmannWarning
@@ -44,6 +44,16 @@ def assert_law(p_hat, p, n, what):
     err = np.sqrt(p * (1.0 - p) / n)
     assert bad.size == 0, (f"{what}: states {bad[:5]} off by "
                            f"{((p_hat - p)[bad] / np.maximum(err[bad], 1e-300))[:5]} sigma")
+    # and the whole histogram: Pearson chi^2 goodness of fit, states expecting fewer than 5
+    # counts pooled into one bin, at the same two-sided N_SIGMA level
+    e = n * p
+    few = e < 5
+    obs = np.append(c[~few], c[few].sum())
+    exp = np.append(e[~few], e[few].sum())
+    keep = exp > 0
+    stat = np.sum((obs[keep] - exp[keep]) ** 2 / exp[keep])
+    dof = max(int(keep.sum()) - 1, 1)
+    assert chi2.sf(stat, dof) > 2 * norm.sf(N_SIGMA), f"{what}: chi2 = {stat:.1f} on {dof} dof"
 
 
 def assert_stats(s, phi, what):
