@@ -40,8 +40,10 @@ def test_matrix_free_dense_spectral_agree(N, low_bits, scan, rule):
         return
     assert spectral.is_stochastic(U)
     np.testing.assert_allclose(K.apply(p0), U @ p0, rtol=0, atol=tol)
-    # the eig route of a non-reversible kernel loses log10(cond(R)) digits
-    stol = tol * S.condition
+    # the eig route of a non-reversible kernel may lose up to log10(cond(R)) digits (cond up to
+    # 1.6e7 here, parallel Metropolis); on these seeded cases it stays within 0.43 * tol, so the
+    # same 2^N-eps tolerance is asserted for it
+    stol = tol
     ref = p0
     for k in range(1, 6):
         ref = U @ ref
