@@ -87,6 +87,17 @@ def _metropolis_pair_log(t0, t1, z):
 
 
 @njit(cache=True, inline="always")
+def _store(o0, o1, b, w, n0, n1):
+    """``o0[b], o1[b] = n0, n1`` when ``w == 0`` (in place); ``+= w * (n0, n1)`` otherwise."""
+    if w == 0.0:
+        o0[b] = n0
+        o1[b] = n1
+    else:
+        o0[b] += w * n0
+        o1[b] += w * n1
+
+
+@njit(cache=True, inline="always")
 def _run(rule, v0, v1, o0, o1, w, Bv, Ai):
     """One run of pairs: ``v0[b]`` (s_i = -1) and ``v1[b]`` (s_i = +1) share ln q = ln Ai + ln Bv[b].
 
@@ -110,12 +121,7 @@ def _run(rule, v0, v1, o0, o1, w, Bv, Ai):
     else:
         for b in range(m):
             n0, n1 = _metropolis_pair(v0[b], v1[b], Ai * Bv[b])
-            if w == 0.0:
-                o0[b] = n0
-                o1[b] = n1
-            else:
-                o0[b] += w * n0
-                o1[b] += w * n1
+            _store(o0, o1, b, w, n0, n1)
 
 
 @njit(cache=True)
@@ -126,12 +132,7 @@ def _run_log(rule, v0, v1, o0, o1, w, bl, za):
             n0, n1 = _heatbath_pair_log(v0[b], v1[b], za + bl[b])
         else:
             n0, n1 = _metropolis_pair_log(v0[b], v1[b], za + bl[b])
-        if w == 0.0:
-            o0[b] = n0
-            o1[b] = n1
-        else:
-            o0[b] += w * n0
-            o1[b] += w * n1
+        _store(o0, o1, b, w, n0, n1)
 
 
 @njit(cache=True, inline="always")
