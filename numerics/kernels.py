@@ -25,6 +25,7 @@ from scipy.stats import poisson
 from . import site_updates as su
 from .models import BoltzmannMachine
 from .states import check_size
+from .spectral import NonUniqueStationaryError
 from .validate import RULES, SCANS, check_choice, check_distribution, check_steps, memory_error
 
 #: Largest N for the dense 2^N x 2^N matrix (8·4^N bytes: 128 MiB at N = 12).
@@ -35,10 +36,6 @@ PARALLEL_MAX_N = 16
 
 class NotBoltzmannWarning(UserWarning):
     """The kernel's stationary law is not the Boltzmann law of the model."""
-
-
-class NonUniqueStationaryError(ValueError):
-    """The chain has several closed classes of states, hence several stationary laws."""
 
 
 class Kernel:

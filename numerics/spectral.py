@@ -74,10 +74,28 @@ def closed_classes(U):
     return [np.flatnonzero(label == c) for c in range(n) if not leaves[c]]
 
 
+class NonUniqueStationaryError(ValueError):
+    """The chain has several closed classes of states, hence several stationary laws."""
+
+
 def stationary_from_dense(U):
     """Stationary law of a column-stochastic (or generator) matrix: the eigenvector of the
-    eigenvalue closest to 1 (0 for a generator), normalised to a probability vector."""
+    eigenvalue closest to 1 (0 for a generator), normalised to a probability vector.
+
+    Raises
+    ------
+    NonUniqueStationaryError
+        (a ValueError) when the chain has more than one closed class (:func:`closed_classes`):
+        then every mixture of the classes' laws is stationary and no single answer is right.
+    """
     U = np.asarray(U, float)
+    classes = closed_classes(U)
+    if len(classes) > 1:
+        raise NonUniqueStationaryError(
+            f"U has {len(classes)} closed classes of states (sizes "
+            f"{[len(c) for c in classes[:6]]}{', ...' if len(classes) > 6 else ''}), so its "
+            "stationary law is not unique; restrict U to one class (spectral.closed_classes) "
+            "or use a chain that connects all states.")
     target = 0.0 if np.allclose(U.sum(axis=0), 0.0) else 1.0
     w, R = np.linalg.eig(U)
     v = np.real(R[:, np.argmin(np.abs(w - target))])

@@ -143,3 +143,15 @@ def test_every_timescale_and_phase_against_plain_eigvals(scan):
                                    rtol=0, atol=1e-14)
         assert np.all(np.diff(np.abs(S.eigenvalues)) <= 1e-12)      # slowest first
     np.testing.assert_allclose(np.sort(got), np.sort(ref), rtol=1e-9)
+
+
+def test_stationary_from_dense_refuses_a_chain_with_several_closed_classes():
+    """Two absorbing states: every mixture of δ_0 and δ_3 is stationary."""
+    U = np.array([[1.0, 0.5, 0.2, 0.0],
+                  [0.0, 0.0, 0.3, 0.0],
+                  [0.0, 0.5, 0.0, 0.0],
+                  [0.0, 0.0, 0.5, 1.0]])
+    assert spectral.is_stochastic(U) and len(spectral.closed_classes(U)) == 2
+    with pytest.raises(spectral.NonUniqueStationaryError, match="2 closed classes"):
+        spectral.stationary_from_dense(U)
+    assert issubclass(kernels.NonUniqueStationaryError, ValueError)
