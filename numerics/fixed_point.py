@@ -15,16 +15,24 @@ forward-mode Jacobian (:mod:`shortrun.numerics.jacobian`):
 the step capped at ``max_step`` in ∞-norm and α halved until ‖F‖₂ decreases (Armijo); where the
 Jacobian is singular or badly conditioned, Levenberg–Marquardt steps take over.  Because
 ∇̃L is not a gradient (SPEC §2), a root may not exist (the parameters run off to infinity: SPEC
-§4.1) or may not be unique; :func:`solve` reports which, and :func:`distinct_roots` runs several
-seeded starts and returns the distinct roots.
+§4.1) or may not be unique; :func:`solve` reports which (a run that stops gaining is stopped and
+diagnosed, ``FixedPoint.status``), and :func:`distinct_roots` runs several seeded starts and
+returns the distinct roots.
+
+Parallel (synchronous) updates are hard for both solvers: at N = 6 every Rdm/CD case of the tests
+has finite roots, but Newton reaches them from a few per cent of random starts only, and at every
+root found ∂F/∂θ has eigenvalues with negative real part, so gradient ascent
+(:func:`~shortrun.numerics.training.train`) moves away from them and diverges.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .kernels import NonUniqueStationaryError
+from .progress import Progress
 from .training import Problem, divergence_message, problem
 from .validate import check_count, check_positive
 
@@ -48,6 +56,11 @@ class FixedPoint:
     message : str
     residual_history : ndarray
         ‖F‖∞ after each Newton iteration (entry 0: at the start).
+    status : str
+        ``'converged'``; ``'diverged'`` (the iterates run off to infinity, or stall far out: no
+        finite root on their path, SPEC §4.1); ``'stalled'`` (no progress at bounded θ: a local
+        minimum of ‖F‖ or a kink); ``'max_iter'``; ``'no_step'`` (no Newton step possible at
+        the start).
     """
 
     theta: np.ndarray
@@ -57,6 +70,7 @@ class FixedPoint:
     converged: bool
     message: str
     residual_history: np.ndarray
+    status: str = ""
 
     @property
     def model(self):
@@ -82,7 +96,8 @@ def _damped_step(prob, theta, F, jac, max_step):
     r"""Next iterate, or None.  First the Newton step with backtracking α = 1, ½, …, 2^-6
     (Armijo on ‖F‖₂); if that fails (singular or badly conditioned Jacobian), Levenberg–Marquardt
     steps :math:`\delta = -(J^\top J + \mu I)^{-1}J^\top F` with μ growing tenfold from
-    :math:`10^{-8}\max\operatorname{diag}J^\top J`, the first that decreases ‖F‖₂."""
+    :math:`10^{-8}\max\operatorname{diag}J^\top J`, the first that decreases ‖F‖₂; they stop
+    once the step is negligible (it only shrinks as μ grows)."""
     m = prob.mask
     f2 = np.linalg.norm(F)
 
@@ -109,37 +124,113 @@ def _damped_step(prob, theta, F, jac, max_step):
         cand = better(delta, 0.0)
         if cand is not None:
             return cand
+        if np.max(np.abs(delta)) <= 1e-13 * max(1.0, float(np.max(np.abs(theta[m])))):
+            break
     return None
 
 
-def newton(prob, theta0=None, *, tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0):
+#: Newton must lower ‖F‖₂ below ``_GAIN`` times its value ``_WINDOW`` iterations earlier, else it
+#: stops: a stalled run would spend its remaining iterations, each costing a Jacobian and up to
+#: 24 residuals, for nothing.  (Over the 301 converging runs of tests/test_fixed_point.py's grids
+#: the largest such ratio is 0.86, parallel CD-1 Metropolis; 0.67 without parallel updates.)
+_WINDOW, _GAIN = 12, 0.95
+
+
+def _diverged(prob, theta, how):
+    """:func:`~shortrun.numerics.training.divergence_message`, with a caveat for parallel
+    updates, whose roots Newton finds from few starts (see :func:`solve`)."""
+    msg = divergence_message(prob, theta, how)
+    if prob.scan == "parallel":
+        msg += ("  Caution, parallel (synchronous) updates: finite roots often exist far from "
+                "the default start, reached by Newton from only a few per cent of random starts "
+                "(and they repel gradient ascent); try restarts with scale 1-3, or "
+                "distinct_roots, before concluding that none exists.")
+    return msg
+
+
+def _no_progress(prob, theta, it, norms, norms2, tops, jac, theta_max, final=False):
+    r"""``None`` while Newton makes progress; else ``(status, message)`` for a run whose ‖F‖₂
+    fell by less than 5 % over the last ``_WINDOW`` iterations.
+
+    ``'diverged'`` (:func:`~shortrun.numerics.training.divergence_message`) if max |θ| grew at
+    every one of those iterations -- the iterates slide off to infinity along a valley of ‖F‖
+    whose floor is not zero (the Jacobian saturates there) -- or if max |θ| > theta_max / 5 (far
+    out, where F hardly changes).  A drift at smaller θ must last a second window unless
+    ``final`` (max_iter reached): Newton sometimes crosses a plateau and then gains again.
+    Otherwise the run is ``'stalled'`` at bounded θ.
+    """
+    W = _WINDOW
+
+    def flat(w):
+        return len(norms2) > w and norms2[-1] >= _GAIN * norms2[-1 - w]
+
+    def growing(w):
+        return bool(np.all(np.diff(tops[-1 - w:]) > 0))
+
+    if not flat(W):
+        return None
+    drift, far = growing(W), tops[-1] > 0.2 * theta_max
+    w = 2 * W if drift and not (final or far) else W
+    if drift and not (flat(w) and growing(w)):
+        return None
+    smin = np.linalg.svd(jac, compute_uv=False)[-1]
+    gain = (f"|F|_2 fell only from {norms2[-1 - w]:.4g} to {norms2[-1]:.4g} in the last {w} "
+            "iterations")
+    sat = (f"smallest singular value of the Jacobian {smin:.2g}: the parameters saturate and "
+           f"|F|_inf = {norms[-1]:.3g} is approached only at infinity")
+    if drift:
+        return "diverged", _diverged(
+            prob, theta, f"Newton's iterates drift off to infinity from this start ({gain} while "
+                         f"max |theta| grew at every iteration, from {tops[-1 - w]:.3g} to "
+                         f"{tops[-1]:.3g}; {sat})")
+    if far:
+        return "diverged", _diverged(
+            prob, theta, f"Newton's iterates from this start stall far out ({gain} at max "
+                         f"|theta| = {tops[-1]:.3g} > theta_max/5 = {0.2 * theta_max:.3g}; {sat})")
+    return "stalled", (f"Newton stalled after {it} iterations at |F|_inf = {norms[-1]:.3g}: {gain} "
+                       f"at bounded theta (max |theta| = {tops[-1]:.3g}, not growing steadily; "
+                       f"smallest singular value of the Jacobian {smin:.2g}): a local minimum of "
+                       "|F| that is not a root, or a kink of F (Metropolis).  No fixed point near "
+                       "this start; try other starts (restarts, distinct_roots) or train().")
+
+
+def newton(prob, theta0=None, *, tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0,
+           progress=None):
     """Damped Newton on a :class:`~shortrun.numerics.training.Problem` (see :func:`solve`);
-    never raises on failure: the :class:`FixedPoint` says what happened."""
+    never raises on failure: the :class:`FixedPoint` says what happened (``status``,
+    ``message``).  ``progress`` as in :func:`solve`."""
+    report = Progress("newton", progress, max_iter, report_first=True)
+    return _newton(prob, theta0, report, "", tol=tol, max_iter=max_iter, max_step=max_step,
+                   theta_max=theta_max)
+
+
+def _newton(prob, theta0, report, label, *, tol, max_iter, max_step, theta_max):
     theta = prob.default_start() if theta0 is None else prob.check_theta(theta0)
     m = prob.mask
     try:
         F, jac = prob.residual_and_jacobian(theta)
     except NonUniqueStationaryError as err:             # pcd: no fixed-point law at the start
         return FixedPoint(theta, prob, np.inf, 0, False, f"no Newton step: {err}",
-                          np.array([np.inf]))
+                          np.array([np.inf]), "no_step")
     except RuntimeError as err:
         F = prob.residual(theta)
         res = float(np.max(np.abs(F)))
         return FixedPoint(theta, prob, res, 0, res <= tol, f"no Newton step: {err}",
-                          np.array([res]))
-    norms = [float(np.max(np.abs(F)))]
-    message, it = "", 0
+                          np.array([res]), "converged" if res <= tol else "no_step")
+    norms, norms2 = [float(np.max(np.abs(F)))], [float(np.linalg.norm(F))]
+    tops = [float(np.max(np.abs(theta[m])))]
+    status, message, it = "max_iter", "", 0
     while norms[-1] > tol and it < max_iter:
         trial = _damped_step(prob, theta, F, jac, max_step)
-        if trial is None and (np.max(np.abs(theta[m])) > 0.2 * theta_max
-                              or np.max(np.abs(jac)) <= 1e-10):
-            message = divergence_message(
+        if trial is None and (tops[-1] > 0.2 * theta_max or np.max(np.abs(jac)) <= 1e-10):
+            status, message = "diverged", _diverged(
                 prob, theta, f"Newton stalled after {it} iterations at |F|_inf = {norms[-1]:.3g} "
                              "where F no longer changes (saturated: max |dF/dtheta| = "
                              f"{np.max(np.abs(jac)):.2g}), i.e. the root lies at infinity")
             break
         if trial is None:
             grad = jac.T @ F
+            status = "stalled"
             message = (f"Newton stalled after {it} iterations at |F|_inf = {norms[-1]:.3g}: "
                        "neither the damped Newton step nor Levenberg-Marquardt steps decrease |F| "
                        f"(|J^T F| = {np.linalg.norm(grad):.3g}, Jacobian condition number "
@@ -148,21 +239,32 @@ def newton(prob, theta0=None, *, tol=1e-11, max_iter=60, max_step=2.0, theta_max
                        "(distinct_roots) or train().")
             break
         theta, it = trial, it + 1
-        if np.max(np.abs(theta[m])) > theta_max:
-            message = divergence_message(
+        tops.append(float(np.max(np.abs(theta[m]))))
+        if tops[-1] > theta_max:
+            status, message = "diverged", _diverged(
                 prob, theta, f"Newton's iterates left the ball |theta|_inf <= {theta_max:g} after "
                              f"{it} iterations while |F| kept decreasing")
             break
         F, jac = prob.residual_and_jacobian(theta)
         norms.append(float(np.max(np.abs(F))))
+        norms2.append(float(np.linalg.norm(F)))
+        report(it, "{}|F|_inf {:.3e}  max|theta| {:.3g}", label, norms[-1], tops[-1])
+        verdict = _no_progress(prob, theta, it, norms, norms2, tops, jac, theta_max)
+        if verdict is not None:
+            status, message = verdict
+            break
+    if status == "max_iter":
+        status, message = _no_progress(prob, theta, it, norms, norms2, tops, jac, theta_max,
+                                       final=True) or (status, message)
     residual = float(np.max(np.abs(prob.residual(theta))))
     converged = residual <= tol
     if converged:
+        status = "converged"
         message = f"converged: |F|_inf = {residual:.3g} <= tol = {tol:g} in {it} Newton iterations"
     elif not message:
         message = (f"not converged: |F|_inf = {residual:.3g} > tol = {tol:g} after {max_iter} "
                    "Newton iterations; raise max_iter or try other starts (distinct_roots).")
-    return FixedPoint(theta, prob, residual, it, converged, message, np.array(norms))
+    return FixedPoint(theta, prob, residual, it, converged, message, np.array(norms), status)
 
 
 def _starts(prob, theta0, n_starts, seed, scale):
@@ -182,9 +284,17 @@ def _check_newton_args(tol, max_step, theta_max, max_iter):
                 max_iter=check_count(max_iter, "max_iter"))
 
 
+def _newton_runs(prob, starts, opts, progress):
+    """Newton from each start in turn (a generator), with one progress line for all of them."""
+    report = Progress("newton", progress, opts["max_iter"], report_first=True)
+    n = len(starts)
+    for j, start in enumerate(starts):
+        yield _newton(prob, start, report, f"start {j + 1}/{n}  " if n > 1 else "", **opts)
+
+
 def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, theta0=None,
           mask=None, tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0, restarts=0, seed=0,
-          scale=0.5, check=True):
+          scale=0.5, check=True, progress=None):
     r"""The fixed point θ* of short-run training (G5) by damped Newton with the exact Jacobian.
 
     Solves :math:`F(\theta) = \langle\phi\rangle_{p_{\rm fix}(\theta)}
@@ -204,14 +314,22 @@ def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, t
     max_step : float
         Cap on the ∞-norm of a Newton step (damping far from the root).
     theta_max : float
-        Iterates beyond ‖θ‖∞ > theta_max mean that no finite root is being approached.
+        Iterates beyond ‖θ‖∞ > theta_max mean that no finite root is being approached.  Newton
+        also stops once ‖F‖₂ has fallen by less than 5 % in 12 iterations: as ``'diverged'``
+        when max |θ| grew at every one of them (24 below theta_max / 5) -- the iterates slide
+        off to infinity along a valley of ‖F‖ whose floor is not 0 -- or when max |θ| >
+        theta_max / 5; otherwise as ``'stalled'`` (``FixedPoint.status``).
     restarts, seed, scale : int, int, float
         If Newton fails from ``theta0``, try up to ``restarts`` further starts ``theta0 + scale
-        * N(0, 1)`` (seeded); the message says how many starts were used.  Metropolis kernels,
-        whose F has kinks where a local field vanishes, sometimes need this.
+        * N(0, 1)`` (seeded); the message says how many starts were used and how the others
+        ended.  Metropolis kernels, whose F has kinks where a local field vanishes, and parallel
+        (synchronous) updates, whose roots are often far from the default start, need this.
     check : bool
         Raise ``RuntimeError`` if Newton does not converge (default); with ``False`` the
         :class:`FixedPoint` is returned with ``converged=False`` and the diagnosis in ``message``.
+    progress : bool or None
+        Progress line on stderr (iteration, start, ‖F‖∞, max |θ|), as for the trainers: None =
+        only once the solve has taken 5 s, True = every second, False = never.
 
     Returns
     -------
@@ -221,23 +339,28 @@ def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, t
     ------
     RuntimeError
         (``check=True``) no convergence; the message says whether the iterates diverged (no
-        finite fixed point, SPEC §4.1) or stalled (no root near the start).
+        finite fixed point on their path, SPEC §4.1) or stalled (no root near the start).
     """
     prob = problem(data, k, protocol, rule, scan, p0, mask)
     opts = _check_newton_args(tol, max_step, theta_max, max_iter)
     restarts = check_count(restarts, "restarts", 0)
     scale = check_positive(scale, "scale", "use e.g. 0.5.")
-    first = None
-    for j, start in enumerate(_starts(prob, theta0, restarts + 1, seed, scale)):
-        fp = newton(prob, start, **opts)
-        first = first or fp
+    failed = []
+    starts = _starts(prob, theta0, restarts + 1, seed, scale)
+    for j, fp in enumerate(_newton_runs(prob, starts, opts, progress)):
         if fp.converged:
             if j:
                 fp = replace(fp, message=f"{fp.message} (start {j + 1} of {restarts + 1}; the "
-                                         f"first start failed: {first.message})")
+                                         f"first start failed: {failed[0].message})")
             return fp
+        failed.append(fp)
+    first = failed[0]
     if restarts:
-        first = replace(first, message=f"{first.message} [and {restarts} seeded restarts failed]")
+        ends = Counter(fp.status for fp in failed[1:])
+        first = replace(first, message=f"{first.message} [and the {restarts} seeded restarts "
+                                       "failed too: " + ", ".join(
+                                           f"{n} {status}" for status, n in sorted(ends.items()))
+                                       + "]")
     if check:
         raise RuntimeError(first.message)
     return first
@@ -267,12 +390,13 @@ class RootSet:
 
 def distinct_roots(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *,
                    n_starts=8, seed=0, scale=1.0, theta0=None, mask=None, distinct_tol=1e-6,
-                   tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0):
+                   tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0, progress=None):
     r"""Run Newton from ``n_starts`` seeded starts and return the distinct roots (non-uniqueness).
 
     Start 0 is ``theta0`` (by default :meth:`Problem.default_start`); start j ≥ 1 adds
     ``scale * default_rng(seed).standard_normal(P)`` to its trainable entries.  Two converged
-    roots are the same when ‖θ_a − θ_b‖∞ ≤ distinct_tol · max(1, ‖θ_a‖∞).
+    roots are the same when ‖θ_a − θ_b‖∞ ≤ distinct_tol · max(1, ‖θ_a‖∞).  ``progress`` as in
+    :func:`solve`.
 
     Returns
     -------
@@ -284,8 +408,7 @@ def distinct_roots(data, k, protocol="rdm", rule="heatbath", scan="random", p0=N
     scale = check_positive(scale, "scale", "use e.g. 1.0.")
     starts = _starts(prob, theta0, n_starts, seed, scale)
     roots, failures = [], []
-    for start in starts:
-        fp = newton(prob, start, **opts)
+    for fp in _newton_runs(prob, starts, opts, progress):
         if not fp.converged:
             failures.append(fp)
             continue
