@@ -136,18 +136,6 @@ def _damped_step(prob, theta, F, jac, max_step):
 _WINDOW, _GAIN = 12, 0.95
 
 
-def _diverged(prob, theta, how):
-    """:func:`~shortrun.numerics.training.divergence_message`, with a caveat for parallel
-    updates, whose roots Newton finds from few starts (see :func:`solve`)."""
-    msg = divergence_message(prob, theta, how)
-    if prob.scan == "parallel":
-        msg += ("  Caution, parallel (synchronous) updates: finite roots often exist far from "
-                "the default start, reached by Newton from only a few per cent of random starts "
-                "(and they repel gradient ascent); try restarts with scale 1-3, or "
-                "distinct_roots, before concluding that none exists.")
-    return msg
-
-
 def _no_progress(prob, theta, it, norms, norms2, tops, jac, theta_max, final=False):
     r"""``None`` while Newton makes progress; else ``(status, message)`` for a run whose ‖F‖₂
     fell by less than 5 % over the last ``_WINDOW`` iterations.
@@ -179,12 +167,12 @@ def _no_progress(prob, theta, it, norms, norms2, tops, jac, theta_max, final=Fal
     sat = (f"smallest singular value of the Jacobian {smin:.2g}: the parameters saturate and "
            f"|F|_inf = {norms[-1]:.3g} is approached only at infinity")
     if drift:
-        return "diverged", _diverged(
+        return "diverged", divergence_message(
             prob, theta, f"Newton's iterates drift off to infinity from this start ({gain} while "
                          f"max |theta| grew at every iteration, from {tops[-1 - w]:.3g} to "
                          f"{tops[-1]:.3g}; {sat})")
     if far:
-        return "diverged", _diverged(
+        return "diverged", divergence_message(
             prob, theta, f"Newton's iterates from this start stall far out ({gain} at max "
                          f"|theta| = {tops[-1]:.3g} > theta_max/5 = {0.2 * theta_max:.3g}; {sat})")
     return "stalled", (f"Newton stalled after {it} iterations at |F|_inf = {norms[-1]:.3g}: {gain} "
@@ -223,7 +211,7 @@ def _newton(prob, theta0, report, label, *, tol, max_iter, max_step, theta_max):
     while norms[-1] > tol and it < max_iter:
         trial = _damped_step(prob, theta, F, jac, max_step)
         if trial is None and (tops[-1] > 0.2 * theta_max or np.max(np.abs(jac)) <= 1e-10):
-            status, message = "diverged", _diverged(
+            status, message = "diverged", divergence_message(
                 prob, theta, f"Newton stalled after {it} iterations at |F|_inf = {norms[-1]:.3g} "
                              "where F no longer changes (saturated: max |dF/dtheta| = "
                              f"{np.max(np.abs(jac)):.2g}), i.e. the root lies at infinity")
@@ -241,7 +229,7 @@ def _newton(prob, theta0, report, label, *, tol, max_iter, max_step, theta_max):
         theta, it = trial, it + 1
         tops.append(float(np.max(np.abs(theta[m]))))
         if tops[-1] > theta_max:
-            status, message = "diverged", _diverged(
+            status, message = "diverged", divergence_message(
                 prob, theta, f"Newton's iterates left the ball |theta|_inf <= {theta_max:g} after "
                              f"{it} iterations while |F| kept decreasing")
             break

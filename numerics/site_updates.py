@@ -277,7 +277,74 @@ def random_update(p, out, rule, a_log, b_log, A, B, b_max, L, N):
         site_update(p, out, w, i, rule, a_log, b_log, A, B, b_max, L)
 
 
+@njit(cache=True, inline="always")
+def _parallel_block(p, row, h, J, rule, lo, hi):
+    """Adds the synchronous-update image of the source states lo <= x < hi to ``row``."""
+    n = p.shape[0]
+    N = h.shape[0]
+    v = np.empty(n)
+    up = np.empty(N)
+    for x in range(lo, hi):
+        px = p[x]
+        if px == 0.0:
+            continue
+        for i in range(N):
+            H = h[i]
+            for j in range(N):
+                sj = 1.0 if (x >> j) & 1 else -1.0
+                H += J[i, j] * sj
+            si = 1.0 if (x >> i) & 1 else -1.0
+            if rule == HEATBATH:
+                # P(s_i' = +1) = 1/(1+e^{-2H}), stable for any H
+                if H >= 0:
+                    up[i] = 1.0 / (1.0 + np.exp(-2.0 * H))
+                else:
+                    e = np.exp(2.0 * H)
+                    up[i] = e / (1.0 + e)
+            else:
+                z = -2.0 * si * H
+                a = 1.0 if z >= 0 else np.exp(z)
+                up[i] = 1.0 - a if si > 0 else a
+        # product distribution over x', built by doubling: bit i of x' <-> s'_i = +1
+        v[0] = px
+        m = 1
+        for i in range(N):
+            for y in range(m):
+                v[y + m] = v[y] * up[i]
+                v[y] = v[y] * (1.0 - up[i])
+            m *= 2
+        for y in range(n):
+            row[y] += v[y]
+
+
+#: Below this many states the synchronous update runs on one thread: the 4^N work is too small to
+#: pay for thread start-up, and threads would only compete with other processes.
+PARALLEL_SERIAL_BELOW = 1 << 10
+
+
+@njit(cache=True)
+def _parallel_serial(p, partial, h, J, rule, per):
+    n = p.shape[0]
+    for blk in range(partial.shape[0]):
+        _parallel_block(p, partial[blk], h, J, rule, blk * per, min(n, (blk + 1) * per))
+
+
 @njit(cache=True, parallel=True)
+def _parallel_threads(p, partial, h, J, rule, per):
+    n = p.shape[0]
+    for blk in prange(partial.shape[0]):
+        _parallel_block(p, partial[blk], h, J, rule, blk * per, min(n, (blk + 1) * per))
+
+
+@njit(cache=True)
+def _sum_blocks(partial, out):
+    for y in range(out.shape[0]):
+        s = 0.0
+        for blk in range(partial.shape[0]):
+            s += partial[blk, y]
+        out[y] = s
+
+
 def parallel_update(p, out, h, J, rule):
     r"""``out = U p`` for a synchronous update of all spins (cost 2·4^N).
 
@@ -287,46 +354,9 @@ def parallel_update(p, out, h, J, rule):
     output which are then added in a fixed order (bit-reproducible whatever the thread count).
     """
     n = p.shape[0]
-    N = h.shape[0]
     nblk = 16 if n >= 16 else n
     partial = np.zeros((nblk, n))
     per = (n + nblk - 1) // nblk
-    for blk in prange(nblk):
-        v = np.empty(n)
-        up = np.empty(N)
-        for x in range(blk * per, min(n, (blk + 1) * per)):
-            px = p[x]
-            if px == 0.0:
-                continue
-            for i in range(N):
-                H = h[i]
-                for j in range(N):
-                    sj = 1.0 if (x >> j) & 1 else -1.0
-                    H += J[i, j] * sj
-                si = 1.0 if (x >> i) & 1 else -1.0
-                if rule == HEATBATH:
-                    # P(s_i' = +1) = 1/(1+e^{-2H}), stable for any H
-                    if H >= 0:
-                        up[i] = 1.0 / (1.0 + np.exp(-2.0 * H))
-                    else:
-                        e = np.exp(2.0 * H)
-                        up[i] = e / (1.0 + e)
-                else:
-                    z = -2.0 * si * H
-                    a = 1.0 if z >= 0 else np.exp(z)
-                    up[i] = 1.0 - a if si > 0 else a
-            # product distribution over x', built by doubling: bit i of x' <-> s'_i = +1
-            v[0] = px
-            m = 1
-            for i in range(N):
-                for y in range(m):
-                    v[y + m] = v[y] * up[i]
-                    v[y] = v[y] * (1.0 - up[i])
-                m *= 2
-            for y in range(n):
-                partial[blk, y] += v[y]
-    for y in range(n):
-        s = 0.0
-        for blk in range(nblk):
-            s += partial[blk, y]
-        out[y] = s
+    run = _parallel_serial if n < PARALLEL_SERIAL_BELOW else _parallel_threads
+    run(p, partial, h, J, rule, per)
+    _sum_blocks(partial, out)

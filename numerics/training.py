@@ -256,6 +256,12 @@ def divergence_message(prob, theta, how):
                 "diverge when |m_D| >= 1 - q, q = (1-1/N)^(kN)): a k-step chain cannot reach "
                 "statistics this strong; raise k, change p0, or check for data statistics at the "
                 "boundary (|<s_i>| or |<s_i s_j>| equal to 1).")
+    if prob.scan == "parallel":
+        msg += ("  Caution, parallel (synchronous) updates: finite roots often exist although "
+                "gradient ascent runs away from them (they are unstable for it) and Newton "
+                "reaches them from only a few per cent of random starts; try "
+                "fixed_point.solve(..., restarts=..., scale=1-3) or fixed_point.distinct_roots "
+                "before concluding that none exists.")
     return msg
 
 

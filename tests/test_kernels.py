@@ -245,3 +245,23 @@ def test_bad_names_and_sizes():
         kernels.BMKernel(models.BoltzmannMachine.zeros(17), "heatbath", "parallel")
     with pytest.raises(ValueError, match="N=32 would need .*Monte Carlo"):
         kernels.BMKernel(models.BoltzmannMachine.zeros(32))
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_parallel_update_serial_and_threaded_routes_are_bit_identical(rule):
+    """Small kernels run the synchronous update on one thread (PARALLEL_SERIAL_BELOW); both
+    routes sum the same blocks in the same order, so they agree bit for bit."""
+    from shortrun.numerics import site_updates as su
+    model = random_bm(7, seed=2)
+    p = random_distribution(7, seed=3)
+    code = su.HEATBATH if rule == "heatbath" else su.METROPOLIS
+    out = []
+    for run in (su._parallel_serial, su._parallel_threads):
+        partial = np.zeros((16, 128))
+        run(p, partial, model.h, model.J, code, 8)
+        total = np.empty(128)
+        su._sum_blocks(partial, total)
+        out.append(total)
+    assert (1 << 7) < su.PARALLEL_SERIAL_BELOW
+    np.testing.assert_array_equal(out[0], out[1])
+    np.testing.assert_array_equal(out[0], kernel(model, rule, "parallel").apply(p))
