@@ -164,33 +164,31 @@ def test_closure_is_second_order_for_every_scan(scan):
     assert abs(_eps_slope(residual) - 3) < 0.2
 
 
+def _equilibrium(h0, J0, eps):
+    """Exact (m, C) of the Boltzmann law of (eps h0, eps J0), by enumeration."""
+    return moments.moments(models.BoltzmannMachine(eps * h0, eps * J0).boltzmann())
+
+
 def test_equilibrium_expansion_against_enumeration():
     h0, J0 = _couplings(7, seed=15)
 
     def residual(eps):
-        return _gap(moments.moments(models.BoltzmannMachine(eps * h0, eps * J0).boltzmann()),
-                    ht.equilibrium_moments(eps * h0, eps * J0))
+        return _gap(_equilibrium(h0, J0, eps), ht.equilibrium_moments(eps * h0, eps * J0))
     assert abs(_eps_slope(residual) - 3) < 0.2
 
 
 # ------------------------------------------------------------------ (Ib): the trained fixed point
-def test_ib_fixed_point_reproduces_data_to_third_order():
-    N = 5
-    h0, J0 = _couplings(N, seed=16)
+@pytest.mark.parametrize("kind, scan, ks, seed", [(None, "continuous", (0.5, 2.0), 16),
+                                                  ("random", "random", (1, 2), 18)])
+def test_ib_fixed_point_reproduces_data_to_third_order(kind, scan, ks, seed):
+    """(Ib) fed back into the exact kernel reproduces the data up to O(eps^3): continuous-time
+    Glauber, and the exact-N random-scan form against the random-scan kernel."""
+    h0, J0 = _couplings(5, seed=seed)
+    opts = {} if kind is None else {"kind": kind}
 
     def residual(eps):
-        data = moments.moments(models.BoltzmannMachine(eps * h0, eps * J0).boltzmann())
-        return max(_gap(_exact(*ht.fixed_point(*data, k), k), data) for k in (0.5, 2.0))
-    assert abs(_eps_slope(residual) - 3) < 0.2
-
-
-def test_ib_random_scan_exact_N_fixed_point_against_random_scan_kernel():
-    N = 5
-    h0, J0 = _couplings(N, seed=18)
-
-    def residual(eps):
-        data = moments.moments(models.BoltzmannMachine(eps * h0, eps * J0).boltzmann())
-        return max(_gap(_exact(*ht.fixed_point(*data, k, kind="random"), k, scan="random"), data) for k in (1, 2))
+        data = _equilibrium(h0, J0, eps)
+        return max(_gap(_exact(*ht.fixed_point(*data, k, **opts), k, scan=scan), data) for k in ks)
     assert abs(_eps_slope(residual) - 3) < 0.2
 
 
