@@ -19,6 +19,7 @@ instead of silently mixing two runs.
 from __future__ import annotations
 
 import hashlib
+import numbers
 import os
 import pickle
 import tempfile
@@ -34,12 +35,10 @@ FORMAT = 1
 
 
 def _feed(h, x):
-    if isinstance(x, np.ndarray) or (isinstance(x, (list, tuple)) and x
-                                     and isinstance(x[0], np.ndarray)):
-        for a in ([x] if isinstance(x, np.ndarray) else x):
-            a = np.ascontiguousarray(a)
-            h.update(f"{a.dtype.str}{a.shape}".encode())
-            h.update(a.tobytes())
+    if isinstance(x, np.ndarray):
+        a = np.ascontiguousarray(x)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
     else:
         h.update(repr(x).encode())
     h.update(b"\x00")
@@ -113,7 +112,7 @@ class Checkpointer:
     """
 
     def __init__(self, path, fingerprint, seconds=60.0):
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+        if isinstance(seconds, (bool, np.bool_)) or not isinstance(seconds, numbers.Real) \
                 or not np.isfinite(seconds) or seconds < 0:
             raise ValueError(f"checkpoint_seconds={seconds!r} must be a number >= 0 (seconds "
                              "between saves; 0 saves at every update).")

@@ -223,19 +223,15 @@ class BMKernel(Kernel):
         if self.scan == "parallel":
             if self.rule == "heatbath":
                 return parallel_heatbath_stationary(self.model)
-            from .spectral import closed_classes, stationary_from_dense
-            U = self.dense()
-            classes = closed_classes(U)
-            if len(classes) > 1:
-                first = classes[0]
+            from .spectral import stationary_from_dense
+            try:
+                return stationary_from_dense(self.dense())
+            except NonUniqueStationaryError as err:
                 raise NonUniqueStationaryError(
-                    "the stationary law of parallel Metropolis is not unique for this model: the "
-                    f"synchronous chain has {len(classes)} closed classes of states (the first: "
-                    f"{len(first)} states, {first[:4].tolist()}{', ...' if len(first) > 4 else ''}"
-                    "), each with its own stationary law, because every spin with s_i H_i <= 0 "
-                    "flips surely (h = 0, J = 0 maps s to -s at every step).  Use scan='random' "
-                    "or 'sequential', or move theta off this region.")
-            return stationary_from_dense(U)
+                    f"the stationary law of parallel Metropolis is not unique for this model: {err} "
+                    "Each closed class has its own stationary law because every spin with "
+                    "s_i H_i <= 0 flips surely (h = 0, J = 0 maps s to -s at every step).  Use "
+                    "scan='random' or 'sequential', or move theta off this region.") from err
         return np.array(self.model.boltzmann())
 
 

@@ -19,8 +19,9 @@ with the negative phase taken from ``n_chains`` chains after k sweeps of
 * ``'pcd'`` — chains persist from one update to the next (started once from ``p0``).
 
 Everything is a function of ``seed``: the minibatches of epoch e come from
-``numpy.random.default_rng([seed, 0, e])`` and the chains of update n from the counter-based seed ``rng.chain_key(seed, n)``, so a run is
-bit-reproducible whatever the number of threads.  The exact twin (distributions instead of
+``numpy.random.default_rng([seed, 0, e])`` and the chains of update n from the counter-based
+seed ``rng.chain_key(seed, n)``, so a run is bit-reproducible whatever the number of threads
+(and can resume from a checkpoint, :mod:`shortrun.numerics.checkpoint`).  The exact twin (distributions instead of
 chains) is :mod:`shortrun.numerics.training`.
 """
 from __future__ import annotations

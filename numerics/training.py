@@ -455,14 +455,18 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, l
     theta, velocity, persistent = state["theta"], state["velocity"], state["persistent"]
     rows, monitor = state["rows"], state["monitor"]
     converged, step = False, state["step"]
-    top = state
+    top = dict(state, rows=len(rows))
+
+    def save(top):  # rows only grow: the state before an update keeps the count, not a copy
+        ckpt.save(dict(top, rows=rows[:top["rows"]]))
+
     try:
         for step in range(state["step"], n_steps + 1):
             if ckpt.active:  # the state before this update: what a resumed run starts from
                 top = dict(step=step, theta=theta, velocity=velocity, persistent=persistent,
-                           rows=list(rows), monitor=copy.deepcopy(monitor))
+                           rows=len(rows), monitor=copy.deepcopy(monitor))
                 if ckpt.due():
-                    ckpt.save(top)
+                    save(top)
             model = prob.model(theta)
             if prob.protocol == "eq":
                 neg = np.asarray(model.boltzmann())
@@ -493,9 +497,9 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, l
             theta = theta + velocity
             report(step, "|grad|_inf {:.3e}  max|theta| {:.3g}", gmax, np.max(np.abs(theta)))
     except KeyboardInterrupt:
-        ckpt.save(top)
+        save(top)
         raise
-    ckpt.save(top)
+    save(top)
     if converged:
         message = f"converged: |grad|_inf = {gmax:.3g} <= tol = {tol:g} after {step} updates"
     else:
