@@ -40,9 +40,9 @@ def setup() -> None:
         venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
     if STAMP.exists() and STAMP.read_text() == _fingerprint():
         return
-    print("[setup] installing shortrun[test] (editable) and its dependencies", flush=True)
+    print("[setup] installing shortrun[test,deep] (editable) and its dependencies", flush=True)
     pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "install", "-q"]
-    subprocess.run(pip + ["-e", f"{ROOT}[test]"], check=True, cwd=ROOT)
+    subprocess.run(pip + ["-e", f"{ROOT}[test,deep]"], check=True, cwd=ROOT)
     STAMP.write_text(_fingerprint())
 
 

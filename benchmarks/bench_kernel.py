@@ -20,7 +20,11 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from shortrun.numerics import dense, kernels, models
+from shortrun.numerics.kernels import dense
+
+from shortrun.numerics import kernels
+
+from shortrun.numerics import models
 
 
 def best_time(fn, repeat=7, number=1):

@@ -17,7 +17,11 @@ import time
 
 import numpy as np
 
-from shortrun.numerics import fixed_point, teachers, training
+from shortrun.numerics.training import fixed_point
+
+from shortrun.numerics.data import teachers
+
+from shortrun.numerics import training
 
 
 def best_of(repeat, fn):

@@ -31,7 +31,19 @@
 # %%
 import numpy as np
 
-from shortrun.numerics import diagnostics, fixed_point, kernels, moments, sampling, teachers, training
+from shortrun.numerics.analysis import diagnostics
+
+from shortrun.numerics.training import fixed_point
+
+from shortrun.numerics import kernels
+
+from shortrun.numerics.core import moments
+
+from shortrun.numerics import sampling
+
+from shortrun.numerics.data import teachers
+
+from shortrun.numerics import training
 
 N, beta, field, k = 7, 0.8, 0.2, 2
 rule, scan = "heatbath", "random"

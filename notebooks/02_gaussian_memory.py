@@ -24,7 +24,7 @@
 # %%
 import numpy as np
 
-from shortrun.numerics import langevin
+from shortrun.numerics.sampling import langevin
 from shortrun.theory import gaussian as g
 
 eta, sigma2, s02 = 0.05, 0.1, 1 / 3       # the SPEC's check values

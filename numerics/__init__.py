@@ -1,1 +1,4 @@
-"""Exact state-space machinery, Markov kernels, spectra, training and Monte Carlo."""
+"""Exact state-space machinery, samplers and training, in layers (see docs/architecture.md).
+
+core → models → kernels → sampling → data → training → analysis
+"""

@@ -13,7 +13,10 @@ import numpy as np
 
 
 def demo(N=7, beta=0.4, k_values=(1, 2, 5, 20, 100), seed=1):
-    from shortrun.numerics import kernels, models, moments, spectral
+    from shortrun.numerics import kernels
+    from shortrun.numerics import models
+    from shortrun.numerics.core import moments
+    from shortrun.numerics.kernels import spectral
 
     rng = np.random.default_rng(seed)
     J = rng.normal(0.0, 1.0 / np.sqrt(N), (N, N))

@@ -2,14 +2,27 @@
 
 Sub-packages
 ------------
+shortrun.conventions
+    The names of rules, scans and protocols, and every input validator (one home).
 shortrun.numerics
-    Exact state-space machinery (2^N states), Markov kernels, spectra, exact training,
-    numba Monte Carlo.
+    Exact state-space machinery (2^N states), kernels, spectra, samplers, training, sweeps,
+    in layers: core → models → kernels → sampling → data → training → analysis → sweeps.
 shortrun.theory
-    Closed forms (sympy) of the solvable models: Gaussian/Langevin, independent spins,
-    high-temperature Ising.
+    Closed forms (sympy, with numpy twins) of the solvable models.
 shortrun.paper_figures
-    One script per figure and ``python -m shortrun.paper_figures`` to make them all.
-"""
+    One script per figure; ``shortrun figures`` (or ``python3 tasks.py figures``) makes them all.
+shortrun.cli
+    The ``shortrun`` command: ``figures`` and ``verify``.
 
-__version__ = "0.1.0"
+The equations are stated in ``docs/theory.md``; the layers in ``docs/architecture.md``.
+"""
+import os as _os
+
+__version__ = "0.2.0"
+
+# The design card keeps theory/, numerics/ and paper_figures/ at the top of the repository and
+# setup.cfg installs them as shortrun.theory, .numerics, .paper_figures.  Run from a checkout
+# without installing, the same sub-packages are found through this path entry.
+_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if _os.path.isdir(_os.path.join(_root, "numerics")) and _root not in __path__:
+    __path__.append(_root)

@@ -5,7 +5,18 @@ import pickle
 import numpy as np
 import pytest
 
-from shortrun.numerics import checkpoint, mc_training, sampling, states, teachers, training
+from shortrun.numerics.core import checkpoint
+
+from shortrun.numerics.training import monte_carlo as mc_training
+
+from shortrun.numerics import sampling
+from shortrun.numerics.sampling import spins
+
+from shortrun.numerics.core import states
+
+from shortrun.numerics.data import teachers
+
+from shortrun.numerics import training
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +69,10 @@ def _trainer(kind, data6, samples5):
     at the interruption, the step saved then)."""
     if kind == "exact":  # training.stats: once per update, twice every 7th (call 50 is in update 42)
         return (lambda protocol, n, **kw: training.train(data6, 2, protocol, n_steps=n, **kw,
-                                                         **EXACT), _same_exact, training, "stats",
+                                                         **EXACT), _same_exact, training.exact, "stats",
                 50, 42)
     return (lambda protocol, n, **kw: mc_training.train(samples5, 2, protocol, n_steps=n, **kw,
-                                                        **MC), _same_mc, sampling, "sample", 11, 10)
+                                                        **MC), _same_mc, spins, "sample", 11, 10)
 
 
 @pytest.mark.parametrize("kind, protocol", [("exact", "rdm"), ("exact", "pcd"), ("mc", "rdm"),

@@ -20,7 +20,17 @@ import numpy as np
 import pytest
 from conftest import exact_tol
 
-from shortrun.numerics import fixed_point, kernels, moments, spectral, teachers, training
+from shortrun.numerics.training import fixed_point
+
+from shortrun.numerics import kernels
+
+from shortrun.numerics.core import moments
+
+from shortrun.numerics.kernels import spectral
+
+from shortrun.numerics.data import teachers
+
+from shortrun.numerics import training
 from shortrun.numerics.kernels import NotBoltzmannWarning
 
 RULES = ["heatbath", "metropolis"]

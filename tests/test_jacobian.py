@@ -3,7 +3,13 @@ import numpy as np
 import pytest
 from conftest import RULES, SCANS, exact_tol
 
-from shortrun.numerics import jacobian, kernels, models, moments
+from shortrun.numerics.kernels import tangent as jacobian
+
+from shortrun.numerics import kernels
+
+from shortrun.numerics import models
+
+from shortrun.numerics.core import moments
 
 # parallel heat-bath kernels warn that their stationary law is not Boltzmann: known here
 pytestmark = pytest.mark.filterwarnings("ignore::shortrun.numerics.kernels.NotBoltzmannWarning")

@@ -7,7 +7,15 @@ import pytest
 from conftest import DISCRETE_SCANS, RULES, SCANS, exact_tol, random_bm, random_distribution
 from scipy.linalg import expm
 
-from shortrun.numerics import dense, kernels, models, moments, spectral
+from shortrun.numerics.kernels import dense
+
+from shortrun.numerics import kernels
+
+from shortrun.numerics import models
+
+from shortrun.numerics.core import moments
+
+from shortrun.numerics.kernels import spectral
 from shortrun.numerics.kernels import NotBoltzmannWarning
 
 pytestmark = pytest.mark.filterwarnings("ignore::shortrun.numerics.kernels.NotBoltzmannWarning")
@@ -251,7 +259,7 @@ def test_bad_names_and_sizes():
 def test_parallel_update_serial_and_threaded_routes_are_bit_identical(rule):
     """Small kernels run the synchronous update on one thread (PARALLEL_SERIAL_BELOW); both
     routes sum the same blocks in the same order, so they agree bit for bit."""
-    from shortrun.numerics import site_updates as su
+    from shortrun.numerics.kernels import site_updates as su
     model = random_bm(7, seed=2)
     p = random_distribution(7, seed=3)
     code = su.HEATBATH if rule == "heatbath" else su.METROPOLIS

@@ -9,7 +9,17 @@ import numpy as np
 import pytest
 from scipy.optimize import root
 
-from shortrun.numerics import kernels, mc_training, models, moments, progress, sampling
+from shortrun.numerics import kernels
+
+from shortrun.numerics.training import monte_carlo as mc_training
+
+from shortrun.numerics import models
+
+from shortrun.numerics.core import moments
+
+from shortrun.numerics.core import progress
+
+from shortrun.numerics import sampling
 
 N_SIGMA = 5.0
 N = 3

@@ -9,7 +9,18 @@ import numpy as np
 import pytest
 from scipy.stats import binom, chi2, norm
 
-from shortrun.numerics import kernels, models, moments, rng, sampling, states
+from shortrun.numerics import kernels
+
+from shortrun.numerics import models
+
+from shortrun.numerics.core import moments
+
+from shortrun.numerics.core import rng
+
+from shortrun.numerics import sampling
+from shortrun.numerics.sampling import spins
+
+from shortrun.numerics.core import states
 from shortrun.numerics.kernels import NotBoltzmannWarning
 
 N_SIGMA = 5.0
@@ -83,7 +94,7 @@ def test_huge_couplings_use_the_additive_fields_and_stay_exact(rule, scan):
     the dynamics is then almost deterministic and still matches the exact law."""
     model = random_bm(5, seed=6, scale=80.0)
     h, J = model.h, model.J
-    assert not sampling._field_tables(h, J)[2] and sampling._field_tables(h, J / 1000)[2]
+    assert not spins._field_tables(h, J)[2] and spins._field_tables(h, J / 1000)[2]
     n = 50_000
     traj = sampling.sample(model, "uniform", 3, rule=rule, scan=scan, n_chains=n, seed=9,
                            times=[1, 3])

@@ -3,7 +3,11 @@ import numpy as np
 import pytest
 from conftest import RULES, exact_tol, random_bm, random_distribution
 
-from shortrun.numerics import kernels, models, spectral
+from shortrun.numerics import kernels
+
+from shortrun.numerics import models
+
+from shortrun.numerics.kernels import spectral
 
 
 @pytest.mark.parametrize("rule", RULES)

@@ -5,7 +5,11 @@ import numpy as np
 import pytest
 from conftest import exact_tol, random_bm, random_distribution
 
-from shortrun.numerics import models, moments, states
+from shortrun.numerics import models
+
+from shortrun.numerics.core import moments
+
+from shortrun.numerics.core import states
 
 
 @pytest.mark.parametrize("N", [1, 3, 5, 7])

@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 from conftest import exact_tol
 
-from shortrun.numerics import moments, teachers
+from shortrun.numerics.core import moments
+
+from shortrun.numerics.data import teachers
 from shortrun.numerics.models import BoltzmannMachine
-from shortrun.numerics.states import spins
+from shortrun.numerics.core.states import spins
 
 
 def brute_stats(model):

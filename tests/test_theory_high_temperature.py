@@ -6,7 +6,11 @@ import pytest
 import scipy.optimize
 import sympy as sp
 
-from shortrun.numerics import kernels, models, moments
+from shortrun.numerics import kernels
+
+from shortrun.numerics import models
+
+from shortrun.numerics.core import moments
 from shortrun.theory import high_temperature as ht
 from shortrun.theory import moment_expansion as me
 

@@ -3,7 +3,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from shortrun.numerics import kernels, models, moments, states
+from shortrun.numerics import kernels
+
+from shortrun.numerics import models
+
+from shortrun.numerics.core import moments
+
+from shortrun.numerics.core import states
 from shortrun.theory import independent as ind
 
 TOL = 1e-12

@@ -2,7 +2,13 @@
 import numpy as np
 import pytest
 
-from shortrun.numerics import diagnostics, fixed_point, teachers, training
+from shortrun.numerics.analysis import diagnostics
+
+from shortrun.numerics.training import fixed_point
+
+from shortrun.numerics.data import teachers
+
+from shortrun.numerics import training
 from shortrun.numerics.models import BoltzmannMachine
 
 

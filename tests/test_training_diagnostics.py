@@ -2,7 +2,15 @@
 import numpy as np
 import pytest
 
-from shortrun.numerics import diagnostics, fixed_point, kernels, spectral, teachers
+from shortrun.numerics.analysis import diagnostics
+
+from shortrun.numerics.training import fixed_point
+
+from shortrun.numerics import kernels
+
+from shortrun.numerics.kernels import spectral
+
+from shortrun.numerics.data import teachers
 from shortrun.numerics.models import BoltzmannMachine
 
 

@@ -36,7 +36,7 @@ import scipy.optimize
 import scipy.special
 import sympy as sp
 
-from . import _checks
+from shortrun import conventions as _checks
 
 __all__ = [
     "ula_moments", "langevin_moments", "ula_stationary_cov", "ula_mode_variance",

@@ -24,7 +24,7 @@ import functools
 import numpy as np
 import sympy as sp
 
-from . import _checks
+from shortrun import conventions as _checks
 from . import moment_expansion as me
 
 __all__ = ["SYMBOLS", "factors", "f1", "f2", "glauber_moments", "random_scan_factors",

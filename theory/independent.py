@@ -41,7 +41,7 @@ import numpy as np
 import scipy.optimize
 import sympy as sp
 
-from . import _checks
+from shortrun import conventions as _checks
 
 __all__ = ["RULES", "SCANS", "site_contraction", "relaxation_factor", "magnetisation",
            "divergence_threshold", "has_finite_fixed_point", "field_fixed_point", "expressions",

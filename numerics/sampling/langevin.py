@@ -18,12 +18,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import rng
-from .sampling import (DEFAULT_CHAINS, INIT_SWEEP, SERIAL_BELOW, check_n_chains, check_seed,
+from shortrun.numerics.core import rng
+from shortrun.numerics.sampling.spins import (DEFAULT_CHAINS, INIT_SWEEP, SERIAL_BELOW, check_n_chains, check_seed,
                        check_times, threads)
-from .validate import check_steps
+from shortrun.conventions import check_steps
 # the Gaussian-model argument conventions are those of shortrun.theory.gaussian.ula_moments
-from shortrun.theory import _checks as checks
+from shortrun import conventions as checks
 
 __all__ = ["sample_ula"]
 

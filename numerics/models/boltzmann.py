@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
-from .states import check_size, split
-from .validate import check_finite
+from shortrun.numerics.core.states import check_size, split
+from shortrun.conventions import check_finite
 
 
 def normalised_exp(logw):

@@ -38,11 +38,11 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import rng
-from .states import check_size, index, n_states
-from .validate import RULES, SCANS, check_choice, check_distribution, check_steps
+from shortrun.numerics.core import rng
+from shortrun.numerics.core.states import check_size, index, n_states
+from shortrun.conventions import RULES, SCANS, check_choice, check_distribution, check_steps
 
-__all__ = ["sample", "histogram", "stats", "stats_error", "sample_ula", "DEFAULT_CHAINS"]
+__all__ = ["sample", "histogram", "stats", "stats_error", "DEFAULT_CHAINS"]
 
 DEFAULT_CHAINS = 1000
 #: Sweeps between exact recomputations of the incrementally updated local fields.
@@ -437,9 +437,3 @@ def stats_error(states):
     if n < 2:
         raise ValueError("stats_error needs at least 2 states (one per chain).")
     return np.sqrt(np.clip(1.0 - stats(states) ** 2, 0.0, None) / (n - 1))
-
-
-def sample_ula(A, h, mu0, Sigma0, k, eta, sigma2=None, n_chains=None, seed=0, times=None):
-    """Unadjusted Langevin chains for the Gaussian EBM; see :func:`shortrun.numerics.langevin.sample_ula`."""
-    from .langevin import sample_ula as _ula
-    return _ula(A, h, mu0, Sigma0, k, eta, sigma2=sigma2, n_chains=n_chains, seed=seed, times=times)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .states import spins
+from shortrun.numerics.core.states import spins
 
 #: Low bits covered by the B table (2^L doubles per site: stays in L1 cache).
 LOW_BITS = 11

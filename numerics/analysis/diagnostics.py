@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import BMKernel
-from .models import BoltzmannMachine
-from .moments import stats
-from .validate import check_distribution
+from shortrun.numerics.kernels.boltzmann import BMKernel
+from shortrun.numerics.models.boltzmann import BoltzmannMachine
+from shortrun.numerics.core.moments import stats
+from shortrun.conventions import check_distribution
 
 
 def _as_model(model_or_theta, N=None):
@@ -37,7 +37,7 @@ def _as_model(model_or_theta, N=None):
 def mixing_time(model, rule="heatbath", scan="random"):
     r"""τ(θ) = κ_1 = −1/ln|λ_1| of the kernel (G3), via
     :func:`shortrun.numerics.spectral.decompose` (dense: N ≤ 13)."""
-    from .spectral import decompose
+    from shortrun.numerics.kernels.spectral import decompose
     return decompose(BMKernel(_as_model(model), rule, scan, warn=False)).mixing_time
 
 
@@ -88,7 +88,7 @@ def memory_curve(model, p0, times, data, rule="heatbath", scan="random", mask=No
     data}\|_\infty` for the sorted ``times`` (one forward pass of
     :meth:`~shortrun.numerics.kernels.Kernel.trajectory`).  At a fixed point of Rdm-k training
     it vanishes at t = k and not elsewhere (SPEC §2, memory effect)."""
-    from .teachers import as_data
+    from shortrun.numerics.data.teachers import as_data
     data = as_data(data)
     laws = BMKernel(_as_model(model), rule, scan, warn=False).trajectory(p0, times)
     st = np.array([stats(p) for p in laws])

@@ -31,10 +31,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .kernels import NonUniqueStationaryError
-from .progress import Progress
-from .training import Problem, divergence_message, problem
-from .validate import check_count, check_positive
+from shortrun.numerics.kernels.boltzmann import NonUniqueStationaryError
+from shortrun.numerics.core.progress import Progress
+from shortrun.numerics.training.exact import Problem, divergence_message, problem
+from shortrun.conventions import check_count, check_positive
 
 
 @dataclass(frozen=True)

@@ -34,15 +34,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checkpoint import Checkpointer, fingerprint
-from .diagnostics import mixing_time
-from .jacobian import equilibrium_jacobian, n_params, stationary_jacobian, stats_jacobian
-from .kernels import BMKernel, NotBoltzmannWarning
-from .models import BoltzmannMachine
-from .moments import stats
-from .progress import Progress
-from .teachers import as_data
-from .validate import (RULES, SCANS, check_choice, check_count, check_distribution, check_finite,
+from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
+from shortrun.numerics.kernels.spectral import decompose
+from shortrun.numerics.kernels.tangent import equilibrium_jacobian, n_params, stationary_jacobian, stats_jacobian
+from shortrun.numerics.kernels.boltzmann import BMKernel, NotBoltzmannWarning
+from shortrun.numerics.models.boltzmann import BoltzmannMachine
+from shortrun.numerics.core.moments import stats
+from shortrun.numerics.core.progress import Progress
+from shortrun.numerics.data.teachers import as_data
+from shortrun.conventions import (RULES, SCANS, check_choice, check_count, check_distribution, check_finite,
                        check_positive, check_steps)
 
 PROTOCOLS = ("rdm", "cd", "pcd", "eq")
@@ -481,7 +481,7 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, l
             last = converged or step == n_steps
             if step % record_every == 0 or last:
                 eq = np.max(np.abs(stats(model.boltzmann()) - target)[m])
-                tau = (mixing_time(model, prob.rule, prob.scan)
+                tau = (decompose(prob.kernel(model)).mixing_time
                        if mixing_every and step % mixing_every == 0 else np.nan)
                 rows.append((step, theta.copy(), float(np.linalg.norm(grad)), gmax, eq, tau))
             if last:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validate import memory_error
+from shortrun.conventions import memory_error
 
 #: Memory the exact state-space routes may use (bytes); above it they refuse with a clear error.
 MEMORY_BUDGET = 8 * 2**30

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .states import split
+from shortrun.numerics.core.states import split
 
 
 def n_spins(p):

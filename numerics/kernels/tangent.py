@@ -50,10 +50,10 @@ import numpy as np
 from numba import njit
 from scipy.special import expit
 
-from .kernels import BMKernel, poisson_weights
-from .models import BoltzmannMachine
-from .states import check_size, spins
-from .validate import RULES, SCANS, check_choice, check_distribution, check_steps
+from shortrun.numerics.kernels.boltzmann import BMKernel, poisson_weights
+from shortrun.numerics.models.boltzmann import BoltzmannMachine
+from shortrun.numerics.core.states import check_size, spins
+from shortrun.conventions import RULES, SCANS, check_choice, check_distribution, check_steps
 
 #: Largest N for the tangent routes (the tangent matrix holds 2^N x P doubles).
 TANGENT_MAX_N = 14

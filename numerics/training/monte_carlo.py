@@ -31,12 +31,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import rng, sampling
-from .checkpoint import Checkpointer, fingerprint
-from .models import BoltzmannMachine
-from .moments import n_spins, stats as exact_stats
-from .progress import Progress
-from .validate import RULES, SCANS, check_choice, check_distribution, check_steps
+from shortrun.numerics.core import rng
+
+from shortrun.numerics.sampling import spins as sampling
+from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
+from shortrun.numerics.models.boltzmann import BoltzmannMachine
+from shortrun.numerics.core.moments import n_spins, stats as exact_stats
+from shortrun.numerics.core.progress import Progress
+from shortrun.conventions import RULES, SCANS, check_choice, check_distribution, check_steps
 
 __all__ = ["train", "MCTrainResult", "MCHistory", "PROTOCOLS"]
 

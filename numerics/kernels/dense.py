@@ -16,7 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .states import spins
+from shortrun.conventions import memory_error
+from shortrun.numerics.core.states import spins
+
+#: Largest N for the dense 2^N x 2^N matrix (8·4^N bytes: 128 MiB at N = 12).
+DENSE_MAX_N = 13
+
+
+def check_dense_size(N):
+    """Refuse a dense 2^N x 2^N matrix beyond :data:`DENSE_MAX_N`, naming the matrix-free route."""
+    if N > DENSE_MAX_N:
+        raise memory_error(f"a dense 2^N x 2^N matrix at N={N}", 8.0 * 4.0**N,
+                           "use the matrix-free BMKernel(...).apply / .propagate instead.")
 
 
 def _up_probability(model, rule, s, i):
@@ -31,7 +42,6 @@ def _up_probability(model, rule, s, i):
 
 def site_matrix(model, rule, i):
     """Dense single-site operator :math:`T_i` (2^N x 2^N, column-stochastic)."""
-    from .kernels import check_dense_size
     N = model.N
     check_dense_size(N)
     n = 1 << N
@@ -46,7 +56,6 @@ def site_matrix(model, rule, i):
 
 def dense_kernel(model, rule, scan):
     """Dense U for ``scan`` in random/sequential/parallel, or the generator W for 'continuous'."""
-    from .kernels import check_dense_size
     N = model.N
     check_dense_size(N)
     n = 1 << N

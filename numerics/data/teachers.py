@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .models import BoltzmannMachine
-from .moments import moments, n_spins, stats
-from .states import check_size, from01, index, n_states, spins
-from .validate import check_distribution, check_finite
+from shortrun.numerics.models.boltzmann import BoltzmannMachine
+from shortrun.numerics.core.moments import moments, n_spins, stats
+from shortrun.numerics.core.states import check_size, from01, index, n_states, spins
+from shortrun.conventions import check_distribution, check_finite
 
 #: Largest N for which a data set is held as a 2^N distribution vector.
 DATA_MAX_N = 24

@@ -22,14 +22,13 @@ import warnings
 import numpy as np
 from scipy.stats import poisson
 
-from . import site_updates as su
-from .models import BoltzmannMachine
-from .states import check_size
-from .spectral import NonUniqueStationaryError
-from .validate import RULES, SCANS, check_choice, check_distribution, check_steps, memory_error
+from shortrun.numerics.kernels import site_updates as su
+from shortrun.numerics.kernels.dense import DENSE_MAX_N, check_dense_size, dense_kernel
+from shortrun.numerics.models.boltzmann import BoltzmannMachine
+from shortrun.numerics.core.states import check_size
+from shortrun.numerics.kernels.spectral import NonUniqueStationaryError
+from shortrun.conventions import RULES, SCANS, check_choice, check_distribution, check_steps, memory_error
 
-#: Largest N for the dense 2^N x 2^N matrix (8·4^N bytes: 128 MiB at N = 12).
-DENSE_MAX_N = 13
 #: Largest N for the synchronous (parallel) update, whose cost is 2·4^N per step.
 PARALLEL_MAX_N = 16
 
@@ -204,7 +203,6 @@ class BMKernel(Kernel):
     def dense(self):
         """The dense matrix U (or the generator W for continuous time), built independently of
         the matrix-free operators (:mod:`shortrun.numerics.dense`)."""
-        from .dense import dense_kernel
         return dense_kernel(self.model, self.rule, self.scan)
 
     def stationary(self):
@@ -223,7 +221,7 @@ class BMKernel(Kernel):
         if self.scan == "parallel":
             if self.rule == "heatbath":
                 return parallel_heatbath_stationary(self.model)
-            from .spectral import stationary_from_dense
+            from shortrun.numerics.kernels.spectral import stationary_from_dense
             try:
                 return stationary_from_dense(self.dense())
             except NonUniqueStationaryError as err:
@@ -274,8 +272,8 @@ def poisson_weights(lam, tail=1e-17):
 
 def parallel_heatbath_stationary(model):
     r""":math:`\pi(s) \propto e^{h\cdot s}\prod_i 2\cosh H_i(s)` (SPEC §1), normalised in log space."""
-    from .models import normalised_exp
-    from .states import chunks
+    from shortrun.numerics.models.boltzmann import normalised_exp
+    from shortrun.numerics.core.states import chunks
     logw = np.empty(model.n_states)
     for start, stop, s in chunks(model.N):
         H = model.local_fields(s)
@@ -291,9 +289,3 @@ def law(model, p0, k, rule="heatbath", scan="random"):
     :func:`shortrun.numerics.sampling.sample`.
     """
     return BMKernel(model, rule, scan).propagate(p0, k)
-
-
-def check_dense_size(N):
-    if N > DENSE_MAX_N:
-        raise memory_error(f"a dense 2^N x 2^N matrix at N={N}", 8.0 * 4.0**N,
-                           "use the matrix-free BMKernel(...).apply / .propagate instead.")

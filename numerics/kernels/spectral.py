@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validate import check_distribution, check_steps
+from shortrun.conventions import check_distribution, check_steps
 
 
 def _tol(n):

@@ -1,0 +1,1 @@
+"""Neural energies on JAX (optional extra ``shortrun[deep]``): imported only when used."""

@@ -1,0 +1,133 @@
+"""The layers of docs/architecture.md, enforced: no import runs up a layer, no import circle.
+
+Every ``import``/``from ... import`` in the package (lazy ones inside functions included) is read
+with :mod:`ast`; a module may import its own layer or a lower one, never a higher one, and the
+module graph has no cycle.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: (package prefix, layer): lower layers never import higher ones (docs/architecture.md).
+LAYERS = [
+    ("shortrun.conventions", 0),
+    ("shortrun.theory", 1),
+    ("shortrun.numerics.core", 1),
+    ("shortrun.numerics.models", 2),
+    ("shortrun.numerics.kernels", 3),
+    ("shortrun.numerics.sampling", 4),
+    ("shortrun.numerics.data", 5),
+    ("shortrun.numerics.training", 6),
+    ("shortrun.numerics.analysis", 7),
+    ("shortrun.numerics.neural", 7),
+    ("shortrun.numerics.sweeps", 8),
+    ("shortrun.numerics", 8),          # the package __init__ only
+    ("shortrun.paper_figures", 9),
+    ("shortrun.cli", 10),
+    ("shortrun", 10),
+]
+FOLDERS = {"shortrun": "shortrun", "theory": "shortrun.theory", "numerics": "shortrun.numerics",
+           "paper_figures": "shortrun.paper_figures"}
+
+
+def layer(module):
+    for prefix, n in LAYERS:
+        if module == prefix or module.startswith(prefix + "."):
+            return n
+    return None
+
+
+def modules():
+    out = {}
+    for folder, pkg in FOLDERS.items():
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            rel = path.relative_to(ROOT / folder).with_suffix("")
+            parts = [p for p in rel.parts if p != "__init__"]
+            out[".".join([pkg] + parts)] = path
+    return out
+
+
+def imports(name, path):
+    tree = ast.parse(path.read_text())
+    is_pkg = path.name == "__init__.py"
+    base = name.split(".") if is_pkg else name.split(".")[:-1]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                mod = ".".join(base[: len(base) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                mod = node.module
+            found.add(mod)
+            found.update(f"{mod}.{a.name}" for a in node.names)
+    return {m for m in found if m and m.split(".")[0] == "shortrun"}
+
+
+MODULES = modules()
+GRAPH = {n: {m for m in imports(n, p) if m in MODULES and m != n} for n, p in MODULES.items()}
+
+
+def test_every_module_has_a_layer():
+    assert [n for n in MODULES if layer(n) is None] == []
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_upward_import(name):
+    up = sorted(m for m in GRAPH[name] if layer(m) > layer(name)
+                and not name.startswith(m + "."))  # a module may import its parent package's docs
+    assert up == [], f"{name} (layer {layer(name)}) imports higher layers: {up}"
+
+
+def test_no_private_theory_import_from_numerics():
+    bad = [(n, m) for n, deps in GRAPH.items() if n.startswith("shortrun.numerics")
+           for m in deps if m.startswith("shortrun.theory") and "._" in m[len("shortrun."):]]
+    assert bad == []
+
+
+def test_no_import_circle():
+    # package __init__ files re-export their modules: an edge pkg -> pkg.mod is not a circle
+    graph = {n: {m for m in deps if not m.startswith(n + ".")} for n, deps in GRAPH.items()}
+    state, stack, cycles = {}, [], []
+
+    def visit(n):
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(graph[n]):
+            if state.get(m) == 1:
+                cycles.append(stack[stack.index(m):] + [m])
+            elif m not in state:
+                visit(m)
+        stack.pop()
+        state[n] = 2
+
+    for n in sorted(graph):
+        if n not in state:
+            visit(n)
+    assert cycles == []
+
+
+def test_training_names_no_concrete_model():
+    """Training works through the model interface only (docs/architecture.md)."""
+    hits = [str(p.relative_to(ROOT)) for p in (ROOT / "numerics" / "training").rglob("*.py")
+            if "BoltzmannMachine" in p.read_text() or "BMKernel" in p.read_text()]
+    assert hits == []
+
+
+def test_nothing_points_outside_the_repository():
+    """Docs and code cite docs/theory.md, never a file beside the checkout."""
+    bad = []
+    for folder in ("shortrun", "theory", "numerics", "paper_figures", "docs", "notebooks",
+                   "tests", "benchmarks"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".md", ".ipynb") and path != Path(__file__):
+                text = path.read_text()
+                if "SPEC" in text or "../shared" in text:
+                    bad.append(str(path.relative_to(ROOT)))
+    assert sorted(bad) == []
