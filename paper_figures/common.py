@@ -21,7 +21,11 @@ PAGE_WIDTH = 7.0
 
 @dataclass
 class Context:
-    """The run's settings: where figures go, fast or full grids, the cache, the Dask scheduler."""
+    """The run's settings: where figures go, fast or full grids, the cache, the Dask scheduler.
+
+    ``tiny`` (test mode) asks for the smallest sizes that still exercise every line of a
+    figure script; it implies ``fast``.
+    """
 
     out: Path
     fast: bool = True
@@ -29,16 +33,41 @@ class Context:
     scheduler: str | None = None
     progress: bool = True
     extra: dict = field(default_factory=dict)
+    tiny: bool = False
 
     def __post_init__(self):
         self.out = Path(self.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.cache_dir = Path(self.cache_dir) if self.cache_dir else self.out / "cache"
         self.cache_dir.mkdir(parents=True, exist_ok=True)
+        if self.tiny:
+            self.fast = True
 
-    def size(self, fast, full):
-        """``fast`` in the fast mode, ``full`` otherwise."""
+    @property
+    def mode(self):
+        """``'tiny'``, ``'fast'`` or ``'full'``."""
+        return "tiny" if self.tiny else ("fast" if self.fast else "full")
+
+    def size(self, fast, full, tiny=None):
+        """``fast`` in the fast mode, ``full`` otherwise; ``tiny`` (if given) in the test mode,
+        else ``fast`` there too."""
+        if self.tiny and tiny is not None:
+            return tiny
         return fast if self.fast else full
+
+
+class Skipped(Exception):
+    """Raised by a figure script whose optional dependency is missing (the runner reports the
+    figure as SKIPPED with this message, not as an error)."""
+
+
+def progress(ctx, iterable, desc, total=None):
+    """``iterable`` wrapped in a tqdm progress bar (stderr, cleared when done) if
+    ``ctx.progress``; the figure's steps show while it runs."""
+    if not ctx.progress:
+        return iterable
+    from tqdm.auto import tqdm
+    return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True)
 
 
 @dataclass
