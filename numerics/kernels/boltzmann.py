@@ -20,9 +20,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.stats import poisson
 
 from shortrun.numerics.kernels import site_updates as su
+from shortrun.numerics.kernels.base import Kernel, NotBoltzmannWarning, kernel, poisson_weights
 from shortrun.numerics.kernels.dense import DENSE_MAX_N, check_dense_size, dense_kernel
 from shortrun.numerics.models.boltzmann import BoltzmannMachine
 from shortrun.numerics.core.states import check_size
@@ -31,58 +31,6 @@ from shortrun.conventions import RULES, SCANS, check_choice, check_distribution,
 
 #: Largest N for the synchronous (parallel) update, whose cost is 2·4^N per step.
 PARALLEL_MAX_N = 16
-
-
-class NotBoltzmannWarning(UserWarning):
-    """The kernel's stationary law is not the Boltzmann law of the model."""
-
-
-class Kernel:
-    """Interface of a Markov chain on a finite state space (column-stochastic convention).
-
-    Subclasses set ``n_states``, ``time`` (``'discrete'`` or ``'continuous'``) and
-    ``reversible``, and implement :meth:`apply` (one step, or one application of the generator
-    for continuous time), :meth:`dense` and :meth:`stationary`; :meth:`propagate` has a generic
-    implementation for discrete time.
-    """
-
-    n_states: int
-    time: str = "discrete"
-    reversible: bool = False
-
-    def apply(self, p):  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def dense(self):  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def stationary(self):  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def check_p0(self, p0):
-        return check_distribution(p0, self.n_states, "p0")
-
-    def propagate(self, p0, k):
-        r""":math:`p(k, p_0) = U^k p_0` by k matrix-free applications."""
-        k = check_steps(k, "k")
-        p = self.check_p0(p0)
-        for _ in range(k):
-            p = self.apply(p)
-        return p
-
-    def trajectory(self, p0, times):
-        """Laws p(t, p0) at the sorted ``times`` in one forward pass, shape (len(times), n_states)."""
-        integer = self.time == "discrete"
-        times = [check_steps(t, "times", integer=integer) for t in times]
-        if any(b < a for a, b in zip(times, times[1:])):
-            raise ValueError("times must be sorted in increasing order.")
-        out = np.empty((len(times), self.n_states))
-        p, now = self.check_p0(p0), 0
-        for row, t in enumerate(times):
-            p = self.propagate(p, t - now)
-            now = t
-            out[row] = p
-        return out
 
 
 class BMKernel(Kernel):
@@ -156,7 +104,28 @@ class BMKernel(Kernel):
 
     # -- the kernel interface ---------------------------------------------------------------
     def apply(self, p):
-        r"""One step: :math:`U p` (discrete time) or :math:`W p` (continuous time)."""
+        r"""One step: :math:`U p` (discrete time).  Continuous-time kernels have no step: use
+        :meth:`propagate` (the law at time t) or :meth:`generator` (:math:`W p`)."""
+        if self.scan == "continuous":
+            raise ValueError("a continuous-time kernel has no single step: use "
+                             ".propagate(p0, t) for the law at time t, or .generator(p) for W p.")
+        return self._step(p)
+
+    def generator(self, p):
+        r""":math:`W p = N(R - I)p` of the continuous-time chain, :math:`W = \sum_i (T_i - I)`
+        (U2): the time derivative of the law, a vector that sums to 0 (not a law)."""
+        if self.scan != "continuous":
+            raise ValueError(f"scan={self.scan!r} is a discrete-time kernel: use .apply(p) for U p.")
+        p = self._check_vector(p)
+        return self.N * (self.random_update(p) - p)
+
+    def _check_vector(self, p):
+        p = np.ascontiguousarray(p, dtype=float)
+        if p.shape != (self.n_states,):
+            raise ValueError(f"p must have length 2^N = {self.n_states}; got shape {p.shape}.")
+        return p
+
+    def _step(self, p):
         p = np.ascontiguousarray(p, dtype=float)
         if p.shape != (self.n_states,):
             raise ValueError(f"p must have length 2^N = {self.n_states}; got shape {p.shape}.")
@@ -168,8 +137,6 @@ class BMKernel(Kernel):
             out = np.empty_like(p)
             su.parallel_update(p, out, self.model.h, self.model.J, self._rule)
             return out
-        if self.scan == "continuous":
-            return self.N * (self.random_update(p) - p)
         for _ in range(self.N):
             p = self.random_update(p)
         return p
@@ -233,43 +200,6 @@ class BMKernel(Kernel):
         return np.array(self.model.boltzmann())
 
 
-def poisson_weights(lam, tail=1e-17):
-    r"""Truncated Poisson weights of uniformisation, renormalised to sum to 1.
-
-    .. math:: w_n = \frac{e^{-\lambda}\lambda^n}{n!},\qquad n = 0, 1, \dots, n_{\max},
-
-    where :math:`n_{\max}` is the first cut (searched upwards from
-    :math:`\lambda + 8\sqrt\lambda + 30`) whose tail mass
-    :math:`\varepsilon = \sum_{n > n_{\max}} e^{-\lambda}\lambda^n/n!` is ``<= tail``; the kept
-    weights are divided by their sum :math:`1 - \varepsilon`.
-
-    Parameters
-    ----------
-    lam : float
-        Poisson mean :math:`\lambda \ge 0` (:math:`\lambda = Nt` for the continuous-time chain at
-        time t in sweeps).
-    tail : float, optional
-        Largest tail mass left out.
-
-    Returns
-    -------
-    numpy.ndarray
-        The weights :math:`w_0, \dots, w_{n_{\max}}` (non-negative, sum 1 up to round-off).
-
-    Notes
-    -----
-    Truncation error: for any probability vectors :math:`q_n` (here :math:`q_n = R^n p_0`),
-    :math:`\bigl\|\sum_{n \le n_{\max}} w_n q_n - \sum_{n \ge 0}
-    \frac{e^{-\lambda}\lambda^n}{n!} q_n\bigr\|_1 \le 2\varepsilon \le 2\,\mathrm{tail}`
-    (ε from the dropped terms, ε from the renormalisation).
-    """
-    n_max = int(np.ceil(lam + 8.0 * np.sqrt(lam) + 30.0))
-    while poisson.sf(n_max, lam) > tail:
-        n_max += int(np.sqrt(lam)) + 10
-    w = poisson.pmf(np.arange(n_max + 1), lam)
-    return w / w.sum()
-
-
 def parallel_heatbath_stationary(model):
     r""":math:`\pi(s) \propto e^{h\cdot s}\prod_i 2\cosh H_i(s)` (SPEC §1), normalised in log space."""
     from shortrun.numerics.models.boltzmann import normalised_exp
@@ -281,11 +211,6 @@ def parallel_heatbath_stationary(model):
     return normalised_exp(logw)
 
 
-def law(model, p0, k, rule="heatbath", scan="random"):
-    r"""The exact law of the chain after k steps from ``p0`` (G2): :math:`p(k, p_0) = U^k p_0`.
-
-    ``p0`` is a probability vector over the 2^N states or ``'uniform'``; ``k`` is an integer
-    number of sweeps (a real time for ``scan='continuous'``).  Same signature as
-    :func:`shortrun.numerics.sampling.sample`.
-    """
-    return BMKernel(model, rule, scan).propagate(p0, k)
+@kernel.register
+def _(model: BoltzmannMachine, rule="heatbath", scan="random", *, warn=True):
+    return BMKernel(model, rule, scan, warn=warn)

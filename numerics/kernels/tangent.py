@@ -50,8 +50,10 @@ import numpy as np
 from numba import njit
 from scipy.special import expit
 
-from shortrun.numerics.kernels.boltzmann import BMKernel, poisson_weights
-from shortrun.numerics.models.boltzmann import BoltzmannMachine
+from shortrun.numerics.kernels import base
+from shortrun.numerics.kernels.base import poisson_weights
+from shortrun.numerics.kernels.boltzmann import BMKernel
+from shortrun.numerics.models.boltzmann import BoltzmannMachine, n_params, phi_matrix
 from shortrun.numerics.core.states import check_size, spins
 from shortrun.conventions import RULES, SCANS, check_choice, check_distribution, check_steps
 
@@ -105,11 +107,6 @@ def _site_tangent(p, D, out_p, out_D, w, i, a, abar, b, bbar, da, db, cols):
         c += 1
 
 
-def n_params(N):
-    """P = N + N(N−1)/2, the length of ``theta``."""
-    return N + N * (N - 1) // 2
-
-
 def pair_columns(N):
     """``col[i, j]``: the index in ``theta`` of :math:`J_{ij}` (i ≠ j), and of :math:`h_i` on the
     diagonal."""
@@ -119,16 +116,6 @@ def pair_columns(N):
     col[(iu[1], iu[0])] = col[iu]
     col[np.diag_indices(N)] = np.arange(N)
     return col
-
-
-def phi_matrix(N):
-    r"""The statistics matrix :math:`\Phi[x, a] = \phi_a(s(x))`, shape (2^N, P), so that
-    :math:`\langle\phi\rangle_p = \Phi^\top p` and
-    :math:`\partial\langle\phi\rangle = \Phi^\top D`."""
-    check_size(N, 8 * n_params(N), "the statistics matrix Phi")
-    s = spins(N).astype(float)
-    iu = np.triu_indices(N, 1)
-    return np.concatenate([s, s[:, iu[0]] * s[:, iu[1]]], axis=1)
 
 
 def rule_coefficients(H, rule):
@@ -272,7 +259,8 @@ class TangentKernel:
         return p, D
 
 
-def law_tangent(model, p0, k, rule="heatbath", scan="random"):
+@base.law_tangent.register
+def law_tangent(model: BoltzmannMachine, p0, k, rule="heatbath", scan="random"):
     r""":math:`(p(k,p_0), \partial p(k,p_0)/\partial\theta)`; same signature as
     :func:`~shortrun.numerics.kernels.law`."""
     return TangentKernel(model, rule, scan).propagate(p0, k)
@@ -318,6 +306,22 @@ def stationary_jacobian(model, rule="heatbath", scan="random"):
     scan = check_choice(scan, SCANS, "scan")
     if scan != "parallel":
         return equilibrium_jacobian(model)
+    pi, dpi = stationary_tangent(model, rule, scan)
+    Phi = phi_matrix(model.N)
+    return Phi.T @ pi, Phi.T @ dpi
+
+
+@base.stationary_tangent.register
+def stationary_tangent(model: BoltzmannMachine, rule="heatbath", scan="random"):
+    r"""``(π, ∂π/∂θ)`` of the kernel's stationary law: :math:`p_\theta` and
+    :math:`p_\theta(\phi - \langle\phi\rangle)` for the random, sequential and continuous scans;
+    for parallel updates the solution of :math:`(I - U)\,\partial\pi = (\partial U)\,\pi`,
+    :math:`\mathbf 1^\top\partial\pi = 0`."""
+    scan = check_choice(scan, SCANS, "scan")
+    if scan != "parallel":
+        p = np.asarray(model.boltzmann())
+        Phi = phi_matrix(model.N)
+        return p, (Phi - Phi.T @ p) * p[:, None]
     tk = TangentKernel(model, rule, scan)
     pi = BMKernel(model, rule, scan).stationary()
     _, dU_pi = tk.parallel_step(pi, np.zeros((tk.n_states, tk.P)))
@@ -332,5 +336,4 @@ def stationary_jacobian(model, rule="heatbath", scan="random"):
                            "is not ergodic at this theta, e.g. parallel Metropolis at H = 0 flips "
                            "every spin deterministically); its Jacobian does not exist here: "
                            "start elsewhere.") from None
-    Phi = phi_matrix(model.N)
-    return Phi.T @ pi, Phi.T @ dpi
+    return pi, dpi

@@ -4,7 +4,7 @@ r"""The Boltzmann machine / Ising model and its exact equilibrium law.
     E_\theta(s) = -\sum_{i<j} J_{ij} s_i s_j - \sum_i h_i s_i,\qquad
     p_\theta(s) = e^{-E_\theta(s)}/Z_\theta .
 
-Temperature is absorbed in (h, J) (SPEC §1).  ``theta = concat(h, J[triu_indices(N, 1)])`` and
+Temperature is absorbed in (h, J).  ``theta = concat(h, J[triu_indices(N, 1)])`` and
 the sufficient statistics :math:`\phi(s) = -\partial E/\partial\theta = (s_i, s_i s_j)` use the
 same order (:func:`shortrun.numerics.moments.stats`).
 """
@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
-from shortrun.numerics.core.states import check_size, split
 from shortrun.conventions import check_finite
+from shortrun.numerics.core.moments import stats as _stats
+from shortrun.numerics.core.moments import stats_from_moments
+from shortrun.numerics.core.states import check_size, spins, split
+from shortrun.numerics.models.base import Model
 
 
 def normalised_exp(logw):
@@ -47,9 +50,31 @@ def check_params(h, J):
     return h, (J + J.T) / 2
 
 
+def n_params(N):
+    """P = N + N(N−1)/2, the length of ``theta``."""
+    return N + N * (N - 1) // 2
+
+
+def phi_matrix(N):
+    r"""The statistics matrix :math:`\Phi[x, a] = \phi_a(s(x))`, shape (2^N, P), so that
+    :math:`\langle\phi\rangle_p = \Phi^\top p` and
+    :math:`\partial\langle\phi\rangle = \Phi^\top D`."""
+    check_size(N, 8 * n_params(N), "the statistics matrix Phi")
+    s = spins(N).astype(float)
+    iu = np.triu_indices(N, 1)
+    return np.concatenate([s, s[:, iu[0]] * s[:, iu[1]]], axis=1)
+
+
 @dataclass(frozen=True, eq=False)
-class BoltzmannMachine:
-    """Immutable BM with fields ``h`` (N,) and couplings ``J`` (N, N), validated on creation."""
+class BoltzmannMachine(Model):
+    r"""Immutable BM with fields ``h`` (N,) and couplings ``J`` (N, N), validated on creation.
+
+    Implements the :class:`~shortrun.numerics.models.base.Model` interface with
+    :math:`\phi(s) = (s_i, s_is_j)_{i<j}` in ``theta`` order.
+    """
+
+    RULES = ("heatbath", "metropolis")
+    SCANS = ("random", "sequential", "parallel", "continuous")
 
     h: np.ndarray
     J: np.ndarray
@@ -69,6 +94,10 @@ class BoltzmannMachine:
     @property
     def n_states(self):
         return 1 << self.N
+
+    @property
+    def n_units(self):
+        return self.N
 
     @property
     def theta(self):
@@ -132,3 +161,35 @@ class BoltzmannMachine:
     def local_fields(self, s):
         r""":math:`H_i = h_i + \sum_j J_{ij} s_j` for configurations ``s``."""
         return self.h + np.asarray(s, float) @ self.J
+
+    # -- the Model interface -------------------------------------------------------------------
+    def with_theta(self, theta):
+        return type(self).from_theta(theta, self.N)
+
+    def param_groups(self):
+        P = n_params(self.N)
+        return {"fields": np.arange(P) < self.N, "couplings": np.arange(P) >= self.N}
+
+    def describe_param(self, a):
+        if a < self.N:
+            return f"h[{a}]"
+        i, j = (x[a - self.N] for x in np.triu_indices(self.N, 1))
+        return f"J[{i},{j}]"
+
+    def stats(self, p):
+        r""":math:`\langle\phi\rangle_p = (\langle s_i\rangle, \langle s_is_j\rangle_{i<j})`."""
+        return _stats(p)
+
+    def stats_jacobian(self, p, D):
+        r""":math:`(\Phi^\top p, \Phi^\top D)`; φ does not depend on θ."""
+        F = _stats(p)
+        if D is None:
+            return F, np.zeros((F.shape[0], self.n_params))
+        return F, phi_matrix(self.N).T @ D
+
+    def sample_stats(self, states):
+        r"""Sample means :math:`(\overline{s_i}, \overline{s_is_j})` over ±1 ``states`` (E1)."""
+        s = np.asarray(states, dtype=float)
+        if s.ndim != 2 or s.shape[1] != self.N or s.shape[0] < 1:
+            raise ValueError(f"states must have shape (n, N={self.N}) with n >= 1; got {s.shape}.")
+        return stats_from_moments(s.mean(axis=0), s.T @ s / s.shape[0])

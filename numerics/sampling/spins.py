@@ -437,3 +437,17 @@ def stats_error(states):
     if n < 2:
         raise ValueError("stats_error needs at least 2 states (one per chain).")
     return np.sqrt(np.clip(1.0 - stats(states) ** 2, 0.0, None) / (n - 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# registration with the sampler interface (shortrun.numerics.sampling.base)
+# ---------------------------------------------------------------------------------------------
+from shortrun.numerics.models.boltzmann import BoltzmannMachine  # noqa: E402
+from shortrun.numerics.sampling import base as _base  # noqa: E402
+
+_base.sample.register(BoltzmannMachine)(sample)
+
+
+@_base.initial_states.register
+def _(model: BoltzmannMachine, p0, n_chains, seed):
+    return initial_states(p0, model.N, n_chains, seed)[0]

@@ -1,0 +1,151 @@
+r"""The kernel interface and the functions every model's chains share.
+
+All kernels are **column-stochastic**: :math:`U[x', x] = P(x \to x')`,
+:math:`\sum_{x'} U[x', x] = 1`, and the chain's law after k steps is (G2)
+
+.. math:: p(k, p_0) = U_\theta^k\, p_0 .
+
+A model type registers its kernel with :func:`kernel` (``@kernel.register``) and its exact tangent
+with :func:`law_tangent` and :func:`stationary_tangent`; :func:`law` and the trainers then work
+for it unchanged.
+"""
+from __future__ import annotations
+
+from shortrun.numerics.core.dispatch import model_dispatch
+
+import numpy as np
+from scipy.stats import poisson
+
+from shortrun.conventions import check_distribution, check_steps
+
+
+class NotBoltzmannWarning(UserWarning):
+    """The kernel's stationary law is not the Boltzmann law of the model."""
+
+
+class Kernel:
+    """Interface of a Markov chain on a finite state space (column-stochastic convention).
+
+    Subclasses set ``n_states``, ``time`` (``'discrete'`` or ``'continuous'``) and
+    ``reversible``, and implement :meth:`apply` (one step, or one application of the generator
+    for continuous time), :meth:`dense` and :meth:`stationary`; :meth:`propagate` has a generic
+    implementation for discrete time.
+    """
+
+    n_states: int
+    time: str = "discrete"
+    reversible: bool = False
+
+    def apply(self, p):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def dense(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def stationary(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def check_p0(self, p0):
+        return check_distribution(p0, self.n_states, "p0")
+
+    def propagate(self, p0, k):
+        r""":math:`p(k, p_0) = U^k p_0` by k matrix-free applications."""
+        k = check_steps(k, "k")
+        p = self.check_p0(p0)
+        for _ in range(k):
+            p = self.apply(p)
+        return p
+
+    def trajectory(self, p0, times):
+        """Laws p(t, p0) at the sorted ``times`` in one forward pass, shape (len(times), n_states)."""
+        integer = self.time == "discrete"
+        times = [check_steps(t, "times", integer=integer) for t in times]
+        if any(b < a for a, b in zip(times, times[1:])):
+            raise ValueError("times must be sorted in increasing order.")
+        out = np.empty((len(times), self.n_states))
+        p, now = self.check_p0(p0), 0
+        for row, t in enumerate(times):
+            p = self.propagate(p, t - now)
+            now = t
+            out[row] = p
+        return out
+
+
+
+@model_dispatch
+def kernel(model, rule="heatbath", scan="random", *, warn=True):
+    """The exact kernel of ``model`` for the update ``rule`` and ``scan`` (a :class:`Kernel`)."""
+    raise ValueError(f"model must be a model with an exact kernel (BoltzmannMachine, RBM, ...); "
+                     f"got {type(model).__name__}.  Build one with "
+                     "shortrun.numerics.models.BoltzmannMachine(h, J).")
+
+
+@model_dispatch
+def law_tangent(model, p0, k, rule="heatbath", scan="random"):
+    r"""``(p, D)``: :math:`p(k, p_0) = U_\theta^k p_0` (G2) and :math:`D = \partial p/\partial\theta`,
+    exact (forward mode), shape (n_states, P)."""
+    raise ValueError(f"no exact tangent is registered for {type(model).__name__}.")
+
+
+@model_dispatch
+def stationary_tangent(model, rule="heatbath", scan="random"):
+    r"""``(π, ∂π/∂θ)`` of the stationary law of ``kernel(model, rule, scan)``."""
+    raise ValueError(f"no exact tangent is registered for {type(model).__name__}.")
+
+
+def law(model, p0, k=None, rule="heatbath", scan="random", *, t=None, warn=True):
+    r"""The exact law of the chain after k steps from ``p0`` (G2): :math:`p(k, p_0) = U^k p_0`.
+
+    ``p0`` is a probability vector over the states or ``'uniform'``; ``k`` is an integer number
+    of steps (sweeps).  For ``scan='continuous'`` pass the time as ``t=`` (in sweeps), the law
+    :math:`e^{tW}p_0`; ``k`` is accepted there as the same time for compatibility.  Same
+    signature as :func:`shortrun.numerics.sampling.sample`.
+    """
+    if t is not None and k is not None:
+        raise ValueError("pass either k (steps) or t (continuous time), not both.")
+    if t is not None and scan != "continuous":
+        raise ValueError(f"t={t!r} is a continuous time: use scan='continuous', or pass k= "
+                         "(a number of steps) for a discrete-time chain.")
+    steps = t if t is not None else k
+    if steps is None:
+        raise ValueError("k is required: the number of steps (or t= for scan='continuous').")
+    return kernel(model, rule, scan, warn=warn).propagate(p0, steps)
+
+
+def poisson_weights(lam, tail=1e-17):
+    r"""Truncated Poisson weights of uniformisation, renormalised to sum to 1.
+
+    .. math:: w_n = \frac{e^{-\lambda}\lambda^n}{n!},\qquad n = 0, 1, \dots, n_{\max},
+
+    where :math:`n_{\max}` is the first cut (searched upwards from
+    :math:`\lambda + 8\sqrt\lambda + 30`) whose tail mass
+    :math:`\varepsilon = \sum_{n > n_{\max}} e^{-\lambda}\lambda^n/n!` is ``<= tail``; the kept
+    weights are divided by their sum :math:`1 - \varepsilon`.
+
+    Parameters
+    ----------
+    lam : float
+        Poisson mean :math:`\lambda \ge 0` (:math:`\lambda = Nt` for the continuous-time chain at
+        time t in sweeps).
+    tail : float, optional
+        Largest tail mass left out.
+
+    Returns
+    -------
+    numpy.ndarray
+        The weights :math:`w_0, \dots, w_{n_{\max}}` (non-negative, sum 1 up to round-off).
+
+    Notes
+    -----
+    Truncation error: for any probability vectors :math:`q_n` (here :math:`q_n = R^n p_0`),
+    :math:`\bigl\|\sum_{n \le n_{\max}} w_n q_n - \sum_{n \ge 0}
+    \frac{e^{-\lambda}\lambda^n}{n!} q_n\bigr\|_1 \le 2\varepsilon \le 2\,\mathrm{tail}`
+    (ε from the dropped terms, ε from the renormalisation).
+    """
+    n_max = int(np.ceil(lam + 8.0 * np.sqrt(lam) + 30.0))
+    while poisson.sf(n_max, lam) > tail:
+        n_max += int(np.sqrt(lam)) + 10
+    w = poisson.pmf(np.arange(n_max + 1), lam)
+    return w / w.sum()
+
+
