@@ -1,8 +1,15 @@
 """The project's conventions in one place: the names of rules, scans and protocols, and the input
-validators shared by every module: each raises a ``ValueError`` that names the
-argument and says how to fix it."""
+validators shared by every module (numerics and theory alike).
+
+Every validator raises a ``ValueError`` whose message starts with the argument's name and says
+how to fix the input; the same kind of mistake is worded the same way everywhere.  Nothing is
+converted silently: complex numbers, text and ragged lists are refused rather than cast, NaN and
+inf are refused where a finite number is needed, and a misspelt name gets a suggestion
+(``rule='heat-bath'`` -> did you mean ``'heatbath'``?).
+"""
 from __future__ import annotations
 
+import difflib
 import numbers
 
 import numpy as np
@@ -12,13 +19,124 @@ PROB_ATOL = 1e-9
 
 RULES = ("heatbath", "metropolis")
 SCANS = ("random", "sequential", "parallel", "continuous")
+PROTOCOLS = ("rdm", "cd", "pcd", "eq")
+_MAX_STEPS = np.iinfo(np.int64).max
 
 
-def check_choice(value, choices, name):
-    """Return ``value`` if it is one of ``choices``; otherwise raise a ValueError."""
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not known; use one of {', '.join(map(repr, choices))}.")
-    return value
+# --- names ----------------------------------------------------------------------------------
+def _normalise(name):
+    return "".join(c for c in name.lower() if c not in "-_ ")
+
+
+def nearest_choice(value, choices):
+    """The valid name closest to ``value`` (ignoring case, '-', '_' and spaces), or ``None``."""
+    if not isinstance(value, str):
+        return None
+    names = {_normalise(c): c for c in choices if isinstance(c, str)}
+    key = _normalise(value)
+    if key in names:
+        return names[key]
+    close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.6)
+    return names[close[0]] if close else None
+
+
+def check_choice(value, choices, name, note=""):
+    """Return ``value`` if it is one of ``choices``; otherwise raise a ValueError that names
+    ``name``, suggests the nearest valid name and lists the valid ones (``note`` is appended)."""
+    if isinstance(value, (bool, np.bool_)) or (
+            not isinstance(value, str) and all(isinstance(c, str) for c in choices)):
+        known = False
+    else:
+        try:
+            known = bool(value in choices)
+        except (TypeError, ValueError):  # arrays and other objects without a plain ==
+            known = False
+    if known:
+        return value
+    best = nearest_choice(value, choices)
+    valid = ", ".join(map(repr, choices))
+    advice = f"did you mean {best!r}? Use one of {valid}." if best is not None else f"use one of {valid}."
+    tail = f" {note}" if note else ""
+    raise ValueError(f"{name}={value!r} is not known; {advice}{tail}")
+
+
+# --- numbers --------------------------------------------------------------------------------
+def check_real(x, name):
+    """``x`` as a float64 array, refusing what cannot be a real number without loss.
+
+    Complex input is refused even when the imaginary part is zero (pass ``x.real`` explicitly):
+    the imaginary part is never dropped silently.  Text, ragged nested lists and objects that are
+    not numbers are refused too.  NaN/inf pass (see :func:`check_finite`).
+    """
+    if isinstance(x, (str, bytes)):
+        raise ValueError(f"{name}={x!r} is text; pass a real number or an array of real numbers.")
+    if x is None:
+        raise ValueError(f"{name} is None; pass a real number or an array of real numbers.")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested sequences
+        raise ValueError(f"{name} is not a rectangular array of numbers ({exc}); pass a real "
+                         "number or an array of real numbers.") from None
+    if np.iscomplexobj(arr) or any(isinstance(v, complex) for v in arr.ravel()[:64]
+                                   if arr.dtype.kind == "O"):
+        raise ValueError(f"{name} has complex entries; pass real numbers (use {name}.real if the "
+                         "imaginary part is meant to be zero: it is never dropped silently).")
+    if arr.dtype.kind in "biuf":
+        try:
+            return np.asarray(arr, dtype=np.float64)
+        except OverflowError:  # pragma: no cover - float128 beyond float64 range gives inf
+            raise ValueError(f"{name} has entries beyond the float64 range; rescale them.") from None
+    if arr.dtype.kind == "O" and not any(v is None for v in arr.ravel()):
+        try:
+            return arr.astype(np.float64)
+        except OverflowError:
+            raise ValueError(f"{name} has entries beyond the float64 range (about 1.8e308); "
+                             "rescale them.") from None
+        except (TypeError, ValueError):
+            pass
+    raise ValueError(f"{name} holds {arr.dtype} entries, not real numbers; pass a real number or "
+                     "an array of real numbers.")
+
+
+def check_finite(a, name, fix="pass finite parameters (a diverging training run shows up here: "
+                              "lower the learning rate)."):
+    """``a`` as a real float64 array (:func:`check_real`) with no NaN or inf."""
+    a = check_real(a, name)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or inf; {fix}")
+    return a
+
+
+def _real_scalar(x, name, what):
+    """A single real number (bools, arrays of size > 1, complex and text refused) as a float."""
+    if isinstance(x, (bool, np.bool_)):
+        raise ValueError(f"{name}={x!r} must be {what}, not a boolean.")
+    if not isinstance(x, numbers.Real):
+        arr = check_real(x, name)
+        if arr.ndim != 0:
+            raise ValueError(f"{name} must be a single number ({what}); got an array of shape "
+                             f"{arr.shape}.")
+        x = arr[()]
+    try:
+        return float(x)
+    except OverflowError:
+        return float(np.sign(x)) * np.inf
+
+
+def check_positive(x, name, fix="pass a positive number."):
+    """A finite number > 0 (not a bool); ValueError naming ``name`` and the ``fix`` otherwise."""
+    val = _real_scalar(x, name, "a finite positive number")
+    if not np.isfinite(val) or val <= 0:
+        raise ValueError(f"{name}={x!r} must be a finite positive number; {fix}")
+    return val
+
+
+def check_nonnegative(x, name, fix="pass a number >= 0."):
+    """A finite number >= 0 (not a bool); ValueError naming ``name`` and the ``fix`` otherwise."""
+    val = _real_scalar(x, name, "a finite number >= 0")
+    if not np.isfinite(val) or val < 0:
+        raise ValueError(f"{name}={x!r} must be a finite number >= 0; {fix}")
+    return val
 
 
 def check_steps(k, name="k", integer=True):
@@ -28,7 +146,7 @@ def check_steps(k, name="k", integer=True):
     if integer:
         if isinstance(k, numbers.Integral):
             k = int(k)
-        elif isinstance(k, numbers.Real) and float(k).is_integer():
+        elif isinstance(k, numbers.Real) and np.isfinite(k) and float(k).is_integer():
             k = int(k)
         else:
             raise ValueError(f"{name}={k!r} must be a non-negative integer number of steps "
@@ -39,15 +157,10 @@ def check_steps(k, name="k", integer=True):
         k = float(k)
     if k < 0:
         raise ValueError(f"{name}={k!r} is negative; chains run forward only: pass {name} >= 0.")
+    if integer and k > _MAX_STEPS:
+        raise ValueError(f"{name}={k!r} is beyond the int64 range of step counters; pass "
+                         f"{name} <= 2**63 - 1.")
     return k
-
-
-def check_positive(x, name, fix):
-    """A finite number > 0 (not a bool); ValueError naming ``name`` and the ``fix`` otherwise."""
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real) or not np.isfinite(x) \
-            or x <= 0:
-        raise ValueError(f"{name}={x!r} must be a finite positive number; {fix}")
-    return float(x)
 
 
 def check_count(x, name, minimum=1):
@@ -55,14 +168,6 @@ def check_count(x, name, minimum=1):
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Integral) or x < minimum:
         raise ValueError(f"{name}={x!r} must be an integer >= {minimum}.")
     return int(x)
-
-
-def check_finite(a, name):
-    a = np.asarray(a, dtype=float)
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or inf; pass finite parameters "
-                         "(a diverging training run shows up here: lower the learning rate).")
-    return a
 
 
 def check_distribution(p, n_states, name="p0", atol=PROB_ATOL):
@@ -75,7 +180,7 @@ def check_distribution(p, n_states, name="p0", atol=PROB_ATOL):
         if p == "uniform":
             return np.full(n_states, 1.0 / n_states)
         raise ValueError(f"{name}={p!r} is not known; pass 'uniform' or a probability vector.")
-    p = np.array(p, dtype=float)
+    p = np.array(check_real(p, name), dtype=float)
     if p.shape != (n_states,):
         raise ValueError(f"{name} has shape {p.shape}; it must be a probability vector of length "
                          f"2^N = {n_states} (bit i of the index is 1 <=> s_i = +1).")
@@ -105,49 +210,48 @@ def _fmt_bytes(n):
     return f"{n:.3g} EiB"  # pragma: no cover
 
 
-# --- validators of the closed forms (theory/) ---------------------------------------------
+# --- arrays of the closed forms (theory/) and of the Gaussian sampler ------------------------
 def finite_array(x, name: str) -> np.ndarray:
-    """``x`` as a float64 array; reject NaN/inf."""
-    arr = np.asarray(x, dtype=float)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite; got {x!r}. Replace NaN/inf entries.")
-    return arr
+    """``x`` as a real float64 array without NaN/inf (:func:`check_finite`)."""
+    return check_finite(x, name, fix="replace the NaN/inf entries by finite numbers.")
 
 
 def positive(x, name: str) -> float:
-    """A finite scalar > 0."""
-    val = float(finite_array(x, name))
-    if not val > 0:
-        raise ValueError(f"{name} must be > 0; got {x!r}. Pass a positive number.")
-    return val
+    """Same as :func:`check_positive` (same message)."""
+    return check_positive(x, name)
 
 
 def nonnegative(x, name: str) -> float:
-    """A finite scalar >= 0."""
-    val = float(finite_array(x, name))
-    if not val >= 0:
-        raise ValueError(f"{name} must be >= 0; got {x!r}. Pass a non-negative number.")
-    return val
+    """Same as :func:`check_nonnegative` (same message)."""
+    return check_nonnegative(x, name)
 
 
 def count(k, name: str = "k", minimum: int = 0) -> int:
-    """An integer >= ``minimum`` (numbers of steps, sweeps, spins)."""
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {k!r}.")
-    return int(k)
+    """Same as :func:`check_count` with a default name ``'k'`` and minimum 0."""
+    return check_count(k, name, minimum)
 
 
 def symmetric_matrix(A, name: str) -> np.ndarray:
-    """A finite, square, symmetric 2-D float array (a scalar is read as a 1x1 matrix)."""
+    """A finite, square, symmetric, non-empty 2-D float array (a scalar is read as 1x1)."""
     arr = finite_array(A, name)
     if arr.ndim == 0:
         arr = arr.reshape(1, 1)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise ValueError(f"{name} must be a square 2-D array; got shape {arr.shape}.")
-    scale = max(1.0, float(np.max(np.abs(arr)))) if arr.size else 1.0
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty; pass at least a 1x1 matrix.")
+    scale = max(1.0, float(np.max(np.abs(arr))))
     if not np.allclose(arr, arr.T, rtol=0.0, atol=1e-12 * scale):
         raise ValueError(f"{name} must be symmetric; symmetrise it first, e.g. ({name} + {name}.T)/2.")
     return (arr + arr.T) / 2
+
+
+def _eigenvalues(arr, name):
+    scale = float(np.max(np.abs(arr)))
+    if not np.isfinite(scale * scale * len(arr)):  # eigh squares the entries internally
+        raise ValueError(f"{name} has entries too large to diagonalise in float64 (max |entry| = "
+                         f"{scale:.3g}); rescale it.")
+    return np.linalg.eigvalsh(arr)
 
 
 def spd_matrix(C, name: str) -> np.ndarray:
@@ -157,7 +261,17 @@ def spd_matrix(C, name: str) -> np.ndarray:
         np.linalg.cholesky(arr)
     except np.linalg.LinAlgError:
         raise ValueError(f"{name} must be symmetric positive definite; its smallest eigenvalue is "
-                         f"{np.linalg.eigvalsh(arr)[0]:.3g}. Regularise it, e.g. {name} + eps*I.") from None
+                         f"{_eigenvalues(arr, name)[0]:.3g}. Regularise it, e.g. {name} + eps*I.") from None
+    return arr
+
+
+def psd_matrix(C, name: str, rtol: float = 1e-10) -> np.ndarray:
+    """A symmetric positive semi-definite matrix (eigenvalues >= -rtol * max(1, largest))."""
+    arr = symmetric_matrix(C, name)
+    w = _eigenvalues(arr, name)
+    if w[0] < -rtol * max(1.0, w[-1]):
+        raise ValueError(f"{name} has a negative eigenvalue ({w[0]:.3g}); a covariance is "
+                         f"positive semi-definite. Pass a covariance, e.g. X @ X.T.")
     return arr
 
 
@@ -180,3 +294,30 @@ def matrix(x, d: int, name: str) -> np.ndarray:
     if arr.shape != (d, d):
         raise ValueError(f"{name} must be a scalar or have shape ({d}, {d}); got shape {arr.shape}.")
     return arr
+
+
+def covariance(x, d: int, name: str) -> np.ndarray:
+    """A ``d x d`` covariance: a scalar ``s >= 0`` means ``s * I``; a matrix must be symmetric
+    positive semi-definite (singular allowed: a point mass in some directions)."""
+    arr = finite_array(x, name)
+    if arr.ndim == 0:
+        return check_nonnegative(float(arr), name, "a variance is >= 0.") * np.eye(d)
+    arr = matrix(arr, d, name)
+    return psd_matrix(arr, name)
+
+
+def check_ula_step(eigenvalues, eta, name="eta"):
+    """The unadjusted Langevin step is stable: ``eta * a < 2`` for every eigenvalue ``a`` of A.
+
+    Along an eigenvector with ``eta * a >= 2`` one step multiplies the deviation by
+    ``1 - eta * a <= -1``: the discretised chain overshoots and its moments grow without bound,
+    although the continuous dynamics relaxes there.  (Negative eigenvalues, a concave energy, are
+    a property of the model, not of the step, and are allowed.)
+    """
+    a = np.asarray(eigenvalues, dtype=float)
+    if a.size and eta * float(np.max(a)) >= 2:
+        top = float(np.max(a))
+        raise ValueError(f"{name}={eta!r} is an unstable Langevin step: {name} * a = {eta * top:.6g} "
+                         f">= 2 for the largest eigenvalue a = {top:.6g} of A, so the chain "
+                         f"overshoots and its moments blow up. Use {name} < 2/a = {2 / top:.6g}.")
+    return eta
