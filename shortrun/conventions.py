@@ -231,6 +231,15 @@ def count(k, name: str = "k", minimum: int = 0) -> int:
     return check_count(k, name, minimum)
 
 
+def check_broadcast(x, y, names):
+    """``np.broadcast_arrays(x, y)``; a ValueError naming both arguments if the shapes clash."""
+    try:
+        return np.broadcast_arrays(x, y)
+    except ValueError:
+        raise ValueError(f"{names[0]} (shape {np.shape(x)}) and {names[1]} (shape {np.shape(y)}) do "
+                         "not broadcast together; pass arrays of equal shape or a scalar.") from None
+
+
 def symmetric_matrix(A, name: str) -> np.ndarray:
     """A finite, square, symmetric, non-empty 2-D float array (a scalar is read as 1x1)."""
     arr = finite_array(A, name)

@@ -1,4 +1,4 @@
-"""Gaussian EBM under short-run Langevin (SPEC section 3): closed forms vs recursions, sympy, SPEC numbers."""
+"""Gaussian EBM under short-run Langevin (Ga)-(Gm): closed forms vs recursions, sympy, check numbers."""
 import numpy as np
 import pytest
 import scipy.linalg
@@ -7,7 +7,7 @@ import sympy as sp
 from shortrun.theory import gaussian as g
 
 EPS = np.finfo(float).eps
-ETA, SIGMA2, S02 = 0.05, 0.1, 1 / 3  # the SPEC's check parameters
+ETA, SIGMA2, S02 = 0.05, 0.1, 1 / 3  # the check parameters of docs/theory.md (Gc)
 
 
 def _sym(d, eigenvalues, seed):
@@ -95,14 +95,14 @@ def test_sympy_matrix_ga_equals_numpy():
 
 def test_per_mode_expressions_equal_numpy_functions():
     e, s = g.expressions(), g.SYMBOLS
-    a = np.array([-3.0, -0.2, 0.4, 1.3, 19.0, 35.0])
+    a = np.array([-3.0, -0.2, 0.4, 1.3, 19.0, 35.0, 39.9])  # eta*a up to 1.995 < 2
     for k in (1, 4, 9):
         f = sp.lambdify((s["a"], s["eta"], s["sigma2"], s["s02"]), e["ula_var"].subs(s["k"], k), "numpy")
-        _close(g.ula_mode_variance(a, k, ETA, SIGMA2, S02), f(a, ETA, SIGMA2, S02), 1e-13)
+        _close(g.ula_mode_variance(a, k, ETA, S02, sigma2=SIGMA2), f(a, ETA, SIGMA2, S02), 1e-13)
         mean = sp.lambdify((s["a"], s["eta"], s["mu0"], s["h"]), e["ula_mean"].subs(s["k"], k), "numpy")
         mu = np.array([g.ula_moments([[ai]], 0.7, -0.4, 1.0, k, ETA, SIGMA2)[0][0] for ai in a])
         _close(mu, mean(a, ETA, -0.4, 0.7), 1e-13)
-    lv = sp.lambdify((s["a"], s["tau"], s["s02"]), e["langevin_var"], "numpy")
+    lv = sp.lambdify((s["a"], s["t"], s["s02"]), e["langevin_var"], "numpy")
     _close(g.langevin_mode_variance(a, 0.8, S02), lv(a, 0.8, S02), 1e-13)
     aeq = sp.lambdify((s["lam"], s["eta"], s["sigma2"]), e["a_eq"], "numpy")
     lam = np.array([0.2, 1.0, 5.0])
@@ -113,7 +113,7 @@ def test_per_mode_expressions_equal_numpy_functions():
 
 def test_field_expression_matches_train_fixed_point():
     e, s = g.expressions(), g.SYMBOLS
-    A, h = g.train_fixed_point([[2.0]], [0.7], 6, ETA, SIGMA2, S02, mu0=-0.3)
+    A, h = g.train_fixed_point([[2.0]], [0.7], 6, ETA, S02, sigma2=SIGMA2, mu0=-0.3)
     val = e["field"].subs({s["a"]: A[0, 0], s["k"]: 6, s["eta"]: ETA, s["mu_D"]: 0.7, s["mu0"]: -0.3})
     assert abs(float(val) - h[0]) < 1e-12
 
@@ -121,14 +121,14 @@ def test_field_expression_matches_train_fixed_point():
 def test_spec_check_numbers_k7():
     expected = {1.0: (0.077, 1.026, 3), 3.0: (-2.30, 0.336, 2), 1 / 3: (3.267, 3.267, 3)}
     for lam, (a_spec, aeq_spec, digits) in expected.items():
-        a = g.fixed_point_mode(lam, 7, ETA, SIGMA2, S02)
+        a = g.fixed_point_mode(lam, 7, ETA, S02, sigma2=SIGMA2)
         assert round(a, digits) == a_spec
         assert round(g.equilibrium_mode(lam, ETA, SIGMA2), 3) == aeq_spec
 
 
 def test_spec_memory_check_numbers():
     """k = 20, lam = 1: Sigma_t/lam = 0.33, 0.63, 0.81, 1.00, 1.10, 1.12 (discrete ULA, eta=0.05, sigma2=0.1)."""
-    curve = g.memory_curve([[1.0]], [0.0], 20, [0, 5, 10, 20, 40, np.inf], ETA, SIGMA2, S02)
+    curve = g.memory_curve([[1.0]], [0.0], 20, [0, 5, 10, 20, 40, np.inf], ETA, S02, sigma2=SIGMA2)
     ratios = curve.Sigma[:, 0, 0] / 1.0
     assert list(np.round(ratios, 2)) == [0.33, 0.63, 0.81, 1.00, 1.10, 1.12]
 
@@ -137,7 +137,7 @@ def test_spec_memory_check_numbers():
 def test_a_versus_equilibrium_ordering(lam):
     aeq = g.equilibrium_mode(lam, ETA, SIGMA2)
     for k in (1, 3, 7, 40):
-        a = g.fixed_point_mode(lam, k, ETA, SIGMA2, S02)
+        a = g.fixed_point_mode(lam, k, ETA, S02, sigma2=SIGMA2)
         if lam > S02:
             assert a < aeq
         elif lam < S02:
@@ -148,29 +148,40 @@ def test_a_versus_equilibrium_ordering(lam):
 
 @pytest.mark.parametrize("k", [1, 3, 7, 25])
 def test_concave_iff_above_threshold(k):
-    thr = g.concave_threshold(k, SIGMA2, S02)
+    thr = g.concave_threshold(k, S02, sigma2=SIGMA2)
     for lam in (thr * 0.98, thr * 1.02):
-        a = g.fixed_point_mode(lam, k, ETA, SIGMA2, S02)
+        a = g.fixed_point_mode(lam, k, ETA, S02, sigma2=SIGMA2)
         assert (a < 0) == (lam > thr)
-    assert abs(g.fixed_point_mode(thr, k, ETA, SIGMA2, S02)) < 1e-9
+    assert abs(g.fixed_point_mode(thr, k, ETA, S02, sigma2=SIGMA2)) < 1e-9
 
 
 @pytest.mark.parametrize("k", [1, 2, 7, 20])
 @pytest.mark.parametrize("root", ["physical", "mirror"])
 def test_trained_fixed_point_reproduces_data(k, root):
-    C_D = _sym(4, np.array([0.2, 0.45, 1.3, 4.0]), seed=7)  # includes concave modes for small k
+    # physical: includes concave modes for every k here (4.0 > s02 + 20 sigma2); mirror: only data
+    # variances below s02 + k sigma2 (>= 0.433) have a stable mirror (eta * a < 2)
+    eigs = [0.2, 0.45, 1.3, 4.0] if root == "physical" else [0.15, 0.2, 0.3, 0.42]
+    C_D = _sym(4, np.array(eigs), seed=7)
     mu_D = np.array([0.5, -1.0, 2.0, 0.1])
     mu0 = np.array([0.3, 0.0, -0.2, 1.0])
-    A, h = g.train_fixed_point(C_D, mu_D, k, ETA, SIGMA2, S02, mu0, root=root)
+    A, h = g.train_fixed_point(C_D, mu_D, k, ETA, S02, sigma2=SIGMA2, mu0=mu0, root=root)
     assert np.allclose(A @ C_D, C_D @ A, rtol=0, atol=1e-12 * np.max(np.abs(A)))  # shared eigenvectors
     mu, Sigma = g.ula_moments(A, h, mu0, S02, k, ETA, SIGMA2)
     _close(Sigma, C_D, 1e-12)
     _close(mu, mu_D, 1e-12)
 
 
+def test_mirror_of_a_concave_root_is_an_unstable_step():
+    """lam > s02 + k sigma2: the physical root is a < 0, its mirror 2/eta - a has eta*a > 2."""
+    lam = g.concave_threshold(3, S02, sigma2=SIGMA2) * 1.5
+    assert g.fixed_point_mode(lam, 3, ETA, S02, sigma2=SIGMA2) < 0
+    with pytest.raises(ValueError, match="root='mirror'.*unstable"):
+        g.fixed_point_mode(lam, 3, ETA, S02, sigma2=SIGMA2, root="mirror")
+
+
 def test_mirror_root_is_two_over_eta_minus_physical():
-    a = g.fixed_point_mode(0.5, 4, ETA, SIGMA2, S02)
-    assert g.fixed_point_mode(0.5, 4, ETA, SIGMA2, S02, root="mirror") == pytest.approx(2 / ETA - a, abs=1e-12)
+    a = g.fixed_point_mode(0.5, 4, ETA, S02, sigma2=SIGMA2)
+    assert g.fixed_point_mode(0.5, 4, ETA, S02, sigma2=SIGMA2, root="mirror") == pytest.approx(2 / ETA - a, abs=1e-12)
 
 
 def test_memory_curve_crosses_data_at_k_only_and_kl_vanishes_there():
@@ -178,18 +189,18 @@ def test_memory_curve_crosses_data_at_k_only_and_kl_vanishes_there():
     mu_D = np.array([1.0, -0.5, 0.0])
     k = 12
     t = np.arange(0, 3 * k + 1)
-    curve = g.memory_curve(C_D, mu_D, k, t, ETA, SIGMA2, S02, mu0=0.0)
+    curve = g.memory_curve(C_D, mu_D, k, t, ETA, S02, sigma2=SIGMA2, mu0=0.0)
     dev = np.diagonal(curve.Sigma, axis1=1, axis2=2) - np.diag(C_D)
     for j in range(3):
         sign = np.sign(dev[:, j])
         sign[k] = 0
         assert np.all(sign[:k] == sign[0]) and np.all(sign[k + 1:] == -sign[0]) and sign[0] != 0
-    assert abs(curve.kl[k]) < 1e-12
-    assert np.all(np.delete(curve.kl, k) > 1e-8)
+    assert abs(curve.kl_data_to_model[k]) < 1e-12
+    assert np.all(np.delete(curve.kl_data_to_model, k) > 1e-8)
 
 
 def test_memory_curve_t_inf_is_stationary_law():
-    curve = g.memory_curve([[0.5]], [0.2], 30, [np.inf], ETA, SIGMA2, S02)
+    curve = g.memory_curve([[0.5]], [0.2], 30, [np.inf], ETA, S02, sigma2=SIGMA2)
     _close(curve.Sigma[0], g.ula_stationary_cov(curve.A, ETA, SIGMA2), 1e-14)
     big = g.ula_moments(curve.A, curve.h, 0.0, S02, 20000, ETA, SIGMA2)
     _close(curve.Sigma[0], big[1], 1e-12)
@@ -197,11 +208,14 @@ def test_memory_curve_t_inf_is_stationary_law():
 
 
 def test_mode_variance_at_infinite_time():
-    a = np.array([-1.0, 0.0, 1.0, 45.0])
+    a = np.array([1.0, 5.0, 39.0])
     for s02 in (0.0, S02):
-        v = g.ula_mode_variance(a, np.inf, ETA, SIGMA2, s02)
-        assert np.all(np.isinf(v[[0, 1, 3]]))
-        assert v[2] == pytest.approx(SIGMA2 / (1 - (1 - ETA) ** 2), rel=1e-14)
+        v = g.ula_mode_variance(a, np.inf, ETA, s02, sigma2=SIGMA2)
+        np.testing.assert_allclose(v, SIGMA2 / (1 - (1 - ETA * a) ** 2), rtol=1e-14, atol=0)
+    np.testing.assert_allclose(v, np.diag(g.ula_stationary_cov(np.diag(a), ETA, SIGMA2)), rtol=1e-14, atol=0)
+    for bad in (-1.0, 0.0):  # no stationary law: refused, not inf
+        with pytest.raises(ValueError, match="k = inf"):
+            g.ula_mode_variance([1.0, bad], np.inf, ETA, S02, sigma2=SIGMA2)
 
 
 def test_stationary_cov_is_fixed_point_of_covariance_map():
@@ -227,7 +241,7 @@ def test_lambertw_expression_branches():
     e, s = g.expressions(), g.SYMBOLS
     branch = sp.Symbol("branch", integer=True)
     for lam, br in ((0.5, 0), (4.0, -1)):
-        val = e["lambertw_root"].subs({s["lam"]: lam, s["tau"]: 0.9, branch: br}).evalf(30)
+        val = e["lambertw_root"].subs({s["lam"]: lam, s["t"]: 0.9, branch: br}).evalf(30)
         assert abs(float(sp.re(val)) - g.lambertw_mode(lam, 0.9)) < 1e-12
 
 
@@ -243,20 +257,20 @@ def test_kl_gauss_properties():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: g.ula_stationary_cov(np.diag([1.0, 50.0]), ETA, SIGMA2), "spec\\(A\\)"),
+    (lambda: g.ula_stationary_cov(np.diag([1.0, 50.0]), ETA, SIGMA2), "eta=0.05 is an unstable"),
     (lambda: g.ula_stationary_cov(np.diag([-1.0, 5.0]), ETA, SIGMA2), "spec\\(A\\)"),
-    (lambda: g.train_fixed_point([[1.0, 2.0], [2.0, 1.0]], 0.0, 3, ETA, SIGMA2, S02), "C_D"),
-    (lambda: g.train_fixed_point([[1.0, 0.5], [0.0, 1.0]], 0.0, 3, ETA, SIGMA2, S02), "C_D"),
-    (lambda: g.fixed_point_mode(0.05, 3, ETA, SIGMA2, S02), "lam"),
-    (lambda: g.fixed_point_mode(1.0, 0, ETA, SIGMA2, S02), "k"),
-    (lambda: g.fixed_point_mode(1.0, 3, -ETA, SIGMA2, S02), "eta"),
-    (lambda: g.fixed_point_mode(1.0, 3, ETA, SIGMA2, S02, root="other"), "root"),
+    (lambda: g.train_fixed_point([[1.0, 2.0], [2.0, 1.0]], 0.0, 3, ETA, S02, sigma2=SIGMA2), "C_D"),
+    (lambda: g.train_fixed_point([[1.0, 0.5], [0.0, 1.0]], 0.0, 3, ETA, S02, sigma2=SIGMA2), "C_D"),
+    (lambda: g.fixed_point_mode(0.05, 3, ETA, S02, sigma2=SIGMA2), "lam"),
+    (lambda: g.fixed_point_mode(1.0, 0, ETA, S02, sigma2=SIGMA2), "k"),
+    (lambda: g.fixed_point_mode(1.0, 3, -ETA, S02, sigma2=SIGMA2), "eta"),
+    (lambda: g.fixed_point_mode(1.0, 3, ETA, S02, sigma2=SIGMA2, root="other"), "root"),
     (lambda: g.ula_moments([[1.0, 0.0], [1.0, 1.0]], 0.0, 0.0, 1.0, 3, ETA), "A"),
     (lambda: g.ula_moments(np.eye(2), [1.0, 2.0, 3.0], 0.0, 1.0, 3, ETA), "h"),
     (lambda: g.ula_moments(np.eye(2), 0.0, 0.0, 1.0, 2.5, ETA), "k"),
     (lambda: g.equilibrium_mode(0.05, ETA, SIGMA2), "lam"),
-    (lambda: g.memory_curve([[3.0]], 0.0, 7, [np.inf], ETA, SIGMA2, S02), "t = inf"),
-    (lambda: g.kl_gauss(0.0, [[1.0]], 0.0, [[-1.0]]), "S2"),
+    (lambda: g.memory_curve([[3.0]], 0.0, 7, [np.inf], ETA, S02, sigma2=SIGMA2), "times = inf"),
+    (lambda: g.kl_gauss(0.0, [[1.0]], 0.0, [[-1.0]]), "Sigma_q"),
 ])
 def test_bad_input_raises_naming_argument(call, match):
     with pytest.raises(ValueError, match=match):

@@ -1,4 +1,4 @@
-"""High-temperature Ising (SPEC 4.2-4.3): sympy-derived expansions against the exact kernels."""
+"""High-temperature Ising (Ia)-(Ic): sympy-derived expansions against the exact kernels."""
 import warnings
 
 import numpy as np
@@ -52,11 +52,11 @@ def _ring(N, distance):
 
 
 # ------------------------------------------------------------------ the derivation itself
-def test_derived_continuous_factors_are_spec_ia():
+def test_derived_continuous_factors_are_ia():
     f, k = ht.factors("continuous"), ht.SYMBOLS["k"]
-    spec = {"f1": 1 - sp.exp(-2 * k), "f2": 1 - (1 + 2 * k) * sp.exp(-2 * k), "e1": 1 - sp.exp(-k),
+    ia = {"f1": 1 - sp.exp(-2 * k), "f2": 1 - (1 + 2 * k) * sp.exp(-2 * k), "e1": 1 - sp.exp(-k),
             "e2": 1 - (1 + k) * sp.exp(-k), "g": (1 - sp.exp(-k)) ** 2}
-    for name, expr in spec.items():
+    for name, expr in ia.items():
         assert sp.simplify(f[name] - expr) == 0, name
 
 
@@ -118,7 +118,7 @@ def test_ia_residual_scales_like_eps_cubed(with_fields):
     assert abs(_slope(res_C) - 3) < 0.2
     if with_fields:
         assert abs(_slope(res_m) - 3) < 0.2
-        assert abs(_slope(res_m1) - 2) < 0.2  # the SPEC's first-order m is O(eps^2)-accurate
+        assert abs(_slope(res_m1) - 2) < 0.2  # the first-order m of (Ia) is O(eps^2)-accurate
 
 
 def test_random_scan_exact_N_expansion_against_random_scan_kernel():
@@ -182,17 +182,15 @@ def test_equilibrium_expansion_against_enumeration():
 
 
 # ------------------------------------------------------------------ (Ib): the trained fixed point
-@pytest.mark.parametrize("kind, scan, ks, seed", [(None, "continuous", (0.5, 2.0), 16),
-                                                  ("random", "random", (1, 2), 18)])
-def test_ib_fixed_point_reproduces_data_to_third_order(kind, scan, ks, seed):
+@pytest.mark.parametrize("scan, ks, seed", [("continuous", (0.5, 2.0), 16), ("random", (1, 2), 18)])
+def test_ib_fixed_point_reproduces_data_to_third_order(scan, ks, seed):
     """(Ib) fed back into the exact kernel reproduces the data up to O(eps^3): continuous-time
     Glauber, and the exact-N random-scan form against the random-scan kernel."""
     h0, J0 = _couplings(5, seed=seed)
-    opts = {} if kind is None else {"kind": kind}
 
     def residual(eps):
         data = _equilibrium(h0, J0, eps)
-        return max(_gap(_exact(*ht.fixed_point(*data, k, **opts), k, scan=scan), data) for k in ks)
+        return max(_gap(_exact(*ht.fixed_point(*data, k, scan=scan), k, scan=scan), data) for k in ks)
     assert abs(_eps_slope(residual) - 3) < 0.2
 
 
@@ -219,9 +217,9 @@ def _ring_root(beta, k, N=5):
     return x
 
 
-def test_spec_ring_check_numbers():
-    spec = {0.1: (1.6197, 1.1641, 1.0202), 0.01: (1.5823, 1.1566, 1.0187)}
-    for beta, ratios in spec.items():
+def test_ring_check_numbers():
+    expected = {0.1: (1.6197, 1.1641, 1.0202), 0.01: (1.5823, 1.1566, 1.0187)}
+    for beta, ratios in expected.items():
         for k, expected in zip((0.5, 1.0, 2.0), ratios):
             a, b = _ring_root(beta, k)
             assert round(a / beta, 4) == expected
@@ -274,7 +272,7 @@ def test_coupling_error_and_memory_ratio():
     (lambda: ht.glauber_moments(np.zeros(3), np.zeros((3, 3)), -1.0), "t"),
     (lambda: ht.random_scan_factors(1, 2), "N"),
     (lambda: ht.random_scan_moments(np.zeros(3), np.zeros((3, 3)), 1.5), "k"),
-    (lambda: ht.fixed_point(np.zeros(3), np.eye(3), 1.0, kind="parallel"), "kind"),
+    (lambda: ht.fixed_point(np.zeros(3), np.eye(3), 1.0, scan="parallel"), "scan='parallel'"),
     (lambda: ht.closure_moments(np.zeros(3), np.zeros((3, 3)), 1, scan="continuous"), "scan"),
     (lambda: ht.coupling_error(np.zeros((3, 3)), 0.1, 1.0, order=3), "order"),
 ])

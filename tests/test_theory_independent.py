@@ -1,4 +1,4 @@
-"""Independent spins (SPEC 4.1): closed-form m(k) and h*(k) against the exact kernels, every rule and scan."""
+"""Independent spins (S1), (S2): closed-form m(k) and h*(k) against the exact kernels, every rule and scan."""
 import numpy as np
 import pytest
 import sympy as sp
@@ -68,7 +68,7 @@ def test_heatbath_field_with_nonzero_m0():
                                rtol=0, atol=1e-14)
 
 
-def test_spec_check_numbers():
+def test_check_numbers():
     """m_D = tanh 0.8, q = e^{-k}: h* = inf (k=1), 1.015 (k=2), 0.865 (k=3)."""
     m_D = np.tanh(0.8)
     for scan_kw in ({"scan": "continuous"}, {"scan": "random", "N": np.inf}):

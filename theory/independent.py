@@ -1,4 +1,4 @@
-"""Independent spins (J = 0): exact magnetisation after k sweeps and the trained field (SPEC 4.1).
+"""Independent spins (J = 0): exact magnetisation after k sweeps and the trained field (S1, S2).
 
 With J = 0 every spin relaxes on its own.  One update of site i (heat-bath or Metropolis) acts on
 its magnetisation as the affine contraction
@@ -8,8 +8,8 @@ its magnetisation as the affine contraction
     \\rho = 0 \\ \\text{(heat-bath)}, \\quad \\rho = -e^{-2|h_i|} \\ \\text{(Metropolis)}
 
 (Metropolis, h > 0: from -1 the spin always flips, from +1 it flips with probability
-:math:`e^{-2h}`, so :math:`m' = 1 - (1+m)e^{-2h}`).  A step of each scan (SPEC section 1) composes
-these updates, so :math:`m(k) = \\tanh h + (m_0 - \\tanh h)\\,q` with the relaxation factor
+:math:`e^{-2h}`, so :math:`m' = 1 - (1+m)e^{-2h}`).  A step of each scan (U2) composes
+these updates, so :math:`m(k) = \\tanh h + (m_0 - \\tanh h)\\,q` with the relaxation factor (S1)
 
 =============  =====================================================================
 scan           q
@@ -20,11 +20,11 @@ random         :math:`(1 - (1-\\rho)/N)^{kN}` (each of the kN updates hits site 
 continuous     :math:`e^{-k(1-\\rho)}` (generator :math:`\\sum_i (T_i - I)`; = random, N -> inf)
 =============  =====================================================================
 
-For heat-bath this is (SPEC 4.1) :math:`q = (1-1/N)^{kN} \\approx e^{-k}` for the random scan and
+For heat-bath this is :math:`q = (1-1/N)^{kN} \\approx e^{-k}` for the random scan and
 q = 0 (equilibrium after one sweep) for sequential and parallel scans.  For random-scan
 Metropolis (derived here) :math:`q = (1 - (1 + e^{-2|h|})/N)^{kN} \\to e^{-k(1 + e^{-2|h|})}`.
 
-Divergence (no finite fixed point).  From p0 with m0 = 0 the map h -> m(k) is odd and increasing
+Divergence (no finite fixed point, S2).  From p0 with m0 = 0 the map h -> m(k) is odd and increasing
 (checked on a grid in the tests), with supremum :math:`1 - q_\\infty`, where
 :math:`q_\\infty = (1-1/N)^{kN}` (random), :math:`e^{-k}` (continuous) and 0 (sequential,
 parallel) -- the same for both rules.  If :math:`|m_D| \\ge 1 - q_\\infty` the trained field diverges:
@@ -41,40 +41,37 @@ import numpy as np
 import scipy.optimize
 import sympy as sp
 
-from shortrun import conventions as _checks
+from shortrun import conventions
 
 __all__ = ["RULES", "SCANS", "site_contraction", "relaxation_factor", "magnetisation",
            "divergence_threshold", "has_finite_fixed_point", "field_fixed_point", "expressions",
            "SYMBOLS"]
 
-RULES = ("heatbath", "metropolis")
-SCANS = ("random", "sequential", "parallel", "continuous")
+RULES = conventions.RULES
+SCANS = conventions.SCANS
+_N_MAX = 2 ** 53  # spins sharing a random scan: beyond this (1 - c/N)^(kN) is e^(-ck) to float64
 _H_MAX = 40.0  # |h| beyond which m(k) equals its supremum to machine precision
 
 
 def _check_rule_scan(rule, scan, N, k):
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}; got {rule!r}.")
-    if scan not in SCANS:
-        raise ValueError(f"scan must be one of {SCANS}; got {scan!r}.")
-    if scan == "continuous":
-        k = _checks.nonnegative(k, "k")
-    else:
-        k = _checks.count(k, "k")
+    conventions.check_choice(rule, RULES, "rule")
+    conventions.check_choice(scan, SCANS, "scan")
+    k = conventions.check_steps(k, "k", integer=scan != "continuous")
     if scan == "random":
         if N is None:
             raise ValueError("N (the number of spins sharing the random scan) is required for "
                              "scan='random'; pass N=np.inf for the N -> inf limit q = e^{-k}.")
-        if N != np.inf:
-            N = _checks.count(N, "N", minimum=1)
+        if not (isinstance(N, float) and N == np.inf):
+            N = conventions.check_count(N, "N", minimum=1)
+            if N > _N_MAX:
+                N = np.inf
     return k, N
 
 
 def site_contraction(h, rule):
     """Factor rho by which one update of a site contracts :math:`m - \\tanh h`: 0 or :math:`-e^{-2|h|}`."""
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}; got {rule!r}.")
-    h = _checks.finite_array(h, "h")
+    conventions.check_choice(rule, RULES, "rule")
+    h = conventions.finite_array(h, "h")
     return np.zeros(h.shape) if rule == "heatbath" else -np.exp(-2 * np.abs(h))
 
 
@@ -83,7 +80,18 @@ def _q(rho, k, scan, N):
         return rho ** k
     if scan == "continuous" or N == np.inf:
         return np.exp(-k * (1 - rho))
-    return (1 - (1 - rho) / N) ** (k * N)
+    return (1 - (1 - rho) / N) ** (float(k) * float(N))
+
+
+def _one_minus_q0(k, scan, N):
+    """1 - q at rho = 0 (heat-bath, and Metropolis as |h| -> inf), without cancellation."""
+    if scan in ("sequential", "parallel"):
+        return 1.0 if k > 0 else 0.0
+    if scan == "continuous" or N == np.inf:
+        return float(-np.expm1(-k))
+    if N == 1:
+        return 1.0 if k > 0 else 0.0
+    return float(-np.expm1(float(k) * float(N) * np.log1p(-1.0 / N)))
 
 
 def relaxation_factor(h, k, rule="heatbath", scan="random", N=None):
@@ -105,25 +113,26 @@ def magnetisation(h, k, rule="heatbath", scan="random", N=None, m0=0.0):
     .. math::
         m(k) = \\tanh h + (m_0 - \\tanh h)\\,q(h, k)
 
-    (SPEC 4.1: heat-bath random scan :math:`q = (1-1/N)^{kN}`; Metropolis sequential
+    (S1: heat-bath random scan :math:`q = (1-1/N)^{kN}`; Metropolis sequential
     :math:`m(k) = \\tanh h\\,[1 - (-e^{-2|h|})^k]` from m0 = 0).  ``h`` and ``m0`` broadcast.
     """
     q = relaxation_factor(h, k, rule, scan, N)
-    t = np.tanh(_checks.finite_array(h, "h"))
-    m0 = _checks.finite_array(m0, "m0")
+    t = np.tanh(conventions.finite_array(h, "h"))
+    m0 = conventions.finite_array(m0, "m0")
     if np.any(np.abs(m0) > 1):
         raise ValueError(f"m0 must lie in [-1, 1]; got {m0}.")
+    t, m0 = conventions.check_broadcast(t, m0, ("h", "m0"))
     out = t + (m0 - t) * q
     return float(out) if out.ndim == 0 else out
 
 
 def divergence_threshold(k, rule="heatbath", scan="random", N=None):
-    """Supremum over h of m(k) from m0 = 0: :math:`1 - q_\\infty` (equal for both rules).
+    """Supremum over h of m(k) from m0 = 0: :math:`1 - q_\\infty` (equal for both rules) (S2).
 
     A data magnetisation with :math:`|m_D|` at or above it has no finite trained field.
     """
     k, N = _check_rule_scan(rule, scan, N, k)
-    return float(1 - _q(0.0, k, scan, N))  # rho -> 0 as |h| -> inf (Metropolis); rho = 0 (heat-bath)
+    return _one_minus_q0(k, scan, N)  # rho -> 0 as |h| -> inf (Metropolis); rho = 0 (heat-bath)
 
 
 def has_finite_fixed_point(m_D, k, rule="heatbath", scan="random", N=None, m0=0.0):
@@ -147,19 +156,24 @@ def field_fixed_point(m_D, k, rule="heatbath", scan="random", N=None, m0=0.0):
     -------
     float or ndarray; ``copysign(inf, m_D)`` marks divergence (see the module docstring).
 
-    Check (SPEC): ``m_D = tanh(0.8)``, heat-bath, ``scan='continuous'`` (q = e^{-k}):
+    Check: ``m_D = tanh(0.8)``, heat-bath, ``scan='continuous'`` (q = e^{-k}):
     h* = inf (k=1), 1.015 (k=2), 0.865 (k=3).
     """
     k, N = _check_rule_scan(rule, scan, N, k)
-    m_D = _checks.finite_array(m_D, "m_D")
-    m0 = _checks.finite_array(m0, "m0")
-    if np.any(np.abs(m_D) >= 1) or np.any(np.abs(m0) > 1):
-        raise ValueError("m_D must lie in (-1, 1) and m0 in [-1, 1]; clip the data magnetisation.")
+    m_D = conventions.finite_array(m_D, "m_D")
+    m0 = conventions.finite_array(m0, "m0")
+    if np.any(np.abs(m_D) >= 1):
+        raise ValueError(f"m_D must lie in (-1, 1); got {m_D}. Clip the data magnetisation.")
+    if np.any(np.abs(m0) > 1):
+        raise ValueError(f"m0 must lie in [-1, 1]; got {m0}.")
+    m_D, m0 = conventions.check_broadcast(m_D, m0, ("m_D", "m0"))
     if k == 0:
         raise ValueError("k must be > 0: after 0 steps m = m0 whatever the field.")
     if rule == "heatbath":
-        q = _q(0.0, k, scan, N)
-        x = (m_D - q * m0) / (1 - q)
+        one_minus_q = _one_minus_q0(k, scan, N)
+        q = 1.0 - one_minus_q
+        with np.errstate(over="ignore"):  # |x| = inf: divergence, flagged below
+            x = (m_D - q * m0) / one_minus_q
         inside = np.abs(x) < 1
         out = np.where(inside, np.arctanh(np.where(inside, x, 0.0)), np.copysign(np.inf, x))
         return float(out) if out.ndim == 0 else out

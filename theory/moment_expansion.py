@@ -1,4 +1,4 @@
-"""Sympy derivation of weak-coupling expansions of the Glauber moment equations (SPEC 4.2-4.3).
+"""Sympy derivation of weak-coupling expansions of the Glauber moment equations (Ia, Ic).
 
 Matrices are non-commutative sympy symbols: ``J`` (symmetric couplings), ``h`` (column of fields)
 and ``hT`` (its transpose).  A moment is a sum of *words* (``J``, ``J**2``, ``h*hT``, ``J*h`` ...)
