@@ -79,7 +79,7 @@ def _trainer(kind, data6, samples5):
                                                          **EXACT), _same_exact, training.exact, "stats",
                 50, 42)
     return (lambda protocol, n, **kw: mc_training.train(samples5, 2, protocol, n_steps=n, **kw,
-                                                        **MC), _same_mc, spins, "sample", 11, 10)
+                                                        **MC), _same_mc, mc_training, "sample", 11, 10)
 
 
 @pytest.mark.parametrize("kind, protocol", [("exact", "rdm"), ("exact", "pcd"), ("mc", "rdm"),

@@ -6,7 +6,7 @@ data statistics to 1e-10 (checked with the numba kernels, independently of the J
 while for Rdm/CD with small k p_θ* does not.  Every test prints both residuals.
 
 Data: for Rdm-k (and pcd, eq), finite-M samples of an SK teacher (the inverse-Ising setting of
-SPEC §5); for CD-k, a 4-pattern mixture (misspecified: a well-specified p_data makes θ_ML a CD
+docs/theory.md); for CD-k, a 4-pattern mixture (misspecified: a well-specified p_data makes θ_ML a CD
 fixed point, whose p_θ* would match the data too).
 
 Parallel (synchronous) updates: roots exist (every case at N = 6) but Newton reaches them from
@@ -226,7 +226,7 @@ def test_parallel_roots_repel_gradient_ascent():
     root the Jacobian ∂F/∂θ has eigenvalues with negative real part (every root found at N = 6),
     so gradient ascent θ ← θ − lr F(θ) leaves it for any lr, and the trainer stops with a
     divergence error.  Heat-bath: with h = 0 the map s(t) → (−1)^t s(t) turns the synchronous
-    chain with J into the one with −J, so all equal-time statistics are even in J (SPEC §4.3,
+    chain with J into the one with −J, so all equal-time statistics are even in J ((Ic),
     C(t+1) ≈ J C(t) J): ⟨s_i s_j⟩_data − ⟨s_i s_j⟩_k, which drives J_ij, does not tell the sign of
     J_ij.  (Metropolis has no such symmetry.)"""
     data = grid_data("rdm", 6)
@@ -249,7 +249,7 @@ def test_parallel_roots_repel_gradient_ascent():
 def test_newton_reports_drift_to_infinity():
     """No root with every parameter trainable: random-scan heat-bath from uniform p0 leaves a
     spin never updated in k sweeps with probability q = (1 - 1/N)^{kN}, so |m_i(k)| < 1 - q for
-    every finite θ (SPEC §4.1); with N = 7, k = 1, m_D = tanh 0.8 > 1 - q = 0.660.  Newton's
+    every finite θ ((S2)); with N = 7, k = 1, m_D = tanh 0.8 > 1 - q = 0.660.  Newton's
     iterates run off while |F| stays put; solve stops early and says why."""
     from shortrun.numerics.models import BoltzmannMachine
     N = 7
@@ -394,13 +394,13 @@ def test_cd_metropolis_even_k_has_the_trivial_root():
 
 
 def test_newton_reports_non_existence_of_a_fixed_point():
-    """SPEC §4.1: m_D = tanh 0.8, k = 1, random-scan heat-bath, J fixed at 0.  With N = 8,
+    """(S2): m_D = tanh 0.8, k = 1, random-scan heat-bath, J fixed at 0.  With N = 8,
     1 - q = 0.656 < m_D: no finite field; with N = 6, 1 - q = 0.6651 > 0.6640: a finite root."""
     def data(N):
         from shortrun.numerics.models import BoltzmannMachine
         return teachers.exact_data(BoltzmannMachine(np.full(N, 0.8), np.zeros((N, N))))
 
-    with pytest.raises(RuntimeError, match=r"SPEC §4\.1.*1 - q") as err:
+    with pytest.raises(RuntimeError, match=r"\(S2\).*1 - q") as err:
         fixed_point.solve(data(8), 1, "rdm", mask="fields")
     print(err.value)
     fp = fixed_point.solve(data(6), 1, "rdm", mask="fields", tol=1e-14)  # dh = dF / 0.002
@@ -412,7 +412,7 @@ def test_newton_reports_non_existence_of_a_fixed_point():
 
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_independent_spins_heatbath_random_closed_form(k):
-    """tanh h* = (m_D - q m(0))/(1 - q), q = (1 - 1/N)^{kN} (SPEC §4.1); uniform and product p0."""
+    """tanh h* = (m_D - q m(0))/(1 - q), q = (1 - 1/N)^{kN} ((S2)); uniform and product p0."""
     from shortrun.numerics.models import BoltzmannMachine
     N = 7
     mD = np.linspace(-0.5, 0.55, N)
@@ -454,7 +454,7 @@ def test_independent_spins_metropolis_sequential_k1_closed_form():
 
 
 def test_continuous_time_ring_matches_spec_check_values():
-    """SPEC §4.2 check: 5-spin ring, h = 0, continuous-time Glauber, β = 0.1: learned/true
+    """(Ib) check: 5-spin ring, h = 0, continuous-time Glauber, β = 0.1: learned/true
     nearest-neighbour coupling ratio 1.6197, 1.1641, 1.0202 at k = 0.5, 1, 2."""
     teacher = teachers.ring(5, 0.1)
     data = teacher.data()

@@ -151,7 +151,7 @@ def test_parallel_metropolis_non_unique_stationary_law_raises():
 
 
 def _independent_m(h, k, rule, scan, N):
-    """SPEC §4.1 closed forms of m_i(k) from p0 uniform (m(0) = 0), J = 0."""
+    """the (S1) closed forms of m_i(k) from p0 uniform (m(0) = 0), J = 0."""
     m_star = np.tanh(h)
     r = np.exp(-2 * np.abs(h)) if rule == "metropolis" else np.zeros_like(h)
     if scan == "random":      # one update: m' - m* = (1 - (1 + r)/N)(m - m*)

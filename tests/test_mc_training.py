@@ -12,6 +12,7 @@ from scipy.optimize import root
 from shortrun.numerics import kernels
 
 from shortrun.numerics.training import monte_carlo as mc_training
+from shortrun.numerics.training.divergence import DivergenceMonitor
 
 from shortrun.numerics import models
 
@@ -94,7 +95,7 @@ def test_rdm_training_from_zero_lands_at_the_exact_fixed_point(teacher, rule, sc
 
 def test_memory_effect_of_the_trained_machine(teacher):
     """Sampling θ* (Rdm-2) from the same p0: the data statistics are reproduced at t = k only,
-    not before (t = 1) nor after (t = 40, drift towards p_θ*) — SPEC §2, memory effect."""
+    not before (t = 1) nor after (t = 40, drift towards p_θ*) — (M1), memory effect."""
     p_data = teacher.boltzmann()
     k = 2
     theta_star = exact_fixed_point(p_data, k, "heatbath", "random")
@@ -132,14 +133,18 @@ def test_minibatch_cd_from_samples_is_bit_reproducible_across_threads():
 
 
 def test_divergence_is_detected_and_explained():
-    """SPEC §4.1: random-scan heat-bath, k = 1, N = 3: q = (2/3)^3, and |m_D| = tanh 2 >= 1 − q
+    """(S2): random-scan heat-bath, k = 1, N = 3: q = (2/3)^3, and |m_D| = tanh 2 >= 1 − q
     leaves no finite fixed point (the exact Newton solver stalls too); the fields run away."""
     p_data = models.BoltzmannMachine(np.full(N, 2.0), np.zeros((N, N))).boltzmann()
-    with pytest.raises(RuntimeError, match=r"diverged at update \d+: \|h_\d\| = .* > theta_max"):
+    with pytest.raises(RuntimeError, match=r"diverged: \|h\[\d\]\| = .* exceeded theta_max = 10 after \d+ updates.*\(S2\)"):
         mc_training.train(p_data, 1, n_chains=2000, lr=0.5, n_steps=3000, seed=0, theta_max=10)
-    reason = mc_training.divergence(np.array([0.0, np.nan, 0.0]), 5, 2, 50.0)
-    assert "h_1" in reason and "not finite" in reason
-    assert mc_training.divergence(np.array([0.0, 1.0, -60.0]), 5, 2, 50.0).count("J_(0,1)") == 1
+    describe = models.BoltzmannMachine.zeros(2).describe_param
+    kind, reason = DivergenceMonitor(50.0, None, describe=describe)(5, np.array([0.0, np.nan, 0.0]),
+                                                                     np.zeros(3))
+    assert kind == "unstable" and "h[1]" in reason and "not finite" in reason
+    kind, reason = DivergenceMonitor(50.0, None, describe=describe)(5, np.array([0.0, 1.0, -60.0]),
+                                                                     np.zeros(3))
+    assert kind == "diverge" and reason.count("J[0,1]") == 1
 
 
 def test_progress_lines(monkeypatch, capsys, teacher):

@@ -152,5 +152,5 @@ def test_bad_parameters(h, J, match):
 
 
 def test_too_large_for_exact_enumeration_says_memory():
-    with pytest.raises(ValueError, match=r"8 TiB of memory.*Monte Carlo"):
+    with pytest.raises(ValueError, match=r"16 TiB of memory.*Monte Carlo"):
         models.BoltzmannMachine.zeros(40).energies()

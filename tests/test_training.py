@@ -45,7 +45,7 @@ def test_gradient_ascent_lands_on_the_newton_root(protocol, rule, scan, k, lr, m
 
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_training_independent_spins_heatbath_random(k):
-    """SPEC §4.1 closed form reached by gradient ascent with J fixed at 0 (mask='fields')."""
+    """the (S1) closed form reached by gradient ascent with J fixed at 0 (mask='fields')."""
     N = 5
     mD = np.array([-0.3, -0.1, 0.2, 0.35, 0.5])
     q = (1 - 1 / N) ** (k * N)
@@ -71,7 +71,7 @@ def test_training_independent_spins_other_rules():
 
 
 def test_divergence_is_detected_with_the_spec_condition():
-    """m_D = tanh 0.8, k = 1, random scan, N = 8: |m_D| > 1 - q, the fields run away (SPEC §4.1)."""
+    """m_D = tanh 0.8, k = 1, random scan, N = 8: |m_D| > 1 - q, the fields run away ((S2))."""
     N = 8
     data = independent_data(np.full(N, np.tanh(0.8)))
     with pytest.raises(RuntimeError) as err:
@@ -79,7 +79,7 @@ def test_divergence_is_detected_with_the_spec_condition():
                        n_steps=100000)
     msg = str(err.value)
     print(msg)
-    assert "SPEC §4.1" in msg and "1 - q" in msg and "diverge" in msg and "nan" not in msg.lower()
+    assert "(S2)" in msg and "1 - q" in msg and "diverge" in msg and "nan" not in msg.lower()
 
 
 def test_divergence_with_trainable_couplings():

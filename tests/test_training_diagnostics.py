@@ -15,7 +15,7 @@ from shortrun.numerics.models import BoltzmannMachine
 
 
 def test_memory_curve_minimum_at_t_equal_k():
-    """Memory effect (SPEC §2): sampling θ* from p0, the data statistics match at t = k only."""
+    """Memory effect (M1): sampling θ* from p0, the data statistics match at t = k only."""
     data = teachers.sk(7, 0.5, seed=7, field=0.3).data(M=3000, seed=2)
     k = 4
     fp = fixed_point.solve(data, k, "rdm", "heatbath", "random")
@@ -50,7 +50,7 @@ def test_continuous_time_memory_curve_on_a_real_grid():
 
 def test_couplings_against_a_lattice_teacher():
     """3x3 periodic ferromagnet, exact data: ML recovers βJ⁰ with no spurious couplings; Rdm-1
-    inflates the bonds and adds positive couplings on the diagonals (SPEC §4.2)."""
+    inflates the bonds and adds positive couplings on the diagonals ((Ia)–(Ib))."""
     teacher = teachers.ferromagnet(3, 0.2)
     data = teacher.data()
     ml = fixed_point.solve(data, None, "eq")
@@ -72,7 +72,7 @@ def test_couplings_against_a_lattice_teacher():
 
 
 def test_spurious_next_nearest_coupling_coefficient():
-    """SPEC (Ib): on the 5-spin ring under continuous-time Glauber, k = 1, the next-nearest
+    """(Ib): on the 5-spin ring under continuous-time Glauber, k = 1, the next-nearest
     coupling tends to β²(f1² − f2)/f1³ = 0.2377 β² as β → 0."""
     f1, f2 = 1 - np.exp(-2.0), 1 - 3 * np.exp(-2.0)
     coeff = (f1**2 - f2) / f1**3

@@ -1,6 +1,6 @@
 r"""What a trained θ* does: memory curve, equilibrium mismatch, coupling errors, KL, mixing time.
 
-* Memory effect (SPEC §2): sampling θ* for t steps from the training p0, the statistics of
+* Memory effect (M1): sampling θ* for t steps from the training p0, the statistics of
   :math:`p(t, p_0) = U_{\theta^*}^t p_0` match the data at t = k only (:func:`memory_curve`).
 * :math:`p_{\theta^*}` itself generally does not match the data (:func:`equilibrium_stats`).
 * Against a teacher :math:`(\beta h^0, \beta J^0)`: the coupling error
@@ -87,7 +87,7 @@ def memory_curve(model, p0, times, data, rule="heatbath", scan="random", mask=No
     r"""The memory curve: :math:`t \mapsto \|\langle\phi\rangle_{p(t,p_0)} - \langle\phi\rangle_{\rm
     data}\|_\infty` for the sorted ``times`` (one forward pass of
     :meth:`~shortrun.numerics.kernels.Kernel.trajectory`).  At a fixed point of Rdm-k training
-    it vanishes at t = k and not elsewhere (SPEC §2, memory effect)."""
+    it vanishes at t = k and not elsewhere ((M1), memory effect)."""
     from shortrun.numerics.data.teachers import as_data
     data = as_data(data)
     laws = BMKernel(_as_model(model), rule, scan, warn=False).trajectory(p0, times)
@@ -113,7 +113,7 @@ def spurious_couplings(model, teacher):
     r"""Learned couplings on the pairs where the teacher has none (:math:`J^0_{ij} = 0`, i<j).
 
     Returns ``(pairs, values)``: an (n, 2) int array of (i, j) and the :math:`J^*_{ij}` there.
-    On a lattice these are the indirect couplings of SPEC §4.2 (next-nearest neighbours).
+    On a lattice these are the indirect couplings of (Ia)–(Ib) (next-nearest neighbours).
     """
     J = _as_model(model).J
     ref = teacher.model.J if hasattr(teacher, "model") else _as_model(teacher).J

@@ -1,6 +1,6 @@
 r"""The state space {−1,+1}^N, its index convention and the {0,1} basis.
 
-Convention (SPEC §1): state index :math:`x \in [0, 2^N)`; bit *i* of *x* is 1 ⇔ :math:`s_i = +1`.
+Convention (docs/theory.md): state index :math:`x \in [0, 2^N)`; bit *i* of *x* is 1 ⇔ :math:`s_i = +1`.
 So ``spins(N)[x, i] = 2 * ((x >> i) & 1) - 1``.  The {0,1} basis is :math:`\sigma = (1 + s)/2`.
 """
 from __future__ import annotations
@@ -32,14 +32,17 @@ def spins(N, x=None):
     """Spin configurations of the states ``x`` (all 2^N states when ``x`` is None).
 
     Returns an int8 array of shape (len(x), N) with entries ±1:
-    ``s[x, i] = 2 * bit_i(x) - 1``.
+    ``s[x, i] = 2 * bit_i(x) - 1``.  Memory: the result, the indices and two int64 columns,
+    N + 24 bytes per state.
     """
     if x is None:
-        check_size(N, bytes_per_state=N, what="materialising all spins")
+        check_size(N, bytes_per_state=N + 24, what="materialising all spins")
         x = np.arange(n_states(N), dtype=np.int64)
     x = np.asarray(x, dtype=np.int64)
-    bits = (x[:, None] >> np.arange(N, dtype=np.int64)) & 1
-    return (2 * bits - 1).astype(np.int8)
+    s = np.empty((x.shape[0], N), dtype=np.int8)
+    for i in range(N):
+        s[:, i] = 2 * ((x >> i) & 1) - 1
+    return s
 
 
 def index(s):

@@ -1,7 +1,7 @@
 r"""Teachers (the Ising models that make the data) and data sets.
 
 A *teacher* holds unit couplings :math:`(h^0, J^0)` and an inverse temperature β; its
-Boltzmann machine is :math:`(\beta h^0, \beta J^0)` (SPEC §1: temperature is absorbed in the
+Boltzmann machine is :math:`(\beta h^0, \beta J^0)` (docs/theory.md: temperature is absorbed in the
 parameters, so learned parameters are compared with :math:`\beta J^0`).  A :class:`Data` set is
 the only thing training sees: the (empirical or exact) distribution vector :math:`p_{\rm data}`
 over the 2^N states and its statistics :math:`\langle\phi\rangle_{\rm data}`,
@@ -28,6 +28,10 @@ from shortrun.conventions import check_distribution, check_finite
 
 #: Largest N for which a data set is held as a 2^N distribution vector.
 DATA_MAX_N = 24
+#: What to use for data beyond DATA_MAX_N spins.
+_LARGE_N = ("train on samples with the Monte Carlo trainer "
+            "shortrun.numerics.training.monte_carlo.train(samples, k, ...), which takes (M, N) "
+            "samples of any N")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,7 +142,7 @@ def ferromagnet(L, beta, field=0.0, double_bonds=False):
 
 
 def ring(N, beta, field=0.0):
-    r"""The periodic chain of N ≥ 3 spins with :math:`J^0_{i,i+1} = 1` (SPEC §4.2 ring teacher)."""
+    r"""The periodic chain of N ≥ 3 spins with :math:`J^0_{i,i+1} = 1` (the ring teacher of (Ia)–(Ib))."""
     if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 3:
         raise ValueError(f"N={N!r} must be an integer >= 3 for a ring (use N >= 3 spins).")
     J = np.zeros((N, N))
@@ -178,7 +182,7 @@ class Data:
     ----------
     p : ndarray (2^N,)
         Distribution vector (empirical histogram of the samples, or an exact law); state index
-        convention of SPEC §1 (bit i of x is 1 ⇔ s_i = +1).
+        convention of docs/theory.md (bit i of x is 1 ⇔ s_i = +1).
     M : int or None
         Number of samples (None for an exact law).
     name : str
@@ -190,11 +194,7 @@ class Data:
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
-        N = n_spins(self.p)
-        if N > DATA_MAX_N:
-            raise ValueError(f"a data distribution over 2^{N} states is too large for the exact "
-                             f"routes (N <= {DATA_MAX_N}).")
-        p = check_distribution(self.p, 1 << N, "p_data")
+        p = check_law(self.p, "p_data", integers=True)
         p.setflags(write=False)
         object.__setattr__(self, "p", p)
 
@@ -224,7 +224,7 @@ class Data:
     @classmethod
     def from_distribution(cls, p, name="distribution"):
         """Data whose law is the probability vector ``p`` (length 2^N)."""
-        return cls(np.asarray(p, float), None, name)
+        return cls(check_law(p, "p", integers=True), None, name)
 
     @classmethod
     def from_samples(cls, samples, name="samples"):
@@ -241,32 +241,111 @@ class Data:
         return cls(counts / s.shape[0], s.shape[0], name)
 
 
-def check_samples(samples):
-    """Validate user samples; returns an int8 (M, N) array of ±1 spins."""
-    a = np.asarray(samples)
-    if a.dtype == bool:
-        a = a.astype(np.int8)
+def _numbers(x, name, what):
+    """``x`` as a real numeric array; ValueError naming ``name`` for ragged, complex or
+    non-numeric input."""
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name} has rows of different lengths (a ragged list) or entries that "
+                         f"are not numbers; pass {what}.") from None
+    if a.dtype.kind == "c":
+        raise ValueError(f"{name} is complex (dtype {a.dtype}); pass {what} as real numbers.")
     if a.dtype.kind not in "biuf":
-        raise ValueError(f"samples must be a numeric (M, N) array of spins; got dtype {a.dtype}.")
+        raise ValueError(f"{name} must be numeric; got an array of dtype {a.dtype} (strings or "
+                         f"Python objects); pass {what}.")
+    return a
+
+
+def _first(mask):
+    """'row i, column j' of the first True entry of a 2-D mask."""
+    i, j = np.argwhere(mask)[0]
+    return f"row {i}, column {j}"
+
+
+def check_samples(samples, name="samples"):
+    """Validate user samples: an (M, N) array, one row per sample, of spins in {−1, +1} or bits
+    in {0, 1} (booleans count as bits); returns them as an int8 (M, N) array of ±1 spins.
+
+    Every refusal is a ValueError that says what is wrong and how to fix it.
+    """
+    what = "an (M, N) array of spins in {-1, +1} or of bits in {0, 1}, one row per sample"
+    a = _numbers(samples, name, what)
+    if a.ndim == 1:
+        raise ValueError(f"{name} must be 2-D (M, N): one row per sample; got a 1-D array of "
+                         f"length {a.shape[0]}; pass {name}[None, :] for one sample of "
+                         f"N={a.shape[0]} spins (or Data.from_distribution for a probability "
+                         "vector over the 2^N states).")
     if a.ndim != 2:
-        raise ValueError(f"samples must be a 2-D array of shape (M samples, N spins); got shape "
-                         f"{a.shape} (for a single sample use s[None, :]).")
+        raise ValueError(f"{name} must be 2-D (M, N): one row per sample; got "
+                         f"{'a single number' if a.ndim == 0 else f'shape {a.shape}'}; reshape "
+                         f"it to (M samples, N spins), e.g. {name}.reshape(-1, N).")
     M, N = a.shape
     if M < 1 or N < 1:
-        raise ValueError(f"samples has shape {a.shape}; it needs at least one sample and one spin.")
+        raise ValueError(f"{name} is empty (shape {a.shape}); it needs at least one sample (row) "
+                         "and one spin (column).")
     if N > DATA_MAX_N:
-        raise ValueError(f"samples have N={N} spins; the exact routes hold 2^N vectors and stop "
-                         f"at N={DATA_MAX_N}.")
+        raise ValueError(f"{name} have N={N} spins: the exact routes hold vectors over the 2^N "
+                         f"states and stop at N={DATA_MAX_N}; {_LARGE_N}.")
     if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-        raise ValueError("samples contain NaN or inf; pass spins in {-1, +1} or bits in {0, 1}.")
-    values = np.unique(a)
-    if np.all(np.isin(values, (-1, 1))):
+        raise ValueError(f"{name} contain NaN or inf (first at {_first(~np.isfinite(a))}); pass "
+                         "spins in {-1, +1} or bits in {0, 1}.")
+    pm, bits = (a == 1) | (a == -1), (a == 0) | (a == 1)
+    if np.all(pm):
         return a.astype(np.int8)
-    if np.all(np.isin(values, (0, 1))):
+    if np.all(bits):
         return from01(a.astype(np.int8))
-    more = "..." if len(values) > 6 else ""
-    raise ValueError(f"samples contain the values {values[:6].tolist()}{more}; "
-                     "use spins in {-1, +1} or bits in {0, 1} (not both in one array).")
+    if np.all(pm | bits):
+        raise ValueError(f"{name} mix the two bases: the values -1, 0 and +1 all occur (a 0 at "
+                         f"{_first(a == 0)}, a -1 at {_first(a == -1)}); use spins in {{-1, +1}} "
+                         "or bits in {0, 1} throughout.")
+    bad = ~(pm | bits)
+    raise ValueError(f"{name} contain values other than spins or bits, e.g. {a[bad][0]!r} at "
+                     f"{_first(bad)}; samples are spins in {{-1, +1}} or bits in {{0, 1}}.")
+
+
+def check_law(p, name="data", integers=False):
+    """Validate a probability vector over the 2^N states (N ≤ ``DATA_MAX_N``); returns a float64
+    copy.  A vector that looks like something else (one sample, counts, a 2-D array of samples)
+    is refused with a ValueError that says so; integer vectors are accepted only with
+    ``integers=True`` (otherwise a 0/1 vector is ambiguous: one sample or a law)."""
+    what = "a probability vector of length 2^N"
+    a = _numbers(p, name, what)
+    if a.ndim == 2:
+        raise ValueError(f"{name} is a 2-D array of shape {a.shape}; if it holds samples (one row "
+                         f"per sample), pass teachers.Data.from_samples({name}); a law is a "
+                         "1-D probability vector of length 2^N.")
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be {what}; got "
+                         f"{'a single number' if a.ndim == 0 else f'shape {a.shape}'}.")
+    n = a.shape[0]
+    values = np.unique(a) if n else a
+    sample_like = n and (np.all(np.isin(values, (0, 1))) or np.all(np.isin(values, (-1, 1))))
+    if a.dtype.kind in "biu" and not integers:
+        if sample_like:
+            raise ValueError(f"{name} is a 1-D integer array of {n} values in "
+                             f"{{{', '.join(map(str, values.tolist()))}}}: that is one sample of "
+                             f"N={n} spins, not a probability vector over the 2^N states; pass "
+                             f"teachers.Data.from_samples({name}[None, :]) (one row per sample), "
+                             f"or a float vector of length 2^N that sums to 1 for a law.")
+        raise ValueError(f"{name} is a 1-D integer array; if it holds counts of the 2^N states "
+                         f"pass {name} / {name}.sum(), for samples pass "
+                         "teachers.Data.from_samples(samples) with one row per sample.")
+    N = int(n).bit_length() - 1
+    if n < 2 or (1 << N) != n:
+        hint = (f"; if it is one sample of {n} spins, pass teachers.Data.from_samples("
+                f"{name}[None, :])" if sample_like else "")
+        raise ValueError(f"{name} has length {n}, not 2^N with N >= 1: a probability vector "
+                         f"lists the probabilities of the 2^N states of N spins{hint}.")
+    if N > DATA_MAX_N:
+        raise ValueError(f"{name} is a law over 2^{N} states: the exact routes stop at "
+                         f"N={DATA_MAX_N}; {_LARGE_N}.")
+    if a.dtype.kind == "f" and np.all(np.isfinite(a)) and sample_like \
+            and abs(a.sum() - 1.0) > 1e-9:
+        raise ValueError(f"{name} holds only the values {values.tolist()} and sums to "
+                         f"{a.sum():g}: it looks like one sample of {n} spins, not a probability "
+                         f"vector; pass teachers.Data.from_samples({name}[None, :]) for a sample.")
+    return check_distribution(a.astype(float), n, name)
 
 
 def exact_data(model, name="exact"):
@@ -298,16 +377,19 @@ def sampled_data(model, M, seed, name=None):
     return Data(counts / int(M), int(M), name or f"M={M} samples, seed={seed}")
 
 
+def default_model(N):
+    """The model family trained when none is given: a Boltzmann machine on N spins."""
+    return BoltzmannMachine.zeros(N)
+
+
 def as_data(data):
-    """Accept a :class:`Data` or a probability vector (length 2^N); anything else is refused."""
+    """Accept a :class:`Data` or a float probability vector (length 2^N); anything else is
+    refused with a ValueError that says what it looks like and what to pass instead
+    (``Data.from_samples(samples)`` for an (M, N) array of spins, ``exact_data(model)`` for an
+    exact law)."""
     if isinstance(data, Data):
         return data
-    a = np.asarray(data)
-    if a.ndim == 1 and a.dtype.kind == "f":
-        return Data.from_distribution(a)
-    raise ValueError("data must be a teachers.Data (Data.from_samples(samples) for an (M, N) "
-                     "array of spins, teachers.exact_data(model) for an exact law) or a "
-                     f"probability vector of length 2^N; got an array of shape {a.shape}.")
+    return Data(check_law(data, "data"), None, "distribution")
 
 
 def pattern_mixture(N, n_patterns, m, seed, name=None):

@@ -35,6 +35,8 @@ class Kernel:
     n_states: int
     time: str = "discrete"
     reversible: bool = False
+    #: True when the stationary law is the model's p_θ (then pcd's fixed points are eq's).
+    equilibrium_stationary: bool = True
 
     def apply(self, p):  # pragma: no cover - interface
         raise NotImplementedError

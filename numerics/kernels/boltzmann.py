@@ -76,6 +76,7 @@ class BMKernel(Kernel):
                              f"N={N} (limit N <= {PARALLEL_MAX_N}); use scan='sequential' or "
                              "'random', or Monte Carlo.")
         self.time = "continuous" if scan == "continuous" else "discrete"
+        self.equilibrium_stationary = scan != "parallel"
         self.reversible = scan in ("random", "continuous") or (
             scan == "parallel" and rule == "heatbath")
         if warn and scan == "parallel" and rule == "heatbath" and np.any(model.J != 0):
@@ -201,7 +202,7 @@ class BMKernel(Kernel):
 
 
 def parallel_heatbath_stationary(model):
-    r""":math:`\pi(s) \propto e^{h\cdot s}\prod_i 2\cosh H_i(s)` (SPEC §1), normalised in log space."""
+    r""":math:`\pi(s) \propto e^{h\cdot s}\prod_i 2\cosh H_i(s)`, normalised in log space."""
     from shortrun.numerics.models.boltzmann import normalised_exp
     from shortrun.numerics.core.states import chunks
     logw = np.empty(model.n_states)

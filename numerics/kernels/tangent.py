@@ -1,6 +1,6 @@
 r"""Exact forward-mode derivatives of the k-step law p(k, p0) with respect to theta.
 
-SPEC §2: :math:`p_{t+1} = U_\theta p_t` gives the tangent recursion
+(G2): :math:`p_{t+1} = U_\theta p_t` gives the tangent recursion
 
 .. math:: \partial_\theta p_{t+1} = U_\theta\,\partial_\theta p_t
           + (\partial_\theta U_\theta)\,p_t ,

@@ -58,6 +58,15 @@ class Model(abc.ABC):
         """Named boolean masks of θ accepted as ``mask=`` by the trainers (e.g. 'fields')."""
         return {}
 
+    def initial_theta(self, data_stats, mask) -> np.ndarray:
+        """A start for the Newton solver given the data's statistics (zeros by default)."""
+        return np.zeros(self.n_params)
+
+    def independent_spin_bound(self, theta, data_stats, mask, protocol, rule, scan, k, p0):
+        """Where a closed form says that no finite fixed point exists, ``(q, bad)`` with the
+        offending parameters; ``None`` when it does not apply (default)."""
+        return None
+
     def describe_param(self, a: int) -> str:
         """Human-readable name of θ[a] for error messages (e.g. 'J[0,3]')."""
         return f"theta[{a}]"
@@ -91,6 +100,11 @@ class Model(abc.ABC):
         r"""``(p_θ, ∂p_θ/∂θ)``: for an exponential family :math:`\partial p_\theta/\partial\theta_b
         = p_\theta(\phi_b - \langle\phi_b\rangle)`; models with θ-dependent statistics override."""
         raise NotImplementedError(f"{type(self).__name__} has no equilibrium tangent")
+
+    def equilibrium_jacobian(self):
+        r"""``(F, dF)`` of the equilibrium statistics :math:`\langle\phi\rangle_{p_\theta}`
+        (for an exponential family dF is the covariance of φ, the Fisher information)."""
+        return self.stats_jacobian(*self.equilibrium_tangent())
 
     def sample_stats(self, states) -> np.ndarray:
         r"""Sample mean of :math:`\phi_\theta` over ``states`` (one per row), shape (P,) (E1)."""

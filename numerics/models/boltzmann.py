@@ -10,10 +10,10 @@ same order (:func:`shortrun.numerics.moments.stats`).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import logsumexp
 
 from shortrun.conventions import check_finite
 from shortrun.numerics.core.moments import stats as _stats
@@ -22,10 +22,19 @@ from shortrun.numerics.core.states import check_size, spins, split
 from shortrun.numerics.models.base import Model
 
 
+#: Peak memory per state (bytes) of :meth:`BoltzmannMachine.energies`, ``.boltzmann`` and
+#: ``.log_partition``: every float64 vector over the 2^N states alive at once (see their docs).
+ENERGIES_BYTES, BOLTZMANN_BYTES, LOG_PARTITION_BYTES = 16, 24, 16
+
+
 def normalised_exp(logw):
-    r""":math:`e^{\log w}/\sum e^{\log w}`, shifted by the maximum (no overflow, exact ratios)."""
-    w = np.exp(logw - np.max(logw))
-    return w / w.sum()
+    r""":math:`e^{\log w}/\sum e^{\log w}`, shifted by the maximum (no overflow, exact ratios).
+
+    Allocates one array of the size of ``logw`` (the result; exp and division in place)."""
+    w = logw - np.max(logw)
+    np.exp(w, out=w)
+    w /= w.sum()
+    return w
 
 
 def check_params(h, J):
@@ -55,14 +64,17 @@ def n_params(N):
     return N + N * (N - 1) // 2
 
 
+@functools.lru_cache(maxsize=4)
 def phi_matrix(N):
-    r"""The statistics matrix :math:`\Phi[x, a] = \phi_a(s(x))`, shape (2^N, P), so that
+    r"""The statistics matrix (read-only, cached) :math:`\Phi[x, a] = \phi_a(s(x))`, shape (2^N, P), so that
     :math:`\langle\phi\rangle_p = \Phi^\top p` and
     :math:`\partial\langle\phi\rangle = \Phi^\top D`."""
     check_size(N, 8 * n_params(N), "the statistics matrix Phi")
     s = spins(N).astype(float)
     iu = np.triu_indices(N, 1)
-    return np.concatenate([s, s[:, iu[0]] * s[:, iu[1]]], axis=1)
+    Phi = np.concatenate([s, s[:, iu[0]] * s[:, iu[1]]], axis=1)
+    Phi.setflags(write=False)
+    return Phi
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,27 +144,38 @@ class BoltzmannMachine(Model):
         With :math:`x = x_{\rm hi}2^L + x_{\rm lo}`:
         :math:`E = E_{\rm hi}(x_{\rm hi}) + E_{\rm lo}(x_{\rm lo}) - s_{\rm hi}^\top
         J_{\rm hi,lo}\, s_{\rm lo}`, one matrix product of cost 2^N·(N-L).
+        Memory: E and the product, 16 bytes per state at the peak.
         """
         if "E" not in self._cache:
-            check_size(self.N, 8, "the energies of all states")
+            check_size(self.N, ENERGIES_BYTES, "the energies of all states")
             L, s_lo, s_hi = split(self.N)
             h, J = self.h, self.J
             E_lo = -(s_lo @ h[:L]) - 0.5 * np.einsum("xi,ij,xj->x", s_lo, J[:L, :L], s_lo)
             E_hi = -(s_hi @ h[L:]) - 0.5 * np.einsum("xi,ij,xj->x", s_hi, J[L:, L:], s_hi)
-            E = E_hi[:, None] + E_lo[None, :] - s_hi @ (J[L:, :L] @ s_lo.T)
+            E = E_hi[:, None] + E_lo[None, :]
+            E -= s_hi @ (J[L:, :L] @ s_lo.T)
             E = E.reshape(-1)
             E.setflags(write=False)
             self._cache["E"] = E
         return self._cache["E"]
 
     def log_partition(self):
-        r""":math:`\ln Z = \ln\sum_x e^{-E(x)}`, evaluated with log-sum-exp (stable at large |J|)."""
-        return float(logsumexp(-self.energies()))
+        r""":math:`\ln Z = -E_{\min} + \ln\sum_x e^{-(E(x) - E_{\min})}` (log-sum-exp: stable at
+        large |J|).  Memory: the cached E and one shifted copy, 16 bytes per state."""
+        check_size(self.N, LOG_PARTITION_BYTES, "the log partition function")
+        w = np.negative(self.energies())
+        top = w.max()
+        w -= top
+        np.exp(w, out=w)
+        return float(top + np.log(w.sum()))
 
     def boltzmann(self):
         r"""The equilibrium law :math:`p_\theta = e^{-E}/Z` as a vector over the 2^N states
-        (shifted by the lowest energy before exponentiating: exact at any coupling strength)."""
+        (shifted by the lowest energy before exponentiating: exact at any coupling strength).
+
+        Memory: the cached E, −E and p, 24 bytes per state at the peak (p and E stay cached)."""
         if "p" not in self._cache:
+            check_size(self.N, BOLTZMANN_BYTES, "the equilibrium law of all states")
             p = normalised_exp(-self.energies())
             p.setflags(write=False)
             self._cache["p"] = p
@@ -170,6 +193,42 @@ class BoltzmannMachine(Model):
         P = n_params(self.N)
         return {"fields": np.arange(P) < self.N, "couplings": np.arange(P) >= self.N}
 
+    def initial_theta(self, data_stats, mask):
+        r""":math:`h_i = \operatorname{atanh} m_{D,i}` (clipped to :math:`|m| \le 0.9`) on the
+        trainable fields, every other entry 0.  It avoids θ = 0, where some kernels are
+        degenerate (parallel heat-bath creates correlations only at O(J²); Metropolis at H = 0
+        flips deterministically)."""
+        theta = np.zeros(self.n_params)
+        fields = np.asarray(mask[: self.N], bool)
+        theta[: self.N][fields] = np.arctanh(np.clip(data_stats[: self.N], -0.9, 0.9))[fields]
+        return theta
+
+    def equilibrium_tangent(self):
+        r""":math:`(p_\theta, p_\theta(\phi - \langle\phi\rangle))` (exponential family)."""
+        p = np.asarray(self.boltzmann())
+        Phi = phi_matrix(self.N)
+        return p, (Phi - Phi.T @ p) * p[:, None]
+
+    def independent_spin_bound(self, theta, data_stats, mask, protocol, rule, scan, k, p0):
+        r"""Existence test for independent spins under random-scan heat-bath (S2).
+
+        With J ≡ 0, :math:`m_i(k) = \tanh h_i\,(1-q) + q\,m_i(0)`, :math:`q = (1-1/N)^{kN}`
+        (:math:`e^{-t}` in continuous time), so a finite root needs
+        :math:`|m_{D,i} - q\,m_i(0)| < 1 - q`.  Returns ``(q, bad)`` with ``bad`` the sites that
+        violate it, or ``None`` if the problem is not of this kind (couplings trainable or not
+        zero in ``theta``, other rule or scan, protocol eq/pcd).
+        """
+        N = self.N
+        if (protocol not in ("rdm", "cd") or rule != "heatbath"
+                or scan not in ("random", "continuous") or np.any(mask[N:])
+                or np.any(np.asarray(theta)[N:] != 0)):
+            return None
+        q = np.exp(-k) if scan == "continuous" else (1.0 - 1.0 / N) ** (k * N)
+        mD = np.asarray(data_stats)[:N]
+        m0 = _stats(p0)[:N]
+        bad = np.flatnonzero((np.abs(mD - q * m0) >= 1.0 - q) & np.asarray(mask[:N]))
+        return q, bad
+
     def describe_param(self, a):
         if a < self.N:
             return f"h[{a}]"
@@ -181,11 +240,21 @@ class BoltzmannMachine(Model):
         return _stats(p)
 
     def stats_jacobian(self, p, D):
-        r""":math:`(\Phi^\top p, \Phi^\top D)`; φ does not depend on θ."""
-        F = _stats(p)
+        r""":math:`(\Phi^\top p, \Phi^\top D)`; φ does not depend on θ, so with ``D=None``
+        (data) the Jacobian is 0 and F is :meth:`stats`."""
         if D is None:
+            F = _stats(p)
             return F, np.zeros((F.shape[0], self.n_params))
-        return F, phi_matrix(self.N).T @ D
+        Phi = phi_matrix(self.N)
+        return Phi.T @ p, Phi.T @ D
+
+    def equilibrium_jacobian(self):
+        r""":math:`\partial\langle\phi_a\rangle_{p_\theta}/\partial\theta_b =
+        \langle\phi_a\phi_b\rangle - \langle\phi_a\rangle\langle\phi_b\rangle`."""
+        p = np.asarray(self.boltzmann())
+        Phi = phi_matrix(self.N)
+        F = Phi.T @ p
+        return F, (Phi * p[:, None]).T @ Phi - np.outer(F, F)
 
     def sample_stats(self, states):
         r"""Sample means :math:`(\overline{s_i}, \overline{s_is_j})` over ±1 ``states`` (E1)."""

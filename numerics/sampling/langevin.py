@@ -1,6 +1,6 @@
 r"""Unadjusted Langevin (ULA) chains for the Gaussian EBM :math:`E(x) = \tfrac12 x^\top A x - h^\top x`.
 
-One step (SPEC §3):
+One step (Ga):
 
 .. math:: x_{t+1} = M x_t + \eta h + \sigma\xi_t,\qquad M = I - \eta A,\quad \xi_t \sim N(0, I),
 

@@ -8,14 +8,14 @@ A converged short-run training run stops at θ* with (G5)
 :math:`p_{\rm fix} = p(k, p_0) = U_\theta^k p_0` for rdm/cd (the *k-step process* matches the
 data), :math:`p_\theta` for eq and the kernel's stationary law for pcd (see
 :mod:`shortrun.numerics.training`).  :func:`solve` runs damped Newton on F with the exact
-forward-mode Jacobian (:mod:`shortrun.numerics.jacobian`):
+forward-mode Jacobian (:func:`shortrun.numerics.kernels.law_tangent`):
 
 .. math:: \theta \leftarrow \theta + \alpha\,\delta,\qquad \partial F(\theta)\,\delta = -F(\theta),
 
 the step capped at ``max_step`` in ∞-norm and α halved until ‖F‖₂ decreases (Armijo); where the
 Jacobian is singular or badly conditioned, Levenberg–Marquardt steps take over.  Because
-∇̃L is not a gradient (SPEC §2), a root may not exist (the parameters run off to infinity: SPEC
-§4.1) or may not be unique; :func:`solve` reports which (a run that stops gaining is stopped and
+∇̃L is not a gradient (G4), a root may not exist (the parameters run off to infinity:
+(S2)) or may not be unique; :func:`solve` reports which (a run that stops gaining is stopped and
 diagnosed, ``FixedPoint.status``), and :func:`distinct_roots` runs several seeded starts and
 returns the distinct roots.
 
@@ -31,9 +31,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from shortrun.numerics.kernels.boltzmann import NonUniqueStationaryError
+from shortrun.numerics.kernels import NonUniqueStationaryError
 from shortrun.numerics.core.progress import Progress
-from shortrun.numerics.training.exact import Problem, divergence_message, problem
+from shortrun.numerics.training.divergence import divergence_message
+from shortrun.numerics.training.problem import Problem, problem
 from shortrun.conventions import check_count, check_positive
 
 
@@ -58,7 +59,7 @@ class FixedPoint:
         ‖F‖∞ after each Newton iteration (entry 0: at the start).
     status : str
         ``'converged'``; ``'diverged'`` (the iterates run off to infinity, or stall far out: no
-        finite root on their path, SPEC §4.1); ``'stalled'`` (no progress at bounded θ: a local
+        finite root on their path, (S2)); ``'stalled'`` (no progress at bounded θ: a local
         minimum of ‖F‖ or a kink); ``'max_iter'``; ``'no_step'`` (no Newton step possible at
         the start).
     """
@@ -280,8 +281,8 @@ def _newton_runs(prob, starts, opts, progress):
         yield _newton(prob, start, report, f"start {j + 1}/{n}  " if n > 1 else "", **opts)
 
 
-def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, theta0=None,
-          mask=None, tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0, restarts=0, seed=0,
+def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, model=None,
+          theta0=None, mask=None, tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0, restarts=0, seed=0,
           scale=0.5, check=True, progress=None):
     r"""The fixed point θ* of short-run training (G5) by damped Newton with the exact Jacobian.
 
@@ -291,8 +292,9 @@ def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, t
 
     Parameters
     ----------
-    data, k, protocol, rule, scan, p0, mask
-        As in :func:`shortrun.numerics.training.train`.
+    data, k, protocol, rule, scan, p0, mask, model
+        As in :func:`shortrun.numerics.training.train` (``model``: the model family, a
+        Boltzmann machine by default).
     theta0 : array (P,), optional
         Start; by default :meth:`~shortrun.numerics.training.Problem.default_start`
         (h = atanh m_D, J = 0).
@@ -327,9 +329,9 @@ def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, t
     ------
     RuntimeError
         (``check=True``) no convergence; the message says whether the iterates diverged (no
-        finite fixed point on their path, SPEC §4.1) or stalled (no root near the start).
+        finite fixed point on their path, (S2)) or stalled (no root near the start).
     """
-    prob = problem(data, k, protocol, rule, scan, p0, mask)
+    prob = problem(data, k, protocol, rule, scan, p0, mask, model=model)
     opts = _check_newton_args(tol, max_step, theta_max, max_iter)
     restarts = check_count(restarts, "restarts", 0)
     scale = check_positive(scale, "scale", "use e.g. 0.5.")
@@ -377,7 +379,7 @@ class RootSet:
 
 
 def distinct_roots(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *,
-                   n_starts=8, seed=0, scale=1.0, theta0=None, mask=None, distinct_tol=1e-6,
+                   model=None, n_starts=8, seed=0, scale=1.0, theta0=None, mask=None, distinct_tol=1e-6,
                    tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0, progress=None):
     r"""Run Newton from ``n_starts`` seeded starts and return the distinct roots (non-uniqueness).
 
@@ -390,7 +392,7 @@ def distinct_roots(data, k, protocol="rdm", rule="heatbath", scan="random", p0=N
     -------
     RootSet
     """
-    prob = problem(data, k, protocol, rule, scan, p0, mask)
+    prob = problem(data, k, protocol, rule, scan, p0, mask, model=model)
     opts = _check_newton_args(tol, max_step, theta_max, max_iter)
     n_starts = check_count(n_starts, "n_starts")
     scale = check_positive(scale, "scale", "use e.g. 1.0.")

@@ -1,0 +1,249 @@
+r"""One exact short-run training problem, shared by gradient ascent and the Newton solver.
+
+The trainer ascends the biased gradient (G4)
+
+.. math:: \tilde\nabla L(\theta) = \langle\phi_\theta\rangle_{\rm data}
+          - \langle\phi_\theta\rangle_{p_{\rm neg}},\qquad \phi = -\partial E/\partial\theta,
+
+with the negative law computed exactly on all states.  Where it converges, θ* is a fixed point
+(G5): :math:`F(\theta^*) = \langle\phi\rangle_{p_{\rm fix}} - \langle\phi\rangle_{\rm data} = 0`.
+One small function per protocol gives the law (:data:`NEGATIVE_LAW`, :data:`FIXED_POINT_LAW`,
+:data:`FIXED_POINT_JACOBIAN`):
+
+* ``'rdm'`` — :math:`p_{\rm neg} = U_\theta^k p_0` from a fixed p0 (uniform by default);
+* ``'cd'``  — :math:`p_{\rm neg} = U_\theta^k p_{\rm data}`;
+* ``'pcd'`` — a persistent distribution vector, :math:`p \leftarrow U_\theta^k p` at every update;
+  at a fixed point it is the kernel's stationary law (p_θ for random, sequential and continuous
+  scans, so PCD's fixed points are those of equilibrium training);
+* ``'eq'``  — :math:`p_{\rm neg} = p_\theta` (exact maximum likelihood).
+
+Everything model-specific goes through the model interface (:mod:`shortrun.numerics.models.base`)
+and the kernels registered for the model type (:func:`shortrun.numerics.kernels.kernel`,
+:func:`~shortrun.numerics.kernels.law_tangent`, :func:`~shortrun.numerics.kernels.stationary_tangent`).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from shortrun.conventions import (PROTOCOLS, check_choice, check_distribution, check_finite,
+                                  check_steps)
+from shortrun.numerics.data.teachers import as_data, default_model
+from shortrun.numerics.kernels import (NotBoltzmannWarning, kernel, law_tangent,
+                                       stationary_tangent)
+from shortrun.numerics.models.base import Model
+
+
+def parameter_mask(model, mask=None):
+    """Boolean mask of the trainable entries of ``theta`` (length P).
+
+    ``None`` or ``'all'``: every parameter; a name from ``model.param_groups()`` (for a Boltzmann
+    machine ``'fields'``: only h, couplings stay at their value in ``theta0``; ``'couplings'``:
+    only J); or a boolean array of length P in ``theta`` order.
+    """
+    P = model.n_params
+    if mask is None or (isinstance(mask, str) and mask == "all"):
+        return np.ones(P, bool)
+    groups = model.param_groups()
+    if isinstance(mask, str):
+        if mask in groups:
+            return np.array(groups[mask], bool)
+        names = ", ".join(repr(g) for g in ["all", *groups])
+        raise ValueError(f"mask={mask!r} is not known; use None, {names} or a boolean array of "
+                         f"length P = {P} in theta order.")
+    m = np.asarray(mask)
+    if m.dtype != bool or m.shape != (P,):
+        raise ValueError(f"mask must be a boolean array of length P = {P} in theta order; got "
+                         f"dtype {m.dtype}, shape {m.shape}.")
+    if not m.any():
+        raise ValueError("mask selects no parameter; set at least one entry to True.")
+    return m.copy()
+
+
+# ---------------------------------------------------------------------------------------------
+# one small function per protocol
+# ---------------------------------------------------------------------------------------------
+def _k_step(prob, model, persistent=None):
+    return prob.kernel(model).propagate(prob.p0, prob.k)
+
+
+def _persistent(prob, model, persistent):
+    return prob.kernel(model).propagate(persistent, prob.k)
+
+
+def _equilibrium(prob, model, persistent=None):
+    return np.asarray(model.boltzmann())
+
+
+def _stationary(prob, model, persistent=None):
+    return prob.kernel(model).stationary()
+
+
+#: The negative law of one training update, per protocol: ``f(prob, model, persistent)``.
+NEGATIVE_LAW = {"rdm": _k_step, "cd": _k_step, "pcd": _persistent, "eq": _equilibrium}
+#: The law whose statistics match the data at a fixed point (G5), per protocol.
+FIXED_POINT_LAW = {"rdm": _k_step, "cd": _k_step, "pcd": _stationary, "eq": _equilibrium}
+def _k_step_jacobian(prob, model):
+    return model.stats_jacobian(*law_tangent(model, prob.p0, prob.k, prob.rule, prob.scan))
+
+
+def _stationary_jacobian(prob, model):
+    if prob.kernel(model).equilibrium_stationary:
+        return model.equilibrium_jacobian()
+    return model.stats_jacobian(*stationary_tangent(model, prob.rule, prob.scan))
+
+
+def _equilibrium_jacobian(prob, model):
+    return model.equilibrium_jacobian()
+
+
+#: ``(⟨φ⟩_{p_fix}, ∂⟨φ⟩_{p_fix}/∂θ)`` per protocol, exact (forward mode).
+FIXED_POINT_JACOBIAN = {"rdm": _k_step_jacobian, "cd": _k_step_jacobian,
+                        "pcd": _stationary_jacobian, "eq": _equilibrium_jacobian}
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    r"""One exact short-run training problem: data, the model family (a template model), k,
+    protocol, rule, scan, p0 and the trainable mask.  Build it with :func:`problem`.
+
+    ``p0`` is the resolved start of the negative chains: the given/uniform vector for rdm and
+    pcd, :math:`p_{\rm data}` for cd, ``None`` for eq.  For pcd the fixed-point law is the
+    kernel's stationary law; parallel Metropolis chains are often periodic or reducible (2-cycles
+    of complementary states where every spin flips surely), where that law is not unique.
+    """
+
+    data: object
+    template: Model
+    k: float
+    protocol: str
+    rule: str
+    scan: str
+    p0: np.ndarray | None
+    mask: np.ndarray
+
+    @property
+    def N(self):
+        return self.template.n_units
+
+    @property
+    def P(self):
+        return self.template.n_params
+
+    def model(self, theta):
+        """The model at parameters ``theta``."""
+        return self.template.with_theta(theta)
+
+    def kernel(self, model):
+        return kernel(model, self.rule, self.scan, warn=False)
+
+    def data_stats(self, model):
+        r""":math:`\langle\phi_\theta\rangle_{\rm data}` (θ-independent for a Boltzmann machine)."""
+        return model.stats(self.data.p)
+
+    def negative_law(self, model, persistent=None):
+        """The negative law of one training update (``persistent``: pcd's vector)."""
+        return NEGATIVE_LAW[self.protocol](self, model, persistent)
+
+    def fixed_point_law(self, model):
+        r"""The law whose statistics match the data at a fixed point (G5): :math:`p(k,p_0)` (rdm,
+        cd), :math:`p_\theta` (eq), the kernel's stationary law (pcd)."""
+        return FIXED_POINT_LAW[self.protocol](self, model)
+
+    def residual(self, theta):
+        r""":math:`F(\theta) = \langle\phi\rangle_{p_{\rm fix}} - \langle\phi\rangle_{\rm data}`
+        on the trainable entries (the negative of the biased gradient (G4))."""
+        model = self.model(theta)
+        return (model.stats(self.fixed_point_law(model)) - self.data_stats(model))[self.mask]
+
+    def residual_and_jacobian(self, theta):
+        """``(F, dF/dtheta)`` restricted to the trainable entries, the Jacobian exact (forward
+        mode through the kernel's registered tangent)."""
+        model = self.model(theta)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotBoltzmannWarning)
+            F, jac = FIXED_POINT_JACOBIAN[self.protocol](self, model)
+        Fd, jac_d = model.stats_jacobian(self.data.p, None)
+        m = self.mask
+        return (F - Fd)[m], (jac - jac_d)[np.ix_(m, m)]
+
+    def default_start(self):
+        """Newton's default start: the model's :meth:`~shortrun.numerics.models.base.Model.initial_theta`
+        from the data's statistics on the trainable entries (zeros elsewhere)."""
+        return np.asarray(self.template.initial_theta(self.data_stats(self.template), self.mask),
+                          dtype=float)
+
+    def check_theta(self, theta0=None):
+        """Validated float copy of a start ``theta0`` (zeros by default)."""
+        if theta0 is None:
+            return np.zeros(self.P)
+        if isinstance(theta0, Model):
+            theta0 = theta0.theta
+        if np.iscomplexobj(theta0):
+            raise ValueError("theta0 is complex; pass real parameters.")
+        try:
+            t = np.array(theta0, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"theta0 must be a real vector of P = {self.P} parameters; got "
+                             f"{type(theta0).__name__}.") from None
+        if t.shape != (self.P,):
+            raise ValueError(f"theta0 must have P = {self.P} entries (theta order of "
+                             f"{type(self.template).__name__}); got shape {t.shape}.")
+        return check_finite(t, "theta0")
+
+
+def problem(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, mask=None, *,
+            model=None):
+    """Validate the arguments of a training / fixed-point problem and return a :class:`Problem`.
+
+    Parameters
+    ----------
+    data : teachers.Data or probability vector over the states
+    k : int (real time in sweeps for ``scan='continuous'``); ignored (may be None) for 'eq'
+    protocol : {'rdm', 'cd', 'pcd', 'eq'}
+    rule, scan : names the model type supports (Boltzmann machine: rule 'heatbath' or
+        'metropolis', scan 'random', 'sequential', 'parallel' or 'continuous')
+    p0 : probability vector or 'uniform', optional
+        Start of the chains for rdm (fixed) and pcd (initial persistent vector); uniform by
+        default.  Must be left unset for cd (p0 is the data) and eq.
+    mask : see :func:`parameter_mask`
+    model : Model, optional
+        The model family to train, given by any member (its parameters are not used: the
+        start is ``theta0``).  Default: a Boltzmann machine of the data's size.
+    """
+    data = as_data(data)
+    template = default_model(data.N) if model is None else model
+    if not isinstance(template, Model):
+        raise ValueError(f"model must be a shortrun model (shortrun.numerics.models: a Boltzmann machine, an RBM, ...); got "
+                         f"{type(template).__name__}.")
+    if template.n_states != data.p.shape[0]:
+        raise ValueError(f"model has {template.n_states} states but the data's law has "
+                         f"{data.p.shape[0]}; build the model with N = {data.N} (visible) units.")
+    protocol = check_choice(protocol, PROTOCOLS, "protocol")
+    rule = check_choice(rule, template.RULES, "rule")
+    scan = check_choice(scan, template.SCANS, "scan")
+    if protocol == "eq":
+        k = None if k is None else check_steps(k, "k", integer=scan != "continuous")
+    else:
+        if k is None:
+            raise ValueError(f"k is required for protocol={protocol!r}: the number of sweeps of "
+                             "the negative chains.")
+        k = check_steps(k, "k", integer=scan != "continuous")
+    n = template.n_states
+    if protocol in ("cd", "eq"):
+        if p0 is not None:
+            raise ValueError(f"p0 must not be given for protocol={protocol!r} "
+                             "(cd starts from the data, eq uses p_theta); use protocol='rdm' "
+                             "for a chain from a fixed p0.")
+        start = np.array(data.p) if protocol == "cd" else None
+    else:
+        start = check_distribution("uniform" if p0 is None else p0, n, "p0")
+    if start is not None:
+        start.setflags(write=False)
+    mask = parameter_mask(template, mask)
+    if scan == "parallel" and rule == "heatbath" and mask[template.n_units:].any():
+        warnings.warn("parallel heat-bath: the chains' stationary law is exp(h.s) prod_i "
+                      "2cosh(H_i), not the Boltzmann law.", NotBoltzmannWarning, stacklevel=3)
+    return Problem(data, template, k, protocol, rule, scan, start, mask)
