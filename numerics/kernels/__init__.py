@@ -10,6 +10,7 @@ from shortrun.numerics.kernels.boltzmann import (PARALLEL_MAX_N, BMKernel,
 from shortrun.numerics.kernels.dense import DENSE_MAX_N, check_dense_size
 from shortrun.numerics.kernels.spectral import NonUniqueStationaryError
 from shortrun.numerics.kernels import tangent as _tangent  # noqa: F401  (registers BM tangents)
+from shortrun.numerics.kernels import independent as _independent  # noqa: F401  (registers)
 from shortrun.numerics.kernels.rbm import RBMKernel  # registers the RBM visible chain
 
 __all__ = ["BMKernel", "DENSE_MAX_N", "Kernel", "NonUniqueStationaryError", "NotBoltzmannWarning",

@@ -382,12 +382,15 @@ def sample(model, p0, k, rule="heatbath", scan="random", n_chains=None, seed=0, 
     scan_id = _SCAN_ID[check_choice(scan, SCANS, "scan")]
     k = check_steps(k, "k", integer=scan_id != CONTINUOUS)
     seed = check_seed(seed)
-    states, n = initial_states(p0, N, n_chains, seed)
     if times is None:
         grid = np.empty(0)
     else:
         grid = check_times(times, k, integer=scan_id != CONTINUOUS)
         k = grid[-1]
+    if n_chains is not None:  # before any state is allocated
+        check_n_chains(n_chains, N, grid.shape[0])
+    states, n = initial_states(p0, N, n_chains, seed)
+    check_n_chains(n, N, grid.shape[0])
     traj = np.empty((grid.shape[0], n, N), dtype=np.int8)
     with threads(1 if n * N * max(k, 1.0) < SERIAL_BELOW else None):
         _run(*_field_tables(h, J), states, float(k), rule_id, scan_id, np.uint64(seed), grid,
@@ -406,7 +409,9 @@ def histogram(states):
     if s.ndim not in (2, 3) or s.shape[-2] < 1:
         raise ValueError(f"states must have shape (n, N) or (T, n, N); got {s.shape}.")
     N, n = s.shape[-1], s.shape[-2]
-    check_size(N, 8, "a histogram over 2^N states", "use stats(states) instead.")
+    # the int64 counts and the float64 law; per recorded time the law and its stacked copy
+    check_size(N, 16 if s.ndim == 2 else 16 * s.shape[0] + 8, "a histogram over 2^N states",
+               "use stats(states) instead.")
     x = index(s.reshape(-1, N)).reshape(s.shape[:-1])
     if s.ndim == 2:
         return np.bincount(x, minlength=1 << N) / n
