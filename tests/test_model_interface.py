@@ -100,3 +100,23 @@ def test_a_model_without_registration_is_refused():
         sampling.sample(Plain(), "uniform", 1)
     with pytest.raises(ValueError, match="model must be a shortrun model"):
         training.train(teachers.exact_data(BoltzmannMachine.zeros(3)), 1, model=Plain())
+
+
+def test_continuous_time_is_t_and_names_are_suggested():
+    model = BoltzmannMachine(np.array([0.2, -0.1, 0.3]), 0.4 * (np.ones((3, 3)) - np.eye(3)))
+    p_t = kernels.law(model, "uniform", t=1.7, scan="continuous")
+    ref = kernels.BMKernel(model, "heatbath", "continuous").propagate("uniform", 1.7)
+    np.testing.assert_array_equal(p_t, ref)
+    with pytest.raises(ValueError, match="t=1.7 is a continuous time.*scan='continuous'"):
+        kernels.law(model, "uniform", t=1.7, scan="random")
+    with pytest.raises(ValueError, match="did you mean 'heatbath'"):
+        kernels.law(model, "uniform", 2, rule="heat-bath")
+    with pytest.raises(ValueError, match="did you mean 'heatbath'"):
+        training.train(teachers.exact_data(model), 2, rule="heat-bath")
+
+
+def test_teacher_from_your_own_parameters():
+    h, J = np.array([0.1, 0.2, -0.3]), 0.5 * (np.ones((3, 3)) - np.eye(3))
+    t = teachers.Teacher.from_params(h, J, beta=0.5)
+    np.testing.assert_array_equal(t.model.h, 0.5 * h)
+    np.testing.assert_array_equal(t.model.J, 0.5 * J)

@@ -66,6 +66,12 @@ class Teacher:
         object.__setattr__(self, "h0", unit.h)
         object.__setattr__(self, "J0", unit.J)
 
+    @classmethod
+    def from_params(cls, h, J, beta=1.0, name="custom"):
+        """A teacher from your own fields ``h`` (N,) and couplings ``J`` (N, N) at inverse
+        temperature ``beta`` (the model is (βh, βJ)); the name is optional."""
+        return cls(name, beta, h, J)
+
     @property
     def N(self):
         return self.h0.shape[0]
