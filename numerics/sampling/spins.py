@@ -39,8 +39,11 @@ import numpy as np
 from numba import njit, prange
 
 from shortrun.numerics.core import rng
+from shortrun.numerics.core import states as _states
 from shortrun.numerics.core.states import check_size, index, n_states
-from shortrun.conventions import RULES, SCANS, check_choice, check_distribution, check_steps
+from shortrun.numerics.models.boltzmann import BoltzmannMachine, check_params
+from shortrun.conventions import (RULES, SCANS, check_choice, check_distribution, check_steps,
+                                  memory_error)
 
 __all__ = ["sample", "histogram", "stats", "stats_error", "DEFAULT_CHAINS"]
 
@@ -244,10 +247,20 @@ def check_seed(seed):
     return int(seed)
 
 
-def check_n_chains(n_chains):
+def check_n_chains(n_chains, N=None, n_times=0):
+    """A positive integer number of chains.  Given the number of spins ``N``, also one whose
+    arrays fit in ``states.MEMORY_BUDGET``: the int8 states and ``n_times`` recorded snapshots,
+    n_chains·N·(1 + n_times) bytes, plus the field tables and their temporaries, 40·N² bytes."""
     if isinstance(n_chains, (bool, np.bool_)) or not isinstance(n_chains, numbers.Integral) \
             or n_chains < 1:
         raise ValueError(f"n_chains={n_chains!r} must be a positive integer number of chains.")
+    if N is not None:
+        need = float(n_chains) * N * (1 + n_times) + 40.0 * N * N
+        if need > _states.MEMORY_BUDGET:
+            at = f" recorded at {n_times} times" if n_times else ""
+            raise memory_error(f"n_chains={n_chains} chains of N={N} spins{at}", need,
+                               "pass fewer chains (n_chains)" + (", or fewer times" if at else "")
+                               + ".")
     return int(n_chains)
 
 
@@ -257,6 +270,8 @@ def check_states(s, N, name="p0"):
     if a.ndim != 2 or a.shape[1] != N or a.shape[0] < 1:
         raise ValueError(f"{name} as states must have shape (n_chains, N) = (n, {N}); "
                          f"got shape {a.shape}.")
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a real array of -1 and +1 spins; got dtype {a.dtype}.")
     if not np.all((a == 1) | (a == -1)):
         raise ValueError(f"{name} must contain only -1 and +1 spins; convert 0/1 data with "
                          "shortrun.numerics.states.from01().")
@@ -283,11 +298,11 @@ def initial_states(p0, N, n_chains, seed):
     """
     if not isinstance(p0, str) and np.ndim(p0) == 2:
         s = check_states(p0, N)
-        if n_chains is not None and check_n_chains(n_chains) != s.shape[0]:
+        if n_chains is not None and check_n_chains(n_chains, N) != s.shape[0]:
             raise ValueError(f"n_chains={n_chains} differs from the {s.shape[0]} states given "
                              "as p0; drop n_chains or pass that many states.")
         return s, s.shape[0]
-    n = DEFAULT_CHAINS if n_chains is None else check_n_chains(n_chains)
+    n = check_n_chains(DEFAULT_CHAINS if n_chains is None else n_chains, N)
     seed = np.uint64(check_seed(seed))
     if isinstance(p0, str) and p0 == "uniform":
         cdf = np.empty(0)
@@ -296,7 +311,10 @@ def initial_states(p0, N, n_chains, seed):
             raise ValueError(f"p0 has {np.ndim(p0)} dimensions; pass 'uniform', a probability "
                              f"vector of length 2^N = {1 << N}, or states of shape "
                              f"(n_chains, {N}).")
-        check_size(N, 8, "a probability vector p0", "pass p0='uniform' or an array of states.")
+        if np.iscomplexobj(p0):
+            raise ValueError("p0 is complex; pass a real probability vector of length 2^N.")
+        # the validated copy, its cumulative sums and the nonzero indices: 24 bytes per state
+        check_size(N, 24, "a probability vector p0", "pass p0='uniform' or an array of states.")
         p = check_distribution(p0, n_states(N), "p0")
         last = np.flatnonzero(p)[-1]  # never draw a zero-probability state, even at round-off
         cdf = np.cumsum(p[:last + 1])
@@ -318,11 +336,12 @@ def threads(n):
 
 
 def _model_arrays(model):
-    try:
-        h, J = model.h, model.J
-    except AttributeError:
+    """``(h, J)`` of a BoltzmannMachine, validated again (shapes, finite, symmetric J with zero
+    diagonal) before numba reads them: a model altered after construction is refused too."""
+    if not isinstance(model, BoltzmannMachine):
         raise ValueError("model must be a BoltzmannMachine(h, J) (shortrun.numerics.models); got "
-                         f"{type(model).__name__}.") from None
+                         f"{type(model).__name__}.")
+    h, J = check_params(model.h, model.J)
     return np.ascontiguousarray(h, dtype=np.float64), np.ascontiguousarray(J, dtype=np.float64)
 
 
@@ -447,7 +466,6 @@ def stats_error(states):
 # ---------------------------------------------------------------------------------------------
 # registration with the sampler interface (shortrun.numerics.sampling.base)
 # ---------------------------------------------------------------------------------------------
-from shortrun.numerics.models.boltzmann import BoltzmannMachine  # noqa: E402
 from shortrun.numerics.sampling import base as _base  # noqa: E402
 
 _base.sample.register(BoltzmannMachine)(sample)
