@@ -17,14 +17,11 @@ loading a checkpoint never runs code.  The state is a tree of
 * ``None``, ``bool``, ``int``, ``float`` (NaN and ±inf included), ``str``;
 * ``list``, ``tuple`` and ``dict`` with ``str`` keys (not starting with ``"__"``);
 * numpy arrays of any non-object dtype and numpy scalars (restored with dtype, shape and bytes);
-* instances of shortrun's own classes that keep their data in ``__dict__`` (a monitor, a
-  dataclass): stored as their class name and their attributes (a tree of the above); restored
-  without calling ``__init__``, and only from a module that is already imported (loading never
-  imports anything);
 
-anything else makes :func:`save` raise ``TypeError``.  In the JSON an array is
-``{"__array__": "a3"}``, a numpy scalar ``{"__scalar__": "a4"}``, a tuple ``{"__tuple__": [...]}``
-and an object ``{"__object__": "module:Class", "attributes": {...}}``.
+anything else (an object, a function, a set, ...) makes :func:`save` raise ``TypeError``: an
+object with memory, such as the trainers' divergence monitor, stores a dict of the above and
+restores itself from it.  In the JSON an array is ``{"__array__": "a3"}``, a numpy scalar
+``{"__scalar__": "a4"}`` and a tuple ``{"__tuple__": [...]}``.
 
 **Integrity.**  The archive's zip comment is ``shortrun checkpoint sha256=<64 hex digits>``, the
 SHA-256 of every byte of the file before those 64 digits (the arrays' headers with dtype and
@@ -46,7 +43,6 @@ import hmac
 import json
 import numbers
 import os
-import sys
 import tempfile
 import time
 import zipfile
@@ -137,23 +133,7 @@ def fingerprint(**settings):
 # ---------------------------------------------------------------------------------------------
 # state <-> JSON tree plus arrays
 # ---------------------------------------------------------------------------------------------
-_TAGS = ("__array__", "__scalar__", "__tuple__", "__object__")
-
-
-def _class_name(cls):
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _find_class(name):
-    """The class ``module:qualname`` of shortrun's own, already imported modules (or None)."""
-    module, _, qualname = name.partition(":")
-    if not module.startswith("shortrun.") or module not in sys.modules or "<" in qualname:
-        return None
-    obj = sys.modules[module]
-    for part in qualname.split("."):
-        obj = getattr(obj, part, None)
-    ok = isinstance(obj, type) and obj.__module__ == module and obj.__qualname__ == qualname
-    return obj if ok else None
+_TAGS = ("__array__", "__scalar__", "__tuple__")
 
 
 def _encode(x, arrays, where):
@@ -180,13 +160,10 @@ def _encode(x, arrays, where):
                                 "strings that do not start with '__'.")
         return {key: _encode(v, arrays, f"{where}[{key!r}]") for key, v in x.items()}
     cls = type(x)
-    if hasattr(x, "__dict__") and _find_class(_class_name(cls)) is cls:
-        return {"__object__": _class_name(cls),
-                "attributes": _encode(dict(vars(x)), arrays, f"{where}.__dict__")}
     raise TypeError(f"checkpoint state {where} is a {cls.__module__}.{cls.__qualname__}, which a "
                     "checkpoint cannot hold; store None, bool, int, float, str, numpy arrays and "
-                    "scalars, lists, tuples, dicts with str keys, or shortrun objects made of "
-                    "these.")
+                    "scalars, and lists, tuples and dicts (str keys) of these (an object: a dict "
+                    "of its memory).")
 
 
 def _decode(x, arrays):
@@ -198,19 +175,13 @@ def _decode(x, arrays):
     if not tags:
         return {key: _decode(v, arrays) for key, v in x.items()}
     tag = tags[0]
+    if len(x) != 1:
+        raise ValueError(f"a {tag} entry has other keys")
     if tag == "__array__":
         return arrays[x[tag]]
     if tag == "__scalar__":
         return arrays[x[tag]][()]
-    if tag == "__tuple__":
-        return tuple(_decode(v, arrays) for v in x[tag])
-    cls = _find_class(x[tag])
-    if cls is None:
-        raise ValueError(f"it holds an object of class {x[tag]!r}, which is not a class of an "
-                         "imported shortrun module")
-    obj = object.__new__(cls)
-    obj.__dict__.update(_decode(x["attributes"], arrays))
-    return obj
+    return tuple(_decode(v, arrays) for v in x[tag])
 
 
 # ---------------------------------------------------------------------------------------------
