@@ -142,6 +142,8 @@ class RBM(Model):
 
     RULES = ("heatbath",)
     SCANS = ("alternating",)
+    #: φ_θ depends on θ (hidden conditional means): trainers re-evaluate the data's statistics.
+    STATS_DEPEND_ON_THETA = True
 
     a: np.ndarray
     b: np.ndarray
