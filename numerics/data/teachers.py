@@ -306,8 +306,9 @@ def check_samples(samples, name="samples"):
                          f"{_first(a == 0)}, a -1 at {_first(a == -1)}); use spins in {{-1, +1}} "
                          "or bits in {0, 1} throughout.")
     bad = ~(pm | bits)
-    raise ValueError(f"{name} contain values other than spins or bits, e.g. {a[bad][0]!r} at "
-                     f"{_first(bad)}; samples are spins in {{-1, +1}} or bits in {{0, 1}}.")
+    raise ValueError(f"{name} contain values other than spins or bits, e.g. "
+                     f"{a[bad][0].item()!r} at {_first(bad)}; samples are spins in {{-1, +1}} or "
+                     "bits in {0, 1}.")
 
 
 def check_law(p, name="data", integers=False):
@@ -325,10 +326,13 @@ def check_law(p, name="data", integers=False):
         raise ValueError(f"{name} must be {what}; got "
                          f"{'a single number' if a.ndim == 0 else f'shape {a.shape}'}.")
     n = a.shape[0]
-    values = np.unique(a) if n else a
-    sample_like = n and (np.all(np.isin(values, (0, 1))) or np.all(np.isin(values, (-1, 1))))
+
+    def sample_like():  # only the values of one sample of spins or bits (for the hints)
+        return bool(n) and (np.all((a == 0) | (a == 1)) or np.all((a == -1) | (a == 1)))
+
     if a.dtype.kind in "biu" and not integers:
-        if sample_like:
+        if sample_like():
+            values = np.unique(a)
             raise ValueError(f"{name} is a 1-D integer array of {n} values in "
                              f"{{{', '.join(map(str, values.tolist()))}}}: that is one sample of "
                              f"N={n} spins, not a probability vector over the 2^N states; pass "
@@ -340,15 +344,15 @@ def check_law(p, name="data", integers=False):
     N = int(n).bit_length() - 1
     if n < 2 or (1 << N) != n:
         hint = (f"; if it is one sample of {n} spins, pass teachers.Data.from_samples("
-                f"{name}[None, :])" if sample_like else "")
+                f"{name}[None, :])" if sample_like() else "")
         raise ValueError(f"{name} has length {n}, not 2^N with N >= 1: a probability vector "
                          f"lists the probabilities of the 2^N states of N spins{hint}.")
     if N > DATA_MAX_N:
         raise ValueError(f"{name} is a law over 2^{N} states: the exact routes stop at "
                          f"N={DATA_MAX_N}; {_LARGE_N}.")
-    if a.dtype.kind == "f" and np.all(np.isfinite(a)) and sample_like \
-            and abs(a.sum() - 1.0) > 1e-9:
-        raise ValueError(f"{name} holds only the values {values.tolist()} and sums to "
+    if a.dtype.kind == "f" and np.all(np.isfinite(a)) and abs(a.sum() - 1.0) > 1e-9 \
+            and sample_like():
+        raise ValueError(f"{name} holds only the values {np.unique(a).tolist()} and sums to "
                          f"{a.sum():g}: it looks like one sample of {n} spins, not a probability "
                          f"vector; pass teachers.Data.from_samples({name}[None, :]) for a sample.")
     return check_distribution(a.astype(float), n, name)

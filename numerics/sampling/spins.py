@@ -311,8 +311,6 @@ def initial_states(p0, N, n_chains, seed):
             raise ValueError(f"p0 has {np.ndim(p0)} dimensions; pass 'uniform', a probability "
                              f"vector of length 2^N = {1 << N}, or states of shape "
                              f"(n_chains, {N}).")
-        if np.iscomplexobj(p0):
-            raise ValueError("p0 is complex; pass a real probability vector of length 2^N.")
         # the validated copy, its cumulative sums and the nonzero indices: 24 bytes per state
         check_size(N, 24, "a probability vector p0", "pass p0='uniform' or an array of states.")
         p = check_distribution(p0, n_states(N), "p0")
