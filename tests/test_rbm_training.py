@@ -75,8 +75,6 @@ def test_fixed_point_theorem_on_an_rbm(protocol, k):
         assert eq_mismatch < 1e-10
 
 
-@pytest.mark.xfail(strict=True, reason="the exact trainer evaluates <phi_theta>_data once, at "
-                   "the template's parameters; an RBM's statistics depend on theta")
 @pytest.mark.parametrize("protocol,k", [("rdm", 1), ("pcd", 1)])
 def test_exact_training_is_gradient_ascent_on_the_rbm_statistics(protocol, k):
     run = training.train(DATA, k, protocol, scan="alternating", model=TEMPLATE,

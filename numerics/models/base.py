@@ -38,6 +38,9 @@ class Model(abc.ABC):
 
     RULES: tuple = ()
     SCANS: tuple = ()
+    #: True when φ_θ depends on θ (an RBM's hidden conditional means): the data's statistics
+    #: are then re-evaluated at every update.
+    STATS_DEPEND_ON_THETA: bool = False
 
     # ----------------------------------------------------------------------------- parameters
     @property

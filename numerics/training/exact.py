@@ -112,6 +112,7 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     theta = prob.check_theta(theta0)
     m = prob.mask
     target = prob.data_stats(prob.template)
+    moving = prob.template.STATS_DEPEND_ON_THETA
     ckpt = Checkpointer(checkpoint, fingerprint(
         trainer="training.train", model=type(prob.template).__name__, p_data=prob.data.p,
         stats=target, k=prob.k, protocol=prob.protocol, rule=prob.rule, scan=prob.scan,
@@ -159,6 +160,8 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
             neg = prob.negative_law(model, persistent)
             if prob.protocol == "pcd":
                 persistent = neg
+            if moving:  # statistics with θ-dependent features (RBM hidden means): re-evaluate
+                target = prob.data_stats(model)
             grad = np.where(m, target - stats(model, neg), 0.0)
             gmax = float(np.max(np.abs(grad)))
             converged = gmax <= tol

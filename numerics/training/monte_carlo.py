@@ -209,7 +209,7 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
             return model.stats(law)
         return model.sample_stats(batch if batch is not None else samples)
 
-    fixed = not getattr(template, "STATS_DEPEND_ON_THETA", False)
+    fixed = not template.STATS_DEPEND_ON_THETA
     full = positive(template, None) if fixed else None
     chains = None
     if protocol == "pcd":
