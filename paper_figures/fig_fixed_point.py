@@ -1,17 +1,17 @@
 """The fixed-point theorem: the k-step process reproduces the data, the trained model does not.
 
 Exact data of the 3×3 periodic ferromagnet at β = 0.4 (N = 9 spins, no field; β_c ≈ 0.44 on
-the infinite lattice) and of a Sherrington–Kirkpatrick machine (N = 9, β = 1, field 0.2β), Rdm-k
-training from the uniform p0 with sequential-scan heat-bath updates, solved to
-the fixed point θ*(k) by Newton's method with the exact Jacobian (G5).  (a) Pair correlations
-⟨s_i s_j⟩ of the k-step law p(k, p0) = U_θ*^k p0 against those of the data: on the diagonal for
-every k, already at k = 1.  (b) The same correlations under the trained model's own equilibrium
-p_θ*: off the diagonal (over-correlated at small k).  (c) The largest mismatch
-max_{i<j} |⟨s_i s_j⟩ − ⟨s_i s_j⟩_data| against k: zero to round-off for p(k, p0), decreasing
-with k for p_θ*, which reaches the maximum-likelihood machine (the teacher) only once k exceeds
-the mixing time (φ = (s_i, s_i s_j): every statistic the machine fits).  Sequential scan is used because it has a finite Rdm-1 fixed point here; with
-random scan the 3×3 lattice at β ≥ 0.35 has none (Newton's iterates run off to infinity; the
-report states the solver's outcome at k = 1).
+the infinite lattice) and of a Sherrington–Kirkpatrick machine (N = 9, β = 1, field 0.2β);
+Rdm-k training from the uniform p0 with sequential-scan heat-bath updates, solved to the fixed
+point θ*(k) by Newton's method with the exact Jacobian (G5).  (a) Pair correlations ⟨s_i s_j⟩ of
+the k-step law p(k, p0) = U_θ*^k p0 against those of the data at k = 1: on the diagonal.
+(b) The same correlations under the trained model's own equilibrium p_θ*: off the diagonal
+(correlations too strong, as θ* compensates for chains that stop after one sweep).  (c) The
+largest mismatch ‖⟨φ⟩ − ⟨φ⟩_data‖∞ over all fitted statistics φ = (s_i, s_i s_j) against k: zero
+to round-off for p(k, p0) at every k, decreasing with k for p_θ*, which becomes the
+maximum-likelihood machine (the teacher) only once k exceeds the mixing time.  Sequential scan is
+used because it has a finite Rdm-1 fixed point here; with random scan the 3×3 lattice at
+β ≥ 0.35 has none (Newton finds no root; the report states the solver's outcome at k = 1).
 """
 from __future__ import annotations
 

@@ -76,7 +76,8 @@ def _summary(err):
     """The exception and the last frames of its traceback, short enough for the report."""
     frames = traceback.extract_tb(err.__traceback__)[-4:]
     lines = [f"{Path(f.filename).name}:{f.lineno} in {f.name}: {f.line}" for f in frames]
-    return "\n".join(lines + traceback.format_exception_only(type(err), err)).strip()
+    text = "\n".join(lines + traceback.format_exception_only(type(err), err)).strip()
+    return text if len(text) <= 3000 else text[:3000] + " [...]"
 
 
 def _pngs_since(out, start):
