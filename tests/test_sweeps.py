@@ -61,8 +61,10 @@ def marked_cell(x, marks, delay=0.0, refuse=None, interrupt=None):
 def threads_cell(x):
     """The thread settings a cell sees where it runs."""
     import numba
+    from threadpoolctl import threadpool_info
 
     return {"numba": numba.get_num_threads(), "pid": os.getpid(),
+            "blas": max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
             "omp": os.environ.get("OMP_NUM_THREADS", ""),
             "numba_env": os.environ.get("NUMBA_NUM_THREADS", "")}
 
@@ -376,8 +378,16 @@ def test_workers_use_one_numba_thread_per_core(tmp_path, local_dask):
     workers = local_dask.client.scheduler_info(n_workers=-1)["workers"]
     host_threads = sum(w["nthreads"] for w in workers.values())
     want = max(1, min(numba.config.NUMBA_NUM_THREADS, engine._cores() // host_threads))
-    assert set(table.column("numba")) == {want}
-    assert set(table.column("pid")) != {os.getpid()}
+    assert set(table.column("numba")) == {want} and set(table.column("blas")) == {1}
+    assert os.getpid() not in set(table.column("pid"))
+
+
+def test_cells_run_with_one_blas_thread_in_process_too(tmp_path):
+    """Multi-threaded BLAS sums in another order (the last bits of Newton's fixed points at
+    N = 11 change with OPENBLAS_NUM_THREADS), so every cell runs with one BLAS thread."""
+    table = sweeps.run(threads_cell, {"x": [1, 2]}, cache_dir=None, scheduler="serial",
+                       progress=False)
+    assert set(table.column("blas")) == {1} and set(table.column("pid")) == {os.getpid()}
 
 
 def test_killed_worker_sweep_still_completes(tmp_path, local_dask):
@@ -439,5 +449,5 @@ def test_local_cluster_workers_are_single_threaded(tmp_path):
     finally:
         sweeps.shutdown()
     assert set(table.column("numba")) == {1} and set(table.column("omp")) == {"1"}
-    assert set(table.column("numba_env")) == {"1"}
+    assert set(table.column("numba_env")) == {"1"} and set(table.column("blas")) == {1}
     assert os.getpid() not in set(table.column("pid"))
