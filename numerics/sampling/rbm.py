@@ -103,13 +103,17 @@ def _run(a, b, Wv, Wh, mul, states, k, seed, times, traj):
             _store(states[c], v)
 
 
-def _tables(model):
+def _tables(model, mul=None):
     """``(a, b, Wv, Wh, mul)`` for :func:`_run`: weights as they are, or, when every input is
-    bounded by :data:`MUL_INPUT_MAX`, the exponentials e^a, e^b, e^W (products instead of sums)."""
+    bounded by :data:`MUL_INPUT_MAX`, the exponentials e^a, e^b, e^W (products instead of sums).
+    ``mul`` forces a route (benchmarks; True is refused beyond the bound)."""
     a, b, W = model.a, model.b, model.W
     bound = max(float(np.max(np.abs(b) + np.abs(W).sum(axis=0))),
                 float(np.max(np.abs(a) + np.abs(W).sum(axis=1))))
-    if bound <= MUL_INPUT_MAX:
+    if mul and bound > MUL_INPUT_MAX:
+        raise ValueError(f"the products of e^W overflow: inputs reach {bound:.3g} > "
+                         f"{MUL_INPUT_MAX}; use mul=None or False.")
+    if bound <= MUL_INPUT_MAX if mul is None else mul:
         a, b, W = np.exp(a), np.exp(b), np.exp(W)
         mul = True
     else:
