@@ -72,6 +72,8 @@ def check_real(x, name):
         raise ValueError(f"{name}={x!r} is text; pass a real number or an array of real numbers.")
     if x is None:
         raise ValueError(f"{name} is None; pass a real number or an array of real numbers.")
+    if isinstance(x, (bool, np.bool_)):
+        raise ValueError(f"{name}={x!r} is a boolean; pass a real number or an array of real numbers.")
     try:
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:  # ragged nested sequences
@@ -152,9 +154,12 @@ def check_steps(k, name="k", integer=True):
             raise ValueError(f"{name}={k!r} must be a non-negative integer number of steps "
                              "(discrete chains; use scan='continuous' for real times).")
     else:
-        if not isinstance(k, numbers.Real) or not np.isfinite(k):
+        try:
+            k = float(k) if isinstance(k, numbers.Real) else np.nan
+        except OverflowError:  # an integer beyond float64
+            k = np.inf
+        if not np.isfinite(k):
             raise ValueError(f"{name}={k!r} must be a finite, non-negative real time.")
-        k = float(k)
     if k < 0:
         raise ValueError(f"{name}={k!r} is negative; chains run forward only: pass {name} >= 0.")
     if integer and k > _MAX_STEPS:
@@ -191,7 +196,7 @@ def check_distribution(p, n_states, name="p0", atol=PROB_ATOL):
                          "has entries >= 0.")
     s = p.sum()
     if abs(s - 1.0) > atol:
-        raise ValueError(f"{name} sums to {s!r}, not 1 (tolerance {atol:g}); normalise it: "
+        raise ValueError(f"{name} sums to {float(s)!r}, not 1 (tolerance {atol:g}); normalise it: "
                          f"{name} / {name}.sum().")
     np.clip(p, 0.0, None, out=p)
     return p
@@ -252,7 +257,7 @@ def symmetric_matrix(A, name: str) -> np.ndarray:
     scale = max(1.0, float(np.max(np.abs(arr))))
     if not np.allclose(arr, arr.T, rtol=0.0, atol=1e-12 * scale):
         raise ValueError(f"{name} must be symmetric; symmetrise it first, e.g. ({name} + {name}.T)/2.")
-    return (arr + arr.T) / 2
+    return 0.5 * arr + 0.5 * arr.T  # never overflows
 
 
 def _eigenvalues(arr, name):
@@ -284,34 +289,41 @@ def psd_matrix(C, name: str, rtol: float = 1e-10) -> np.ndarray:
     return arr
 
 
-def vector(x, d: int, name: str) -> np.ndarray:
-    """A length-``d`` float vector; a scalar is broadcast to ``d`` entries."""
+def _sized_like(like):
+    return f" (the size of {like})" if like else ""
+
+
+def vector(x, d: int, name: str, like: str | None = None) -> np.ndarray:
+    """A length-``d`` float vector; a scalar is broadcast to ``d`` entries.  ``like`` names the
+    argument that fixes ``d`` (said in the error)."""
     arr = finite_array(x, name)
     if arr.ndim == 0:
         return np.full(d, float(arr))
     if arr.shape != (d,):
-        raise ValueError(f"{name} must be a scalar or have shape ({d},); got shape {arr.shape}.")
+        raise ValueError(f"{name} must be a scalar or have shape ({d},){_sized_like(like)}; got shape "
+                         f"{arr.shape}.")
     return arr
 
 
-def matrix(x, d: int, name: str) -> np.ndarray:
+def matrix(x, d: int, name: str, like: str | None = None) -> np.ndarray:
     """A symmetric ``d x d`` matrix; a scalar ``s`` means ``s * I``."""
     arr = finite_array(x, name)
     if arr.ndim == 0:
         return float(arr) * np.eye(d)
     arr = symmetric_matrix(arr, name)
     if arr.shape != (d, d):
-        raise ValueError(f"{name} must be a scalar or have shape ({d}, {d}); got shape {arr.shape}.")
+        raise ValueError(f"{name} must be a scalar or have shape ({d}, {d}){_sized_like(like)}; got "
+                         f"shape {arr.shape}.")
     return arr
 
 
-def covariance(x, d: int, name: str) -> np.ndarray:
+def covariance(x, d: int, name: str, like: str | None = None) -> np.ndarray:
     """A ``d x d`` covariance: a scalar ``s >= 0`` means ``s * I``; a matrix must be symmetric
     positive semi-definite (singular allowed: a point mass in some directions)."""
     arr = finite_array(x, name)
     if arr.ndim == 0:
         return check_nonnegative(float(arr), name, "a variance is >= 0.") * np.eye(d)
-    arr = matrix(arr, d, name)
+    arr = matrix(arr, d, name, like)
     return psd_matrix(arr, name)
 
 
