@@ -105,7 +105,7 @@ def make(ctx):
     import matplotlib.pyplot as plt
 
     N = ctx.size(7, 9, tiny=5)
-    k_max = ctx.size(40, 60, tiny=12)
+    k_max = ctx.size(40, 60, tiny=30)
     params = dict(N=N, beta=0.4, field=0.3, seed=1, k_max=k_max)
     r = common.cached(ctx, NAME, params, lambda: compute(**params))
     ks = r["k"]

@@ -78,16 +78,18 @@ def render(results, ctx, total, argv):
            f"{verdict} ({n_checks} checks in {len(results)} figures).", "",
            f"- mode: {MODES.get(ctx.mode, ctx.mode)}",
            f"- command: `{cmd}`",
-           f"- total time: {total:.1f} s on {os.cpu_count()} CPU(s) "
+           f"- total time: {total:.1f} s (wall clock) on {os.cpu_count()} CPU(s) "
            f"({platform.machine()}, {platform.system()})",
            f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}",
            "- versions: " + ", ".join(f"{n} {v}" for n, v in versions()),
            f"- cache: `{ctx.cache_dir}`" + (f"; scheduler: `{ctx.scheduler}`"
                                             if ctx.scheduler else ""),
-           "", "| figure | status | checks passed | time (s) |", "|---|---|---|---|"]
+           "", "| figure | status | checks passed | time (s) | CPU of this process (s) |",
+           "|---|---|---|---|---|"]
     for r in results:
         out.append(f"| [{r.name}](#{r.name.replace('_', '-')}) | {r.status} | "
-                   f"{len(r.checks) - len(r.failed)}/{len(r.checks)} | {r.seconds:.1f} |")
+                   f"{len(r.checks) - len(r.failed)}/{len(r.checks)} | {r.seconds:.1f} | "
+                   f"{r.cpu_seconds:.1f} |")
     for r in results:
         out += ["", f"## {r.name}", "",
                 f"Status: **{r.status}** ({r.seconds:.1f} s)."]

@@ -41,6 +41,7 @@ class FigureResult:
     status: str = PASS
     checks: list = field(default_factory=list)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     pngs: list = field(default_factory=list)
     message: str = ""
 
@@ -87,7 +88,7 @@ def _pngs_since(out, start):
 def build(name, ctx):
     """Run one figure script; never raises (except on KeyboardInterrupt)."""
     res = FigureResult(name)
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     try:
         module = importlib.import_module(module_name(name))
         res.caption = (module.__doc__ or "").strip()
@@ -117,6 +118,7 @@ def build(name, ctx):
         import matplotlib.pyplot as plt
         plt.close("all")
     res.seconds = time.time() - start
+    res.cpu_seconds = time.process_time() - cpu
     return res
 
 
@@ -188,8 +190,8 @@ def main(argv=None):
         res = build(name, ctx)
         results.append(res)
         checks = f"{len(res.checks) - len(res.failed)}/{len(res.checks)} checks pass"
-        print(f"[{i}/{len(names)}] {name}: {res.status} ({checks}, {res.seconds:.1f} s)",
-              flush=True)
+        print(f"[{i}/{len(names)}] {name}: {res.status} ({checks}, {res.seconds:.1f} s, "
+              f"CPU {res.cpu_seconds:.1f} s)", flush=True)
         if res.message:
             print("    " + res.message.replace("\n", "\n    "), flush=True)
         for c in res.failed:

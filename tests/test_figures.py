@@ -1,0 +1,182 @@
+"""The main job: every figure script builds (smallest sizes), writes PNG + PDF, and REPORT.md
+lists every check with no FAIL; a failing check, an error or a missing optional dependency each
+change the outcome as documented."""
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from shortrun import cli
+from shortrun.paper_figures import common, run
+
+FIGURES = run.discover()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """All figures at --tiny size, once for this module: (out dir, exit status, report text)."""
+    out = tmp_path_factory.mktemp("figures")
+    code = run.main(["--tiny", "--out", str(out), "--no-progress"])
+    return out, code, (out / "REPORT.md").read_text(encoding="utf-8")
+
+
+def _sections(report):
+    """{figure name: its section of the report}."""
+    parts = re.split(r"^## ", report, flags=re.M)[1:]
+    return {p.splitlines()[0].strip(): p for p in parts}
+
+
+def _status(section):
+    return re.search(r"Status: \*\*(\w+)\*\*", section).group(1)
+
+
+def test_the_figure_scripts_are_found():
+    assert {"relaxation", "fixed_point", "memory", "robustness"} <= set(FIGURES)
+    assert FIGURES[:2] == ["relaxation", "fixed_point"]          # the papers' order first
+
+
+def test_every_figure_builds_and_passes(built):
+    out, code, report = built
+    sections = _sections(report)
+    assert list(sections) == FIGURES
+    for name, section in sections.items():
+        status = _status(section)
+        if status == "SKIPPED":                  # allowed only for a missing optional dependency
+            root = re.search(r"optional dependency '(\w+)'", section).group(1)
+            assert importlib.util.find_spec(root) is None, section
+            continue
+        assert status == "PASS", section
+    assert code == 0
+
+
+def test_every_figure_writes_png_and_pdf(built):
+    out, _, report = built
+    for name, section in _sections(report).items():
+        if _status(section) == "SKIPPED":
+            continue
+        pngs = re.findall(r"^!\[[^\]]*\]\(([^)]+\.png)\)", section, flags=re.M)
+        assert pngs, f"{name}: no figure embedded in the report"
+        for png in pngs:
+            for path in (out / png, (out / png).with_suffix(".pdf")):
+                assert path.is_file() and path.stat().st_size > 1000, path
+
+
+def test_report_lists_every_check_without_fail(built):
+    _, _, report = built
+    assert "**FAIL**" not in report
+    assert report.count("| PASS |") >= 2 * len(FIGURES)
+    for name, section in _sections(report).items():
+        if _status(section) == "SKIPPED":
+            continue
+        rows = [line for line in section.splitlines() if line.endswith("|")
+                and ("| PASS |" in line)]
+        assert rows, f"{name}: no check in the report"
+        # a caption (the module docstring) and the tolerance column are there
+        assert "| check | value | tolerance / target | result | detail |" in section
+    head = report.split("\n## ", 1)[0]
+    for word in ("mode: tiny", "numpy", "scipy", "numba", "shortrun", "total time"):
+        assert word in head
+
+
+# ---------------------------------------------------------------------------------------------
+# outcomes: FAIL, ERROR and SKIPPED are reported, and set the exit status
+# ---------------------------------------------------------------------------------------------
+def _fake(monkeypatch, name, make, doc="A fake figure for the runner's tests."):
+    module = types.ModuleType(run.module_name(name))
+    module.__doc__ = doc
+    module.make = make
+    monkeypatch.setitem(sys.modules, run.module_name(name), module)
+
+
+def _plot(ctx, name):
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    ax.plot(np.arange(3))
+    common.save(fig, ctx, name)
+
+
+def _passing(ctx):
+    _plot(ctx, "fake_pass")
+    return [common.check("fake_pass", "residual", 1e-14, "≤ 1e-10", True)]
+
+
+def _failing(ctx):
+    _plot(ctx, "fake_fail")
+    return [common.check("fake_fail", "residual", 0.3, "≤ 1e-10", 0.3 <= 1e-10),
+            common.check("fake_fail", "count", 3, "= 3", True)]
+
+
+def _raising(ctx):
+    raise ZeroDivisionError("a broken figure script")
+
+
+def _needs_jax(ctx):
+    raise ModuleNotFoundError("No module named 'jax'", name="jax")
+
+
+def test_failing_check_sets_exit_status(tmp_path, monkeypatch):
+    _fake(monkeypatch, "fake_fail", _failing)
+    _fake(monkeypatch, "fake_pass", _passing)
+    code = run.main(["--tiny", "--only", "fake_fail,fake_pass", "--out", str(tmp_path),
+                     "--no-progress"])
+    assert code == 1
+    sections = _sections((tmp_path / "REPORT.md").read_text(encoding="utf-8"))
+    assert _status(sections["fake_fail"]) == "FAIL"
+    assert "| residual | 0.3000 | ≤ 1e-10 | **FAIL** |" in sections["fake_fail"]
+    assert _status(sections["fake_pass"]) == "PASS"
+
+
+def test_error_is_reported_and_the_others_still_run(tmp_path, monkeypatch):
+    _fake(monkeypatch, "fake_raise", _raising)
+    _fake(monkeypatch, "fake_pass", _passing)
+    code = run.main(["--tiny", "--only", "fake_raise,fake_pass", "--out", str(tmp_path),
+                     "--no-progress"])
+    assert code == 1
+    sections = _sections((tmp_path / "REPORT.md").read_text(encoding="utf-8"))
+    assert _status(sections["fake_raise"]) == "ERROR"
+    assert "ZeroDivisionError: a broken figure script" in sections["fake_raise"]
+    assert _status(sections["fake_pass"]) == "PASS"
+    assert (tmp_path / "fake_pass.png").stat().st_size > 0
+
+
+def test_missing_optional_dependency_is_skipped(tmp_path, monkeypatch):
+    _fake(monkeypatch, "fake_jax", _needs_jax)
+    code = run.main(["--tiny", "--only", "fake_jax", "--out", str(tmp_path), "--no-progress"])
+    assert code == 0
+    section = _sections((tmp_path / "REPORT.md").read_text(encoding="utf-8"))["fake_jax"]
+    assert _status(section) == "SKIPPED" and "optional dependency 'jax'" in section
+
+
+def test_figure_without_checks_fails(tmp_path, monkeypatch):
+    _fake(monkeypatch, "fake_empty", lambda ctx: (_plot(ctx, "fake_empty"), [])[1])
+    assert run.main(["--tiny", "--only", "fake_empty", "--out", str(tmp_path),
+                     "--no-progress"]) == 1
+
+
+def test_command_line(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        run.main(["--only", "no_such_figure", "--out", str(tmp_path)])
+    assert "unknown figure" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run.main(["--fast", "--full"])
+    with pytest.raises(SystemExit):
+        run.main(["--scheduler", "localhost:8786"])
+    assert cli.main(["figures", "--list"]) == 0
+    assert capsys.readouterr().out.split() == FIGURES
+    assert cli.main(["no_such_command"]) == 2
+    assert cli.main([]) == 2
+    assert cli.main(["--help"]) == 0
+
+
+def test_context_sizes(tmp_path):
+    tiny = common.Context(tmp_path, tiny=True)
+    fast = common.Context(tmp_path)
+    full = common.Context(tmp_path, fast=False)
+    assert (tiny.mode, fast.mode, full.mode) == ("tiny", "fast", "full")
+    assert [c.size(2, 3, tiny=1) for c in (tiny, fast, full)] == [1, 2, 3]
+    assert tiny.size(2, 3) == 2                 # no tiny size given: the fast one
