@@ -119,25 +119,26 @@ def _needs_jax(ctx):
     raise ModuleNotFoundError("No module named 'jax'", name="jax")
 
 
-def test_failing_check_sets_exit_status(tmp_path, monkeypatch):
-    _fake(monkeypatch, "fake_fail", _failing)
-    _fake(monkeypatch, "fake_pass", _passing)
-    code = run.main(["--tiny", "--only", "fake_fail,fake_pass", "--out", str(tmp_path),
+def _run_fakes(tmp_path, monkeypatch, **makes):
+    """Run only the fake figures ``name=make``; returns (exit status, report sections)."""
+    for name, make in makes.items():
+        _fake(monkeypatch, name, make)
+    code = run.main(["--tiny", "--only", ",".join(makes), "--out", str(tmp_path),
                      "--no-progress"])
+    return code, _sections((tmp_path / "REPORT.md").read_text(encoding="utf-8"))
+
+
+def test_failing_check_sets_exit_status(tmp_path, monkeypatch):
+    code, sections = _run_fakes(tmp_path, monkeypatch, fake_fail=_failing, fake_pass=_passing)
     assert code == 1
-    sections = _sections((tmp_path / "REPORT.md").read_text(encoding="utf-8"))
     assert _status(sections["fake_fail"]) == "FAIL"
     assert "| residual | 0.3000 | ≤ 1e-10 | **FAIL** |" in sections["fake_fail"]
     assert _status(sections["fake_pass"]) == "PASS"
 
 
 def test_error_is_reported_and_the_others_still_run(tmp_path, monkeypatch):
-    _fake(monkeypatch, "fake_raise", _raising)
-    _fake(monkeypatch, "fake_pass", _passing)
-    code = run.main(["--tiny", "--only", "fake_raise,fake_pass", "--out", str(tmp_path),
-                     "--no-progress"])
+    code, sections = _run_fakes(tmp_path, monkeypatch, fake_raise=_raising, fake_pass=_passing)
     assert code == 1
-    sections = _sections((tmp_path / "REPORT.md").read_text(encoding="utf-8"))
     assert _status(sections["fake_raise"]) == "ERROR"
     assert "ZeroDivisionError: a broken figure script" in sections["fake_raise"]
     assert _status(sections["fake_pass"]) == "PASS"
@@ -145,17 +146,16 @@ def test_error_is_reported_and_the_others_still_run(tmp_path, monkeypatch):
 
 
 def test_missing_optional_dependency_is_skipped(tmp_path, monkeypatch):
-    _fake(monkeypatch, "fake_jax", _needs_jax)
-    code = run.main(["--tiny", "--only", "fake_jax", "--out", str(tmp_path), "--no-progress"])
+    code, sections = _run_fakes(tmp_path, monkeypatch, fake_jax=_needs_jax)
     assert code == 0
-    section = _sections((tmp_path / "REPORT.md").read_text(encoding="utf-8"))["fake_jax"]
+    section = sections["fake_jax"]
     assert _status(section) == "SKIPPED" and "optional dependency 'jax'" in section
 
 
 def test_figure_without_checks_fails(tmp_path, monkeypatch):
-    _fake(monkeypatch, "fake_empty", lambda ctx: (_plot(ctx, "fake_empty"), [])[1])
-    assert run.main(["--tiny", "--only", "fake_empty", "--out", str(tmp_path),
-                     "--no-progress"]) == 1
+    code, sections = _run_fakes(tmp_path, monkeypatch,
+                                fake_empty=lambda ctx: (_plot(ctx, "fake_empty"), [])[1])
+    assert code == 1 and "no quantitative check" in sections["fake_empty"]
 
 
 def test_command_line(tmp_path, capsys):
