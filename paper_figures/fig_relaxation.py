@@ -1,9 +1,10 @@
 """Relaxation of the k-step law p(k, p0) = U^k p0 and the spectra of the update rules.
 
 A small Sherrington–Kirkpatrick Boltzmann machine (N = 7 spins in the fast mode, 9 in the full
-one; β = 0.4, uniform field 0.3β, p0 uniform), exact on all 2^N states.  (a–d) Eigenvalues of
-the one-sweep kernel U in the complex plane (unit circle grey) for the two update rules (U1) and
-two scans (U2): random-scan heat-bath is reversible with a positive semi-definite kernel, so its
+one; β = 0.4, uniform field 0.3β, p0 uniform), exact on all 2^N states.  (a–d) Eigenvalues λ of
+the one-sweep kernel U in the complex plane, drawn at angle arg λ with the radius |λ| on a log
+scale (outer circle |λ| = 1, centre |λ| ≤ 10^-4), for the two update rules (U1) and two scans
+(U2): random-scan heat-bath is reversible with a positive semi-definite kernel, so its
 spectrum is real and lies in [0, 1]; random-scan Metropolis is reversible but its single-site
 kernels can nearly flip a spin surely, so its spectrum has negative eigenvalues (oscillating
 modes; N is odd so that the negative eigenvalues of the single-update average R survive in the
