@@ -255,7 +255,7 @@ def test_interrupted_sweep_resumes_from_the_cache(tmp_path):
 def test_killed_client_process_resumes_from_the_cache(tmp_path):
     marks = tmp_path / "marks"
     marks.mkdir()
-    grid = sweeps.grid(x=list(range(8)), marks=[str(marks)], delay=[0.4])
+    grid = sweeps.grid(x=list(range(8)), marks=[str(marks)], delay=[0.2])
     script = ("import sys; sys.path.insert(0, sys.argv[1]); import json, test_sweeps as t; "
               "from shortrun.numerics import sweeps; "
               "sweeps.run(t.marked_cell, json.loads(sys.argv[2]), cache_dir=sys.argv[3], "

@@ -71,11 +71,13 @@ def _cores():
 # one cell (in-process or on a worker)
 # ---------------------------------------------------------------------------------------------
 def _where(err):
-    frames = traceback.extract_tb(err.__traceback__)
+    """Where ``err`` was raised, and from which line of the cell when that is elsewhere."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename != __file__]
     if not frames:
         return ""
-    f = frames[-1]
-    return f" [at {Path(f.filename).name}:{f.lineno} in {f.name}]"
+    at = [frames[-1]] + ([frames[0]] if len(frames) > 1 else [])
+    text = ", called from ".join(f"{Path(f.filename).name}:{f.lineno} in {f.name}" for f in at)
+    return f" [at {text}]"
 
 
 def _summary(err):
@@ -100,16 +102,19 @@ def _limit_threads(host_threads):
     numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, _cores() // total)))
 
 
-def _one_blas_thread():
-    """A context that limits BLAS to one thread (threadpoolctl; the controller is rebuilt when
-    modules were imported since, as they may have loaded another BLAS)."""
+def _one_blas_thread(keep):
+    """Limit BLAS to one thread (threadpoolctl; the controller is rebuilt when modules were
+    imported since, as they may have loaded another BLAS).  With ``keep`` (on a Dask worker,
+    whose threads may run several cells at once) the limit stays; otherwise it is lifted when
+    the returned context exits."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:                         # pragma: no cover (a scikit-learn dependency)
         return contextlib.nullcontext()
     if _BLAS.get("modules") != len(sys.modules):
         _BLAS.update(controller=ThreadpoolController(), modules=len(sys.modules))
-    return _BLAS["controller"].limit(limits=1, user_api="blas")
+    limit = _BLAS["controller"].limit(limits=1, user_api="blas")
+    return contextlib.nullcontext() if keep else limit
 
 
 def _execute(params, cell, again, host_threads=None):
@@ -120,7 +125,7 @@ def _execute(params, cell, again, host_threads=None):
     for _ in range(again + 1):
         t0 = time.perf_counter()
         try:
-            with _one_blas_thread():
+            with _one_blas_thread(keep=host_threads is not None):
                 value = cell(**params)
             result = cache.normalise(value, params)
             return {"status": "ok", "result": result, "error": "",
