@@ -106,7 +106,7 @@ assert run.converged and gap < 1e-8
 # %%
 curve = diagnostics.memory_curve(model, "uniform", np.arange(0, 31), data, rule=rule, scan=scan)
 for t in (0, 1, 2, 3, 5, 10, 30):
-    print(f"t = {t:2d}: distance {curve.distance[t]:.2e}   KL(data || p(t)) = {curve.kl[t]:.4f}")
+    print(f"t = {t:2d}: distance {curve.distance[t]:.2e}   KL(data || p(t)) = {curve.kl_data_to_model[t]:.4f}")
 assert curve.best_time == k and curve.distance[k] < 1e-10
 assert curve.distance[30] > 0.05
 print("mixing time of the trained chain: tau =",

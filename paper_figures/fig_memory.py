@@ -37,7 +37,7 @@ def compute(N, beta, seed, field, k, t_max):
     times = np.arange(t_max + 1)
     curve = diagnostics.memory_curve(fp.model, "uniform", times, data, rule=RULE, scan=SCAN)
     eq = np.max(np.abs(diagnostics.equilibrium_stats(fp.model) - data.stats))
-    return dict(t=times, distance=curve.distance, kl=curve.kl, eq=eq, theta=fp.theta,
+    return dict(t=times, distance=curve.distance, kl=curve.kl_data_to_model, eq=eq, theta=fp.theta,
                 kl_eq=diagnostics.kl_divergence(data.p, fp.model.boltzmann()))
 
 

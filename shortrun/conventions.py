@@ -155,11 +155,12 @@ def check_steps(k, name="k", integer=True):
                              "(discrete chains; use scan='continuous' for real times).")
     else:
         try:
-            k = float(k) if isinstance(k, numbers.Real) else np.nan
+            value = float(k) if isinstance(k, numbers.Real) and not isinstance(k, bool) else np.nan
         except OverflowError:  # an integer beyond float64
-            k = np.inf
-        if not np.isfinite(k):
+            value = np.inf
+        if not np.isfinite(value):
             raise ValueError(f"{name}={k!r} must be a finite, non-negative real time.")
+        k = value
     if k < 0:
         raise ValueError(f"{name}={k!r} is negative; chains run forward only: pass {name} >= 0.")
     if integer and k > _MAX_STEPS:

@@ -31,11 +31,11 @@ def test_memory_curve_minimum_at_t_equal_k():
     assert np.isclose(mc.distance[-1], summary["mismatch_eq"], atol=1e-6)
     # KL(p_data || p(t, p0)) against a direct sum over the sampled states (0 log 0 = 0)
     seen = data.p > 0
-    for t, kl in zip(times, mc.kl):
+    for t, kl in zip(times, mc.kl_data_to_model):
         p_t = kernels.law(fp.model, "uniform", t, rule="heatbath", scan="random")
         direct = np.sum(data.p[seen] * np.log(data.p[seen] / p_t[seen]))
         assert kl == pytest.approx(direct, rel=1e-12, abs=1e-15)
-    assert mc.kl[times.index(k)] == pytest.approx(summary["kl_fix"], rel=1e-12)
+    assert mc.kl_data_to_model[times.index(k)] == pytest.approx(summary["kl_fix"], rel=1e-12)
     # the moments match at t = k, the law does not (M = 3000 samples of 128 states): KL > 0
     assert summary["kl_fix"] > 1e-3
 

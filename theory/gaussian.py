@@ -60,7 +60,7 @@ def _geometric_sum(r, k):
     r, k = np.broadcast_arrays(np.asarray(r, dtype=float), np.asarray(k, dtype=float))
     out = np.zeros(r.shape)
     run = k > 0
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         neg = run & (r <= 0)  # 1 - r >= 1: the plain formula has no cancellation
         out[neg] = np.where(r[neg] == 0, 1.0, (1 - r[neg] ** k[neg]) / (1 - r[neg]))
         one = run & (r == 1)
@@ -85,6 +85,9 @@ def _fn(V, values):
 
 def _step_size(eta, sigma2):
     eta = conventions.check_positive(eta, "eta", "pass a positive Langevin step size.")
+    if sigma2 is None and not np.isfinite(2 * eta):
+        raise ValueError(f"eta={eta!r}: the default noise variance sigma2 = 2*eta overflows float64; "
+                         "pass a smaller eta.")
     sigma2 = 2 * eta if sigma2 is None else conventions.check_nonnegative(
         sigma2, "sigma2", "pass a noise variance >= 0 (default 2*eta, standard Langevin).")
     return eta, sigma2
@@ -98,13 +101,15 @@ def _steps(k, minimum=0, name="k"):
     return k
 
 
-def _finite_result(arrays, name, why):
-    """Raise a ValueError naming ``name`` if any array is not finite (overflow)."""
+def _finite_result(arrays, name, why, inputs):
+    """Raise a ValueError naming ``name`` and the other ``inputs`` if any array is not finite."""
     if not all(np.all(np.isfinite(x)) for x in arrays):
-        raise ValueError(f"{name}: the result exceeds the float64 range; {why}")
+        raise ValueError(f"{name}: the result exceeds the float64 range (with these {inputs}); {why}")
 
 
 def _overflow_reason(a, eta, k):
+    if np.size(a) == 0:
+        return "rescale the inputs."
     lo = float(np.min(a))
     m = abs(1 - eta * lo)
     if lo < 0 and np.isfinite(k):
@@ -130,8 +135,8 @@ def _scalar_or_array(x):
 def _model(A, h, mu0, Sigma0):
     A = conventions.symmetric_matrix(A, "A")
     d = A.shape[0]
-    return (A, conventions.vector(h, d, "h"), conventions.vector(mu0, d, "mu0"),
-            conventions.covariance(Sigma0, d, "Sigma0"))
+    return (A, conventions.vector(h, d, "h", like="A"), conventions.vector(mu0, d, "mu0", like="A"),
+            conventions.covariance(Sigma0, d, "Sigma0", like="A"))
 
 
 # --------------------------------------------------------------------------- chain moments
@@ -178,7 +183,7 @@ def ula_moments(A, h, mu0, Sigma0, k, eta, sigma2=None):
     a, V = _eig(A)
     conventions.check_ula_step(a, eta)
     mu, Sigma = _ula(a, V, h, mu0, Sigma0, k, eta, sigma2)
-    _finite_result((mu, Sigma), f"k={k}", _overflow_reason(a, eta, k))
+    _finite_result((mu, Sigma), f"k={k}", _overflow_reason(a, eta, k), "A, h, mu0, Sigma0, eta, sigma2")
     return mu, Sigma
 
 
@@ -218,7 +223,7 @@ def langevin_moments(A, h, mu0, Sigma0, t):
     lo = float(np.min(a))
     _finite_result((mu, Sigma), f"t={t!r}",
                    f"along the eigenvalue a = {lo:.6g} of A the moments grow like e^(-2at); "
-                   "use a shorter time." if lo < 0 else "rescale the inputs.")
+                   "use a shorter time." if lo < 0 else "rescale the inputs.", "A, h, mu0, Sigma0")
     return mu, Sigma
 
 
@@ -231,8 +236,9 @@ def ula_stationary_cov(A, eta, sigma2=None):
     eta, sigma2 = _step_size(eta, sigma2)
     a, V = _eig(A)
     _require_stationary(a, eta, "ula_stationary_cov")
-    S = _fn(V, sigma2 / (eta * a * (2 - eta * a)))
-    _finite_result((S,), "A", "its smallest eigenvalue is too close to 0; regularise A.")
+    with np.errstate(all="ignore"):
+        S = _fn(V, sigma2 / (eta * a * (2 - eta * a)))
+    _finite_result((S,), "A", "its smallest eigenvalue is too close to 0; regularise A.", "eta, sigma2")
     return S
 
 
@@ -256,11 +262,12 @@ def ula_mode_variance(a, k, eta, s02, *, sigma2=None):
     if np.any(np.isinf(k) & (a <= 0)):
         raise ValueError(f"k = inf (the stationary variance) needs every eigenvalue a in (0, 2/eta); "
                          f"got a = {a[np.isinf(k) & (a <= 0)]}: no stationary law. Pass finite k.")
-    r = (1 - eta * a) ** 2
     with np.errstate(all="ignore"):
+        r = (1 - eta * a) ** 2
         decay = np.where(np.isinf(k), 0.0, r ** np.where(np.isinf(k), 1.0, k))
         out = decay * s02 + sigma2 * _geometric_sum(r, k)
-    _finite_result((out,), "k", _overflow_reason(a, eta, float(np.max(k, initial=0))))
+    _finite_result((out,), "k", _overflow_reason(a, eta, float(np.max(k, initial=0))),
+                   "a, eta, sigma2, s02")
     return _scalar_or_array(out)
 
 
@@ -276,7 +283,7 @@ def langevin_mode_variance(a, t, s02):
     with np.errstate(all="ignore"):
         out = s02 * np.exp(-2 * a * t) + 2 * _phi(2 * a, t)
     _finite_result((out,), f"t={t!r}", "a negative eigenvalue a grows like e^(-2at); use a "
-                                       "shorter time.")
+                                       "shorter time.", "a, s02")
     return _scalar_or_array(out)
 
 
@@ -295,7 +302,7 @@ def concave_threshold(k, s02, *, eta=None, sigma2=None):
     else:
         sigma2 = conventions.check_nonnegative(sigma2, "sigma2", "pass a noise variance >= 0.")
     out = s02 + k * sigma2
-    _finite_result((out,), "k", "k * sigma2 is beyond float64.")
+    _finite_result((out,), "k", "k * sigma2 is beyond float64.", "s02, sigma2, eta")
     return out
 
 
@@ -341,7 +348,7 @@ def fixed_point_mode(lam, k, eta, s02, *, sigma2=None, root="physical"):
                              "step. Use root='physical'.")
         out = 2 / eta - out
     _finite_result((out,), "eta", f"the trained eigenvalue (1 - u)/eta overflows for eta={eta!r}; use a "
-                                  "larger step or a smaller lam.")
+                                  "larger step or a smaller lam.", "lam, s02, sigma2")
     return _scalar_or_array(out)
 
 
@@ -364,11 +371,12 @@ def _physical_root(lam, k, eta, sigma2, s02):
     if min(log_bounds) > 700:
         raise ValueError(f"lam = {lam!r} is too large for s02 = {s02!r}, sigma2 = {sigma2!r}: the trained "
                          "eigenvalue is beyond the float64 range. Rescale the data.")
-    upper = max(1.0, float(np.exp(min(log_bounds))))
+    upper = max(1.0, 1.01 * float(np.exp(min(log_bounds))))  # 1%: G(upper) > 0 despite rounding
 
     def G(u):
-        with np.errstate(over="ignore"):
-            return u ** (2 * k) * s02 + sigma2 * float(_geometric_sum(u * u, k)) - lam
+        u = np.float64(u)  # numpy powers: overflow gives inf (a positive G), never an exception
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(u ** (2 * k) * s02 + sigma2 * float(_geometric_sum(u * u, k)) - lam)
 
     u = scipy.optimize.brentq(G, 0.0, upper, xtol=1e-300, rtol=_RTOL, maxiter=500)
     return (1 - u) / eta
@@ -415,7 +423,7 @@ def fixed_point_mode_continuous(lam, t, s02):
         x = scipy.optimize.brentq(F, lo, hi, args=(log_lam,), xtol=1e-300, rtol=_RTOL, maxiter=500)
         roots.append(x / (2 * t))
     out = np.reshape(roots, lams.shape)
-    _finite_result((out,), "t", f"the trained eigenvalue x/(2t) overflows for t={t!r}.")
+    _finite_result((out,), "t", f"the trained eigenvalue x/(2t) overflows for t={t!r}.", "lam, s02")
     return _scalar_or_array(out)
 
 
@@ -436,14 +444,15 @@ def lambertw_mode(lam, t):
     with np.errstate(all="ignore"):
         c = 2 * t / lams
         z = -c * np.exp(-c)
-    _finite_result((c,), "lam", f"c = 2t/lam overflows for t={t!r}; use a larger lam or a smaller t.")
+    _finite_result((c,), "lam", f"c = 2t/lam overflows for t={t!r}; use a larger lam or a smaller t.", "t")
     if np.any(c == 0):
         raise ValueError(f"lam: c = 2t/lam underflows to 0 for t={t!r}; use a smaller lam or a larger t.")
     w0 = scipy.special.lambertw(z, k=0).real
     wm1 = scipy.special.lambertw(z, k=-1).real
     u = np.where(c > 1, c + w0, np.where(c < 1, c + wm1, 0.0))
-    out = u / (2 * t)
-    _finite_result((out,), "lam", "the root lies beyond the float64 range.")
+    with np.errstate(over="ignore"):
+        out = u / (2 * t)
+    _finite_result((out,), "lam", "the root lies beyond the float64 range.", "t")
     return _scalar_or_array(out)
 
 
@@ -453,15 +462,15 @@ def _field(a, V, mu_D, mu0, k, eta):
     Modes with |m| > 1 (concave, m = 1 - eta*a > 1) use w = m^{-k}:
     h = (m - 1)(w b - c0) / (eta (1 - w)), which never forms the huge m^k.
     """
-    m = 1 - eta * a
-    b, c0 = V.T @ mu_D, V.T @ mu0
-    out = np.empty_like(m)
-    small = np.abs(m) <= 1
-    with np.errstate(under="ignore"):
+    with np.errstate(all="ignore"):  # overflow is reported by the caller
+        m = 1 - eta * a
+        b, c0 = V.T @ mu_D, V.T @ mu0
+        out = np.empty_like(m)
+        small = np.abs(m) <= 1
         out[small] = (b[small] - m[small] ** float(k) * c0[small]) / (eta * _geometric_sum(m[small], k))
         w = m[~small] ** (-float(k))
-    out[~small] = (m[~small] - 1) * (w * b[~small] - c0[~small]) / (eta * (1 - w))
-    return V @ out
+        out[~small] = (m[~small] - 1) * (w * b[~small] - c0[~small]) / (eta * (1 - w))
+        return V @ out
 
 
 def train_fixed_point(C_D, mu_D, k, eta, s02, *, sigma2=None, mu0=0.0, root="physical"):
@@ -485,14 +494,19 @@ def train_fixed_point(C_D, mu_D, k, eta, s02, *, sigma2=None, mu0=0.0, root="phy
     """
     C_D = conventions.spd_matrix(C_D, "C_D")
     d = C_D.shape[0]
-    mu_D = conventions.vector(mu_D, d, "mu_D")
-    mu0 = conventions.vector(mu0, d, "mu0")
+    mu_D = conventions.vector(mu_D, d, "mu_D", like="C_D")
+    mu0 = conventions.vector(mu0, d, "mu0", like="C_D")
     eta, sigma2 = _step_size(eta, sigma2)
     lam, V = _eig(C_D, "C_D")
+    if np.any(lam <= sigma2):
+        raise ValueError(f"C_D has eigenvalue(s) {lam[lam <= sigma2]} <= sigma2 = {sigma2!r}: one noisy "
+                         "step already has variance sigma2, so no k-step fixed point exists. Use a "
+                         "smaller sigma2 (or eta: sigma2 = 2*eta by default).")
     a = np.atleast_1d(fixed_point_mode(lam, k, eta, s02, sigma2=sigma2, root=root))
     A = _fn(V, a)
     h = _field(a, V, mu_D, mu0, int(k), eta)
-    _finite_result((A, h), "k", "the trained parameters overflow; rescale the data.")
+    _finite_result((A, h), "k", "the trained parameters overflow; rescale the data.",
+                   "C_D, mu_D, mu0, eta, s02, sigma2")
     return (A + A.T) / 2, h
 
 
@@ -512,15 +526,21 @@ def equilibrium_mode(lam, eta, sigma2=None):
     if np.any(lams < sigma2) or sigma2 == 0:
         raise ValueError(f"lam: equilibrium_mode needs lam >= sigma2 > 0 (sigma2 = {sigma2!r}, lam = "
                          f"{lam!r}): the stationary ULA variance is at least sigma2. Use a smaller sigma2.")
-    with np.errstate(divide="ignore"):  # lam = sigma2: log1p(-1) = -inf, a = 1/eta
-        return _scalar_or_array(-np.expm1(0.5 * np.log1p(-sigma2 / lams)) / eta)
+    with np.errstate(divide="ignore", over="ignore"):  # lam = sigma2: log1p(-1) = -inf, a = 1/eta
+        out = -np.expm1(0.5 * np.log1p(-sigma2 / lams)) / eta
+    _finite_result((out,), "eta", f"a_eq overflows for eta={eta!r}; use a larger step.", "lam, sigma2")
+    return _scalar_or_array(out)
 
 
 def train_equilibrium(C_D, mu_D, eta, sigma2=None):
     """Equilibrium-trained (A, h): ULA's stationary law N(A^{-1}h, ula_stationary_cov) equals the data."""
     C_D = conventions.spd_matrix(C_D, "C_D")
-    mu_D = conventions.vector(mu_D, C_D.shape[0], "mu_D")
+    mu_D = conventions.vector(mu_D, C_D.shape[0], "mu_D", like="C_D")
+    eta, sigma2 = _step_size(eta, sigma2)
     lam, V = _eig(C_D, "C_D")
+    if np.any(lam < sigma2):
+        raise ValueError(f"C_D has eigenvalue(s) {lam[lam < sigma2]} < sigma2 = {sigma2!r}: the stationary "
+                         "ULA variance is at least sigma2. Use a smaller sigma2 (or eta).")
     A = _fn(V, np.atleast_1d(equilibrium_mode(lam, eta, sigma2)))
     A = (A + A.T) / 2
     return A, A @ mu_D
@@ -568,6 +588,8 @@ def _times(times):
     if ts.ndim > 1:
         raise ValueError(f"times must be a number or a 1-D sequence; got shape {ts.shape}.")
     ts = np.atleast_1d(ts)
+    if ts.size == 0:
+        raise ValueError("times is empty; pass at least one number of steps.")
     finite = np.isfinite(ts)
     if np.any(np.isnan(ts)) or np.any(ts < 0) or np.any(ts[finite] != np.round(ts[finite])):
         raise ValueError(f"times must hold integers >= 0 (numbers of ULA steps) or inf; got {times!r}.")
@@ -603,8 +625,8 @@ def memory_curve(C_D, mu_D, k, times, eta, s02, *, sigma2=None, mu0=0.0, root="p
     eta, sigma2 = _step_size(eta, sigma2)
     C_D = conventions.spd_matrix(C_D, "C_D")
     d = A.shape[0]
-    mu_D = conventions.vector(mu_D, d, "mu_D")
-    mu0 = conventions.vector(mu0, d, "mu0")
+    mu_D = conventions.vector(mu_D, d, "mu_D", like="C_D")
+    mu0 = conventions.vector(mu0, d, "mu0", like="C_D")
     Sigma0 = conventions.covariance(s02, d, "s02")
     ts = _times(times)
     a, V = _eig(A)
@@ -617,21 +639,26 @@ def memory_curve(C_D, mu_D, k, times, eta, s02, *, sigma2=None, mu0=0.0, root="p
             mu_t, Sigma_t = _fn(V, 1 / a) @ h, ula_stationary_cov(A, eta, sigma2)
         else:
             mu_t, Sigma_t = _ula(a, V, h, mu0, Sigma0, int(ti), eta, sigma2)
-            _finite_result((mu_t, Sigma_t), f"times={int(ti)}", _overflow_reason(a, eta, ti))
+            _finite_result((mu_t, Sigma_t), f"times={int(ti)}", _overflow_reason(a, eta, ti),
+                           "C_D, mu_D, k, mu0, eta, s02, sigma2")
         mus.append(mu_t)
         Sigmas.append(Sigma_t)
-        kls.append(kl_gauss(mu_D, C_D, mu_t, Sigma_t) if _is_spd(Sigma_t) else np.inf)
-    stats = np.array([_gauss_stats(m, S) for m, S in zip(mus, Sigmas)])
-    distance = np.max(np.abs(stats - _gauss_stats(mu_D, C_D)), axis=1)
+        kls.append(_kl_or_inf(mu_D, C_D, mu_t, Sigma_t))
+    with np.errstate(all="ignore"):
+        stats = np.array([_gauss_stats(m, S) for m, S in zip(mus, Sigmas)])
+        distance = np.max(np.abs(stats - _gauss_stats(mu_D, C_D)), axis=1)
+    _finite_result((stats, distance), "times", "the second moments <x x^T> overflow; rescale the data.",
+                   "C_D, mu_D, k, mu0, eta, s02, sigma2")
     return MemoryCurve(ts, stats, distance, np.array(kls), np.array(mus), np.array(Sigmas), A, h)
 
 
-def _is_spd(S):
+def _kl_or_inf(mu_p, Sigma_p, mu_q, Sigma_q):
+    """KL(p || q), or inf when Sigma_q is singular or so nearly singular that it overflows."""
     try:
-        np.linalg.cholesky(S)
-    except np.linalg.LinAlgError:
-        return False
-    return True
+        np.linalg.cholesky(Sigma_q)
+        return kl_gauss(mu_p, Sigma_p, mu_q, Sigma_q)
+    except (np.linalg.LinAlgError, ValueError):
+        return np.inf
 
 
 def kl_gauss(mu_p, Sigma_p, mu_q, Sigma_q):
@@ -649,7 +676,8 @@ def kl_gauss(mu_p, Sigma_p, mu_q, Sigma_q):
     d = Sp.shape[0]
     if Sq.shape != Sp.shape:
         raise ValueError(f"Sigma_p and Sigma_q must have the same shape; got {Sp.shape} and {Sq.shape}.")
-    diff = conventions.vector(mu_q, d, "mu_q") - conventions.vector(mu_p, d, "mu_p")
+    diff = (conventions.vector(mu_q, d, "mu_q", like="Sigma_p")
+            - conventions.vector(mu_p, d, "mu_p", like="Sigma_p"))
     Lq, Lp = np.linalg.cholesky(Sq), np.linalg.cholesky(Sp)
     with np.errstate(all="ignore"):
         Y = np.linalg.solve(Lq, Lp)
@@ -657,7 +685,8 @@ def kl_gauss(mu_p, Sigma_p, mu_q, Sigma_q):
         logdet_ratio = 2 * (np.sum(np.log(np.diag(Lq))) - np.sum(np.log(np.diag(Lp))))
         kl = float(0.5 * (np.sum(Y * Y) + z @ z - d + logdet_ratio))
     _finite_result((kl,), "Sigma_q", "the divergence exceeds the float64 range (nearly singular "
-                                     "Sigma_q or far-apart means); rescale the inputs.")
+                                     "Sigma_q or far-apart means); rescale the inputs.",
+                   "mu_p, Sigma_p, mu_q")
     return max(kl, 0.0)
 
 

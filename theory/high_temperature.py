@@ -140,9 +140,10 @@ def factor_values(scan, k, N=None) -> dict:
     """
     if _scan(scan) == "continuous":
         k = _continuous_time(k)
-        e1 = float(-np.expm1(-k))
-        return {"e1": e1, "e2": float(scipy.special.gammainc(2, k)), "f1": float(-np.expm1(-2 * k)),
-                "f2": float(scipy.special.gammainc(2, 2 * k)), "g": e1 * e1}
+        with np.errstate(over="ignore"):  # 2k = inf: the factors are 1
+            e1 = float(-np.expm1(-k))
+            return {"e1": e1, "e2": float(scipy.special.gammainc(2, k)), "f1": float(-np.expm1(-2 * k)),
+                    "f2": float(scipy.special.gammainc(2, 2 * k)), "g": e1 * e1}
     k, N = _sweeps_N(k, N)
     q = [float(np.exp(float(k) * N * np.log1p(-c / N))) for c in (1, 2)]
     return {name: float(f(*q, float(k), float(N))) for name, f in _ratio_functions().items()}
@@ -162,19 +163,24 @@ def _times(t, name="t"):
 
 def f1(t):
     """:math:`f_1(t) = 1 - e^{-2t}` (vectorised, t >= 0), derived in :func:`factors`."""
-    return -np.expm1(-2 * _times(t))
+    t = _times(t)
+    with np.errstate(over="ignore"):  # 2t = inf: f1 = 1
+        return -np.expm1(-2 * t)
 
 
 def f2(t):
     """:math:`f_2(t) = 1 - (1 + 2t)e^{-2t}` (vectorised, t >= 0), derived in :func:`factors`."""
-    return scipy.special.gammainc(2, 2 * _times(t))
+    t = _times(t)
+    with np.errstate(over="ignore"):  # 2t = inf: f2 = 1
+        return scipy.special.gammainc(2, 2 * t)
 
 
-def _params(h, J):
-    J = conventions.symmetric_matrix(J, "J")
+def _params(h, J, names=("h", "J")):
+    nh, nJ = names
+    J = conventions.symmetric_matrix(J, nJ)
     if np.any(np.diag(J) != 0):
-        raise ValueError("J must have a zero diagonal (no self-coupling); set np.fill_diagonal(J, 0).")
-    return conventions.vector(h, J.shape[0], "h"), J
+        raise ValueError(f"{nJ} must have a zero diagonal (no self-coupling); set np.fill_diagonal({nJ}, 0).")
+    return conventions.vector(h, J.shape[0], nh, like=nJ), J
 
 
 def _finite(arrays):
@@ -402,7 +408,7 @@ def fixed_point(m_D, C_D, k, scan="continuous", N=None):
     Returns ``(h, J)``, J symmetric with zero diagonal.
     """
     C_D = conventions.symmetric_matrix(C_D, "C_D")
-    m_D = conventions.vector(m_D, C_D.shape[0], "m_D")
+    m_D = conventions.vector(m_D, C_D.shape[0], "m_D", like="C_D")
     values = _time_args(scan, k, N, len(m_D))
     Doff = C_D - np.diag(np.diag(C_D))
     h_expr, J_expr = _generic_fixed_point()
@@ -413,8 +419,8 @@ def fixed_point(m_D, C_D, k, scan="continuous", N=None):
         Js = me.evaluate_words(J_expr, data, (Nv, Nv), _FAC, values)
     np.fill_diagonal(Js, 0.0)
     if not (np.all(np.isfinite(hs)) and np.all(np.isfinite(Js))):
-        raise ValueError("m_D, C_D: the second-order inverse overflows float64; it is meant for weak "
-                         "correlations (|m_D|, |C_D off-diagonal| << 1).")
+        raise ValueError("m_D, C_D, k: the second-order inverse overflows float64; it is meant for weak "
+                         "correlations (|m_D|, |C_D off-diagonal| << 1) and a time k that is not tiny.")
     return hs, (Js + Js.T) / 2
 
 
@@ -441,7 +447,7 @@ def teacher_fixed_point(h0, J0, beta, k, scan="continuous", N=None):
     :math:`(J^0J^0)_{ij}` is a spurious indirect coupling (next-nearest neighbours on a lattice).
     ``scan='random'`` gives the exact-N random-scan form (k >= 1 sweeps, N >= 3, default len(h0)).
     """
-    h0, J0 = _params(h0, J0)
+    h0, J0 = _params(h0, J0, ("h0", "J0"))
     beta = conventions.check_positive(beta, "beta", "pass the teacher's inverse temperature > 0.")
     values = _time_args(scan, k, N, len(h0)) + (beta,)
     h_expr, J_expr = _teacher_expr()
@@ -451,8 +457,8 @@ def teacher_fixed_point(h0, J0, beta, k, scan="continuous", N=None):
         Js = me.evaluate(J_expr, h0, J0, variables, values)
     np.fill_diagonal(Js, 0.0)
     if not (np.all(np.isfinite(hs)) and np.all(np.isfinite(Js))):
-        raise ValueError("beta, h0, J0: the second-order form overflows float64; it is meant for a weak "
-                         "teacher (beta*|h0|, beta*|J0| << 1).")
+        raise ValueError("beta, h0, J0, k: the second-order form overflows float64; it is meant for a weak "
+                         "teacher (beta*|h0|, beta*|J0| << 1) and a time k that is not tiny.")
     return hs, Js
 
 
@@ -462,7 +468,7 @@ def coupling_error(J0, beta, k, order=1):
     ``order=1``: :math:`\\sum_{i<j} (\\beta J^0_{ij})^2 / (e^{2k} - 1)^2` (continuous time);
     ``order=2``: with J* from :func:`teacher_fixed_point` (h0 = 0).
     """
-    J0 = _params(0.0, J0)[1]
+    J0 = _params(0.0, J0, ("h0", "J0"))[1]
     beta = conventions.check_positive(beta, "beta", "pass the teacher's inverse temperature > 0.")
     order = conventions.check_choice(order, (1, 2), "order")
     iu = np.triu_indices(len(J0), 1)
@@ -476,7 +482,8 @@ def coupling_error(J0, beta, k, order=1):
         with np.errstate(all="ignore"):
             out = float(np.sum((Js[iu] - beta * J0[iu]) ** 2))
     if not np.isfinite(out):
-        raise ValueError("beta, J0: the coupling error overflows float64; pass a weak teacher.")
+        raise ValueError("beta, J0, k: the coupling error overflows float64; pass a weak teacher and a "
+                         "time k that is not tiny.")
     return out
 
 
@@ -486,4 +493,9 @@ def memory_ratio(t, k):
     Equals 1 at t = k, below before, above after (tending to :math:`1/f_1(k)`).
     """
     k = conventions.check_positive(k, "k", "training at k = 0 has no fixed point (the law is p0).")
-    return f1(t) / f1(k)
+    with np.errstate(over="ignore"):
+        out = f1(t) / f1(k)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"k={k!r} is so small that f1(t)/f1(k) overflows float64 (for these t); pass a "
+                         "larger k.")
+    return out

@@ -179,8 +179,9 @@ def evaluate_words(expr, mapping, shape, variables=(), values=()):
     ``(2.0,)``); ``shape`` is the shape of the result (used when ``expr`` is 0).
     """
     total = np.zeros(shape)
+    values = tuple(np.float64(v) for v in values)  # numpy arithmetic: overflow gives inf, not an exception
     for w, f in _lambdified(sp.expand(expr), tuple(variables)):
-        total = total + float(f(*values)) * _word_value(w, mapping)
+        total = total + np.float64(f(*values)) * _word_value(w, mapping)
     return total
 
 

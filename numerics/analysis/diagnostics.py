@@ -69,13 +69,14 @@ class MemoryCurve:
     r"""Statistics of :math:`p(t, p_0)` on a time grid and their distance to the data.
 
     ``stats[r]`` = ⟨φ⟩ at ``times[r]``; ``distance`` = ‖⟨φ⟩_{p(t)} − ⟨φ⟩_data‖∞ (on ``mask``);
-    ``kl`` = KL(p_data ‖ p(t, p0)).
+    ``kl_data_to_model`` = KL(p_data ‖ p(t, p0)).  The Gaussian twin
+    :class:`shortrun.theory.gaussian.MemoryCurve` has the same four fields.
     """
 
     times: np.ndarray
     stats: np.ndarray
     distance: np.ndarray
-    kl: np.ndarray
+    kl_data_to_model: np.ndarray
 
     @property
     def best_time(self):
