@@ -66,14 +66,14 @@ def caption(text):
     return f"**{head}** {body}".strip()
 
 
-def render(results, ctx, total, argv):
+def render(results, ctx, total, argv, prog="python -m shortrun.paper_figures"):
     n_checks = sum(len(r.checks) for r in results)
     n_failed = sum(len(r.failed) for r in results)
     bad = [r for r in results if r.status in ("FAIL", "ERROR")]
     verdict = ("**PASS**: every check passes" if not bad else
                f"**FAIL**: {n_failed} check(s) fail, "
                f"{sum(r.status == 'ERROR' for r in results)} figure(s) raised an error")
-    cmd = " ".join(["python -m shortrun.paper_figures"] + list(argv))
+    cmd = " ".join([prog] + list(argv))
     out = ["# Paper figures: verification report", "",
            f"{verdict} ({n_checks} checks in {len(results)} figures).", "",
            f"- mode: {MODES.get(ctx.mode, ctx.mode)}",
@@ -104,10 +104,10 @@ def render(results, ctx, total, argv):
     return "\n".join(out) + "\n"
 
 
-def write(results, ctx, total, argv=()):
+def write(results, ctx, total, argv=(), prog="python -m shortrun.paper_figures"):
     """Write ``REPORT.md`` into ``ctx.out`` (atomically) and return its path."""
     path = Path(ctx.out) / "REPORT.md"
     tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(render(results, ctx, total, argv), encoding="utf-8")
+    tmp.write_text(render(results, ctx, total, argv, prog), encoding="utf-8")
     os.replace(tmp, path)
     return path

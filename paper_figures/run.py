@@ -127,9 +127,9 @@ def exit_status(results):
     return 0 if all(r.status in (PASS, SKIPPED) for r in results) else 1
 
 
-def parse(argv=None):
+def parse(argv=None, prog="python -m shortrun.paper_figures"):
     ap = argparse.ArgumentParser(
-        prog="python -m shortrun.paper_figures",
+        prog=prog,
         description="Build the paper figures (PNG + PDF) and REPORT.md, the verification report "
                     "of every quantitative check.  Exit status 1 if a check fails or a figure "
                     "errs.")
@@ -168,13 +168,13 @@ def select(ap, only):
     return wanted
 
 
-def main(argv=None):
+def main(argv=None, prog="python -m shortrun.paper_figures"):
     """Command-line entry point; returns the exit status."""
     import matplotlib
     matplotlib.use("Agg")
     from shortrun.paper_figures import report
 
-    ap, args = parse(argv)
+    ap, args = parse(argv, prog)
     if args.list:
         print("\n".join(discover()))
         return 0
@@ -197,7 +197,7 @@ def main(argv=None):
         for c in res.failed:
             print(f"    FAIL {c.name}: {c.value!r} vs {c.bound}", flush=True)
     total = time.time() - start
-    path = report.write(results, ctx, total, argv if argv is not None else sys.argv[1:])
+    path = report.write(results, ctx, total, argv if argv is not None else sys.argv[1:], prog)
     code = exit_status(results)
     print(f"{'all checks pass' if code == 0 else 'FAILED'}; total {total:.1f} s; report: {path}",
           flush=True)

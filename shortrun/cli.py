@@ -33,7 +33,7 @@ def main(argv=None):
     command, rest = argv[0], argv[1:]
     if command == "figures":
         from shortrun.paper_figures.run import main as figures
-        return figures(rest)
+        return figures(rest, prog="shortrun figures")
     if command == "verify":
         from shortrun.verify import main as verify
         return verify(rest)

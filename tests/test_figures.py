@@ -168,6 +168,11 @@ def test_command_line(tmp_path, capsys):
         run.main(["--scheduler", "localhost:8786"])
     assert cli.main(["figures", "--list"]) == 0
     assert capsys.readouterr().out.split() == FIGURES
+    try:                                             # delegated to shortrun.verify
+        code = cli.main(["verify", "--help"])
+    except SystemExit as stop:
+        code = stop.code
+    assert code == 0 and "shortrun verify" in capsys.readouterr().out
     assert cli.main(["no_such_command"]) == 2
     assert cli.main([]) == 2
     assert cli.main(["--help"]) == 0
