@@ -1,0 +1,248 @@
+"""``shortrun verify``: the fixed-point theorem checked on user files, and clear errors for bad ones.
+
+Good files (.npy ±1, .txt 0/1, .npz moments) must give a converged fixed point whose k-step law
+matches the data to round-off -- checked here independently from the written ``theta`` with
+``kernels.law`` -- while ``p_theta*`` misses them; malformed files must exit with status 2 and a
+message naming the file and the fix.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shortrun import verify
+from shortrun.numerics import kernels
+from shortrun.numerics.core import moments, states
+from shortrun.numerics.data import teachers
+from shortrun.numerics.models import BoltzmannMachine
+
+ROOT = Path(__file__).resolve().parents[1]
+N = 4
+M = 1500
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """One SK teacher (N = 4, strong enough that p_theta* visibly misses) as samples and moments."""
+    d = tmp_path_factory.mktemp("verify_data")
+    teacher = teachers.sk(N, 0.5, seed=3, field=0.3)
+    s = states.spins(N, teachers.sample_states(teacher.model, M, seed=5)).astype(np.int8)
+    np.save(d / "spins.npy", s)
+    np.savetxt(d / "bits.txt", (s > 0).astype(int), fmt="%d")
+    m, C = teacher.data().moments()
+    np.savez(d / "moments.npz", m=m, C=C)
+    np.savez(d / "phi.npz", phi=moments.stats_from_moments(m, C))
+    return {"dir": d, "samples": s, "m": m, "C": C}
+
+
+def _run(args, out):
+    return verify.main([str(a) for a in args] + ["--out", str(out)])
+
+
+def _summary(out):
+    return json.loads((Path(out) / "verify.json").read_text())
+
+
+def _k_step_stats(summary, p0="uniform"):
+    """Statistics of p(k, p0) at the reported theta, recomputed with kernels.law."""
+    model = BoltzmannMachine.from_theta(np.array(summary["theta"]), summary["N"])
+    return moments.stats(kernels.law(model, p0, summary["k"], rule=summary["rule"],
+                                     scan=summary["scan"]))
+
+
+def test_npy_spins_exact_route(files, tmp_path, capsys):
+    assert _run([files["dir"] / "spins.npy", "--k", 1], tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "reproduces your data's statistics" in out
+    s = _summary(tmp_path)
+    assert s["status"] == "converged" and s["route"] == "exact"
+    data = teachers.Data.from_samples(files["samples"]).stats
+    np.testing.assert_array_equal(np.array(s["data_stats"]), data)
+    # independent route: the k-step law at theta* matches the data; p_theta* does not
+    assert np.max(np.abs(_k_step_stats(s) - data)) <= 1e-10
+    assert s["residual"] <= 1e-10
+    p_eq = BoltzmannMachine.from_theta(np.array(s["theta"]), N).boltzmann()
+    mismatch = np.max(np.abs(moments.stats(p_eq) - data))
+    assert mismatch == pytest.approx(s["mismatch"], rel=1e-9) and mismatch > 0.05
+    for name in ("verify.json", "verify.md", "verify.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert "reproduces your data's statistics" in (tmp_path / "verify.md").read_text()
+
+
+def test_txt_bits_give_the_same_data(files, tmp_path):
+    assert _run([files["dir"] / "bits.txt", "--k", 2, "--scan", "sequential"], tmp_path) == 0
+    s = _summary(tmp_path)
+    np.testing.assert_array_equal(np.array(s["data_stats"]),
+                                  teachers.Data.from_samples(files["samples"]).stats)
+    assert np.max(np.abs(_k_step_stats(s) - np.array(s["data_stats"]))) <= 1e-10
+
+
+@pytest.mark.parametrize("name", ["moments.npz", "phi.npz"])
+def test_moments(files, tmp_path, name):
+    assert _run([files["dir"] / name, "--k", 1], tmp_path) == 0
+    s = _summary(tmp_path)
+    target = moments.stats_from_moments(files["m"], files["C"])
+    np.testing.assert_allclose(s["data_stats"], target, rtol=0, atol=1e-12)
+    assert np.max(np.abs(_k_step_stats(s) - target)) <= 1e-10
+    assert s["mismatch"] > 0.05
+
+
+def test_cd_and_p0_vector(files, tmp_path):
+    assert _run([files["dir"] / "spins.npy", "--k", 1, "--protocol", "cd"], tmp_path / "cd") == 0
+    s = _summary(tmp_path / "cd")
+    data = teachers.Data.from_samples(files["samples"])
+    assert np.max(np.abs(_k_step_stats(s, data.p) - data.stats)) <= 1e-10
+    p0 = np.random.default_rng(1).random(1 << N)
+    np.save(tmp_path / "p0.npy", p0 / p0.sum())
+    assert _run([files["dir"] / "spins.npy", "--k", 1, "--p0", tmp_path / "p0.npy"],
+                tmp_path / "p0") == 0
+    s = _summary(tmp_path / "p0")
+    assert np.max(np.abs(_k_step_stats(s, p0 / p0.sum()) - data.stats)) <= 1e-10
+
+
+def test_monte_carlo_route(files, tmp_path):
+    assert _run([files["dir"] / "spins.npy", "--k", 1, "--monte-carlo", "--n-steps", 300,
+                 "--n-chains", 1000, "--lr", 0.2], tmp_path) == 0
+    s = _summary(tmp_path)
+    assert s["route"] == "monte-carlo"
+    # the trained k-step process is within a few noise floors of the data; p_theta* far off
+    assert s["residual"] <= 2 * s["noise"] < s["mismatch"]
+
+
+def _write_npy(path, a):
+    np.save(path, a)
+    return path
+
+
+BAD_NPY = {
+    "values": (np.array([[1, -1, 2], [1, 1, -1]]), "values"),
+    "mixed_bases": (np.array([[1, 0, -1], [1, 1, 0]]), "values"),
+    "one_d": (np.array([1, -1, 1, 1]), "2-D"),
+    "nan": (np.array([[1.0, -1.0], [np.nan, 1.0]]), "nan"),
+    "text": (np.array([["a", "b"], ["c", "d"]]), "dtype"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_NPY))
+def test_malformed_npy(case, tmp_path, capsys):
+    array, words = BAD_NPY[case]
+    path = _write_npy(tmp_path / f"{case}.npy", array)
+    assert _run([path, "--k", 1], tmp_path / "out") == verify.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert str(path) in err and words in err
+
+
+BAD_TXT = {
+    "ragged": ("1 -1 1\n1 1\n-1 -1 1\n", "line 2 has 2 values but line 1 has 3"),
+    "word": ("1 -1 1\n1 x 1\n", "line 2 holds 'x'"),
+    "values": ("1 -1 3\n1 1 1\n", "values"),
+    "empty": ("# nothing here\n\n", "no samples"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TXT))
+def test_malformed_txt(case, tmp_path, capsys):
+    text, words = BAD_TXT[case]
+    path = tmp_path / f"{case}.txt"
+    path.write_text(text)
+    assert _run([path, "--k", 1], tmp_path / "out") == verify.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert str(path) in err and words in err
+
+
+def _bad_moments():
+    m = np.array([0.1, -0.2, 0.3])
+    C = np.array([[1.0, 0.2, 0.1], [0.2, 1.0, -0.1], [0.1, -0.1, 1.0]])
+    asym = C.copy()
+    asym[0, 1] = 0.5
+    diag = C.copy()
+    diag[1, 1] = 0.7
+    impossible = np.array([[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]])
+    return {"keys": ({"mean": m}, "needs arrays 'm'"),
+            "shape": ({"m": m, "C": C[:2]}, "shape (N, N)"),
+            "asymmetric": ({"m": m, "C": asym}, "not symmetric"),
+            "diagonal": ({"m": m, "C": diag}, "diagonal of C"),
+            "range": ({"m": m * 5, "C": C}, "[-1, 1]"),
+            "nan": ({"m": np.array([0.1, np.nan, 0.0]), "C": C}, "NaN"),
+            "phi_length": ({"phi": np.zeros(5)}, "not N + N(N-1)/2"),
+            "not_realisable": ({"m": np.zeros(3), "C": impossible}, "not those of any")}
+
+
+@pytest.mark.parametrize("case", sorted(_bad_moments()))
+def test_malformed_moments(case, tmp_path, capsys):
+    arrays, words = _bad_moments()[case]
+    path = tmp_path / f"{case}.npz"
+    np.savez(path, **arrays)
+    assert _run([path, "--k", 1], tmp_path / "out") == verify.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert str(path) in err and words in err
+
+
+def test_too_many_spins_names_the_monte_carlo_route(tmp_path, capsys):
+    s = np.where(np.random.default_rng(0).random((50, verify.EXACT_MAX_N + 1)) < 0.5, -1, 1)
+    path = _write_npy(tmp_path / "big.npy", s)
+    assert _run([path, "--k", 1], tmp_path / "out") == verify.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert str(path) in err and "--monte-carlo" in err and f"N = {verify.EXACT_MAX_N + 1}" in err
+
+
+def test_constant_spin(tmp_path, capsys):
+    s = np.where(np.random.default_rng(0).random((40, 3)) < 0.5, -1, 1)
+    s[:, 1] = 1
+    path = _write_npy(tmp_path / "const.npy", s)
+    assert _run([path, "--k", 1], tmp_path / "out") == verify.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert str(path) in err and "spin 1 is +1 in every sample" in err
+
+
+def test_no_fixed_point_reports_status_and_cause(tmp_path, capsys):
+    """Independent spins with |m_D| = 0.9 > 1 − q = 1 − (3/4)^4: random-scan Rdm-1 has no finite
+    fixed point (a spin not updated in the sweep keeps its uniform start)."""
+    rng = np.random.default_rng(2)
+    s = np.where(rng.random((4000, 4)) < 0.95, 1, -1)
+    path = _write_npy(tmp_path / "strong.npy", s)
+    assert _run([path, "--k", 1], tmp_path / "out") == verify.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert str(path) in err and "no finite fixed point" in err and "diverged" in err
+    assert _summary(tmp_path / "out")["status"] == "diverged"
+
+
+def test_bad_settings(files, tmp_path, capsys):
+    spins = files["dir"] / "spins.npy"
+    assert _run([spins, "--k", 1, "--rule", "glauber"], tmp_path) == verify.EXIT_ERROR
+    assert "rule" in capsys.readouterr().err
+    assert _run([spins, "--k", 1.5], tmp_path) == verify.EXIT_ERROR
+    assert "--scan continuous" in capsys.readouterr().err
+    np.save(tmp_path / "p0.npy", np.full(3, 1 / 3))
+    assert _run([spins, "--k", 1, "--p0", tmp_path / "p0.npy"], tmp_path) == verify.EXIT_ERROR
+    assert "length 2^N = 16" in capsys.readouterr().err
+    assert _run([files["dir"] / "moments.npz", "--k", 1, "--protocol", "cd"],
+                tmp_path) == verify.EXIT_ERROR
+    assert "cd starts its chains at the data samples" in capsys.readouterr().err
+    (tmp_path / "data.json").write_text("[]")
+    assert _run([tmp_path / "data.json", "--k", 1], tmp_path) == verify.EXIT_ERROR
+    assert "unknown file type" in capsys.readouterr().err
+    assert verify.main([str(spins)]) == 2                    # argparse: --k is required
+
+
+def test_command_line(files, tmp_path):
+    """Once through a real process: the ``shortrun verify`` command (``shortrun.cli``)."""
+    cli = ROOT / "shortrun" / "cli.py"
+    wired = cli.exists() and "verify" in cli.read_text()
+    module = ["shortrun.cli", "verify"] if wired else ["shortrun.verify"]
+    cmd = [sys.executable, "-m", *module, str(files["dir"] / "bits.txt"), "--k", "1",
+           "--out", str(tmp_path / "cli")]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "reproduces your data's statistics" in done.stdout
+    assert _summary(tmp_path / "cli")["residual"] <= 1e-10
+    bad = tmp_path / "ragged.txt"
+    bad.write_text("1 1\n1\n")
+    done = subprocess.run(cmd[:-5] + [str(bad), "--k", "1", "--out", str(tmp_path / "x")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 2 and "ragged" in done.stderr
