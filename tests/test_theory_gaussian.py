@@ -275,3 +275,134 @@ def test_kl_gauss_properties():
 def test_bad_input_raises_naming_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ------------------------------------------------------------------ refusals instead of NaN
+def test_unstable_step_is_refused_not_nan():
+    """eta * a >= 2 for an eigenvalue a of A: the discretised chain overshoots; every function refuses."""
+    A = np.diag([3.0, 0.5])
+    with pytest.raises(ValueError, match=r"^eta=1\.0 is an unstable Langevin step: eta \* a = 3 >= 2"):
+        g.ula_moments(A, [1.0, 0.0], 0.0, 1.0, 2000, 1.0)
+    with pytest.raises(ValueError, match="^eta=1.0 is an unstable"):
+        g.ula_stationary_cov(A, 1.0)
+    with pytest.raises(ValueError, match="^eta=0.5 is an unstable"):
+        g.ula_mode_variance([1.0, 4.0], 3, 0.5, S02)
+    with pytest.raises(ValueError, match="^eta=0.5 is an unstable"):
+        g.ula_moments(np.diag([4.0, 1.0]), 0.0, 0.0, 1.0, 2, 0.5)  # eta * a = 2 exactly
+    # just below 2 the chain is fine and equals the direct recursion
+    A = np.diag([3.9, 0.5])
+    mu, Sigma = g.ula_moments(A, [1.0, 0.0], 0.0, np.eye(2), 40, 0.5, 1.0)
+    mu_r, Sigma_r = _recursion(A, np.array([1.0, 0.0]), np.zeros(2), np.eye(2), 40, 0.5, 1.0)
+    _close(mu, mu_r, 1e-12)
+    _close(Sigma, Sigma_r, 1e-12)
+
+
+def test_initial_covariance_must_be_positive_semidefinite():
+    with pytest.raises(ValueError, match="^Sigma0=-1.0 must be a finite number >= 0"):
+        g.ula_moments(1.0, 0.0, 0.0, -1.0, 3, 0.1)
+    with pytest.raises(ValueError, match="^Sigma0 has a negative eigenvalue"):
+        g.ula_moments(np.eye(2), 0.0, 0.0, [[1.0, 2.0], [2.0, 1.0]], 3, 0.1)
+    with pytest.raises(ValueError, match="^Sigma0 has a negative eigenvalue"):
+        g.langevin_moments(np.eye(2), 0.0, 0.0, [[1.0, 2.0], [2.0, 1.0]], 0.5)
+    with pytest.raises(ValueError, match=r"^Sigma0 must be a scalar or have shape \(2, 2\) \(the size of A\)"):
+        g.ula_moments(np.eye(2), 0.0, 0.0, np.eye(3), 3, 0.1)
+    # singular (point mass along a direction) is a valid p0
+    S0 = np.array([[1.0, 1.0], [1.0, 1.0]])
+    A = _sym(2, np.array([0.5, 2.0]), seed=9)
+    _close(g.ula_moments(A, 0.3, 0.0, S0, 9, ETA, SIGMA2)[1],
+           _recursion(A, np.full(2, 0.3), np.zeros(2), S0, 9, ETA, SIGMA2)[1], 1e-12)
+
+
+def test_concave_direction_overflow_is_refused_naming_the_steps():
+    A = np.diag([-1.0, 1.0])
+    k = 500  # (1 + eta)^(2k) = 1e21: large but finite, equal to the recursion
+    mu, Sigma = g.ula_moments(A, 0.5, 0.1, 0.2, k, ETA, SIGMA2)
+    mu_r, Sigma_r = _recursion(A, np.full(2, 0.5), np.full(2, 0.1), 0.2 * np.eye(2), k, ETA, SIGMA2)
+    np.testing.assert_allclose(Sigma, Sigma_r, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(mu, mu_r, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match=r"^k=100000: the result exceeds the float64 range .*a = -1 "):
+        g.ula_moments(A, 0.5, 0.1, 0.2, 100_000, ETA, SIGMA2)
+    with pytest.raises(ValueError, match=r"^t=2000.0: the result exceeds"):
+        g.langevin_moments(A, 0.5, 0.1, 0.2, 2000.0)
+    with pytest.raises(ValueError, match=r"^k: the result exceeds"):
+        g.ula_mode_variance(-1.0, 100_000, ETA, S02)
+
+
+@pytest.mark.parametrize("bad", [np.array([[1.0 + 1e-9j]]), 1j, "1.0", None, [[1.0], [1.0, 2.0]]])
+def test_complex_and_non_numbers_are_refused(bad):
+    for call, name in ((lambda: g.ula_moments(bad, 0.0, 0.0, 1.0, 3, ETA), "A"),
+                       (lambda: g.ula_moments(1.0, bad, 0.0, 1.0, 3, ETA), "h"),
+                       (lambda: g.ula_moments(1.0, 0.0, 0.0, 1.0, 3, bad), "eta"),
+                       (lambda: g.fixed_point_mode(bad, 3, ETA, S02), "lam"),
+                       (lambda: g.kl_gauss(0.0, bad, 0.0, 1.0), "Sigma_p")):
+        with pytest.raises(ValueError, match=f"^{name}"):
+            call()
+
+
+def test_sigma2_defaults_to_two_eta_in_every_function():
+    eta = 0.04
+    A = _sym(2, np.array([0.7, 3.0]), seed=10)
+    C_D = _sym(2, np.array([0.4, 1.6]), seed=11)
+    pairs = [
+        (lambda **kw: g.ula_moments(A, 0.2, 0.1, S02, 6, eta, **kw)),
+        (lambda **kw: g.ula_stationary_cov(A, eta, **kw)),
+        (lambda **kw: g.ula_mode_variance([0.5, 2.0], 6, eta, S02, **kw)),
+        (lambda **kw: g.concave_threshold(6, S02, eta=eta, **kw)),
+        (lambda **kw: g.fixed_point_mode([0.4, 1.6], 6, eta, S02, **kw)),
+        (lambda **kw: g.train_fixed_point(C_D, 0.3, 6, eta, S02, **kw)),
+        (lambda **kw: g.equilibrium_mode([0.4, 1.6], eta, **kw)),
+        (lambda **kw: g.train_equilibrium(C_D, 0.3, eta, **kw)),
+        (lambda **kw: g.memory_curve(C_D, 0.3, 6, [0, 6, 12], eta, S02, **kw).Sigma),
+    ]
+    def flat(v):
+        return np.concatenate([np.ravel(x) for x in v]) if isinstance(v, tuple) else np.ravel(v)
+    for call in pairs:
+        default, explicit, other = (flat(call(**kw)) for kw in ({}, {"sigma2": 2 * eta}, {"sigma2": 3 * eta}))
+        np.testing.assert_array_equal(default, explicit)
+        assert not np.array_equal(default, other)  # sigma2 is really used
+    s = g.expressions()
+    mu, Sigma = g.ula_moments_sympy([[2]], [1], [0], [[1]], 3, sp.Rational(1, 10))
+    assert Sigma == g.ula_moments_sympy([[2]], [1], [0], [[1]], 3, sp.Rational(1, 10), sp.Rational(1, 5))[1]
+    assert "sigma2" in str(s["ula_var"])
+    with pytest.raises(ValueError, match="pass eta"):
+        g.concave_threshold(6, S02)
+
+
+def test_memory_curve_fields_statistics_and_kl_direction():
+    from shortrun.numerics.analysis import diagnostics
+    import dataclasses
+    shared = [f.name for f in dataclasses.fields(diagnostics.MemoryCurve)]
+    assert shared == ["times", "stats", "distance", "kl_data_to_model"]
+    assert [f.name for f in dataclasses.fields(g.MemoryCurve)][:4] == shared
+    C_D = _sym(2, np.array([0.3, 1.4]), seed=12)
+    mu_D = np.array([0.4, -0.7])
+    k = 9
+    curve = g.memory_curve(C_D, mu_D, k, np.arange(0, 25), ETA, S02, sigma2=SIGMA2, mu0=0.2)
+    assert curve.best_time == k and curve.distance[k] < 1e-12
+    iu = np.triu_indices(2)
+    for t in (0, 5, k, 24):
+        mu, Sigma = g.ula_moments(curve.A, curve.h, 0.2, S02, t, ETA, SIGMA2)
+        stats = np.concatenate([mu, (Sigma + np.outer(mu, mu))[iu]])
+        stats_D = np.concatenate([mu_D, (C_D + np.outer(mu_D, mu_D))[iu]])
+        _close(curve.stats[t], stats, 1e-13)
+        assert curve.distance[t] == pytest.approx(np.max(np.abs(stats - stats_D)), abs=1e-14)
+        # KL(data || model): the data law is the first argument
+        iS = np.linalg.inv(Sigma)
+        direct = 0.5 * (np.trace(iS @ C_D) + (mu - mu_D) @ iS @ (mu - mu_D) - 2
+                        + np.log(np.linalg.det(Sigma) / np.linalg.det(C_D)))
+        assert curve.kl_data_to_model[t] == pytest.approx(direct, rel=1e-10, abs=1e-14)
+        assert curve.kl_data_to_model[t] == pytest.approx(g.kl_gauss(mu_D, C_D, mu, Sigma), rel=1e-14, abs=1e-15)
+    if_reversed = g.kl_gauss(curve.mu[0], curve.Sigma[0], mu_D, C_D)
+    assert abs(if_reversed - curve.kl_data_to_model[0]) > 1e-3  # KL is not symmetric: the direction matters
+    # p0 a point mass (s02 = 0): the model law at t = 0 is singular, KL(data || model) = inf
+    point = g.memory_curve(C_D, mu_D, k, [0, k], ETA, 0.0, sigma2=SIGMA2)
+    assert point.kl_data_to_model[0] == np.inf and point.kl_data_to_model[1] < 1e-12
+
+
+def test_continuous_fixed_point_for_extreme_variances():
+    """Solved in log space: very large data variances (a very negative) without overflow."""
+    for lam in (1e-6, 1e50, 1e200):
+        a = g.fixed_point_mode_continuous(lam, 1.0, 0.3)
+        x = 2 * a
+        log_v = (-x + np.log(0.3 + 2 * (np.exp(x) - 1) / x)) if x < 0 else np.log(g.langevin_mode_variance(a, 1.0, 0.3))
+        assert log_v == pytest.approx(np.log(lam), rel=1e-12)

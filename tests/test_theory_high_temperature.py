@@ -279,3 +279,108 @@ def test_coupling_error_and_memory_ratio():
 def test_bad_input_raises_naming_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ------------------------------------------------------------------ no overflow over the whole range
+K_GRID = (1, 2, 3, 5, 8, 10, 20, 50, 100)
+N_GRID = range(3, 26)
+
+
+def test_random_scan_factors_equal_exact_rationals_on_the_whole_grid():
+    """factor_values (the (1 - c/N)^(kN) form) against the sympy exact-N factors evaluated in exact
+    rational arithmetic (integers like 25^2500 held exactly), k up to 100, N up to 25."""
+    f, k, N = ht.factors("random"), ht.SYMBOLS["k"], me.N
+    worst = 0.0
+    for K in K_GRID:
+        for n in N_GRID:
+            values = ht.factor_values("random", K, n)
+            for name, expr in f.items():
+                exact = expr.xreplace({k: sp.Integer(K), N: sp.Integer(n)})
+                assert isinstance(exact, sp.Rational)
+                worst = max(worst, abs(values[name] - float(exact)) / max(1.0, abs(float(exact))))
+    assert worst <= 1e-13
+
+
+def test_ratio_forms_are_derived_from_the_exact_forms():
+    q1, q2 = sp.symbols("q1 q2", positive=True)
+    k, N = ht.SYMBOLS["k"], me.N
+    r = ht.ratio_factors()
+    assert sp.simplify(r["e2"] - (1 - q1 * (1 + k * N / (N - 1)))) == 0
+    assert sp.simplify(r["f2"] - (1 - q2 * (1 + 2 * k * N / (N - 2)))) == 0
+    assert sp.simplify(r["g"] - (1 - 2 * q1 + q2)) == 0
+    assert r["e1"] == 1 - q1 and r["f1"] == 1 - q2
+
+
+def test_closed_forms_finite_on_the_whole_k_N_grid():
+    """The exact-N random-scan forms at every k <= 100 and N <= 25 (they overflowed from
+    (N, k) = (9, 8) and (16, 20) when the powers N^(kN) were formed)."""
+    rng = np.random.default_rng(3)
+    for n in N_GRID:
+        h0, J0 = _couplings(n, seed=n)
+        h0, J0 = 0.05 * h0, 0.05 * J0
+        data = ht.equilibrium_moments(h0, J0)
+        for K in K_GRID:
+            for out in (ht.random_scan_moments(h0, J0, K), ht.fixed_point(*data, K, scan="random"),
+                        ht.teacher_fixed_point(h0 / 0.3, J0 / 0.3, 0.3, K, scan="random")):
+                assert all(np.all(np.isfinite(x)) for x in out)
+    # large k: the random-scan factors are 1 to rounding, (Ib) is the equilibrium inverse
+    h0, J0 = _couplings(9, seed=rng.integers(100))
+    np.testing.assert_allclose(ht.teacher_fixed_point(h0, J0, 0.05, 100, scan="random", N=9)[1],
+                               ht.teacher_fixed_point(h0, J0, 0.05, 100.0)[1], rtol=0, atol=1e-15)
+
+
+def test_random_scan_ib_against_exact_rational_evaluation_at_n9_k8():
+    """(Ib) of fixed_point (through the factors) against the sympy form fixed_point_expr('random')
+    evaluated in exact rationals at N = 9, k = 8: the case that overflowed."""
+    h0, J0 = _couplings(9, seed=21)
+    m_D, C_D = ht.equilibrium_moments(0.04 * h0, 0.04 * J0)
+    h_num, J_num = ht.fixed_point(m_D, C_D, 8, scan="random")
+    h_expr, J_expr = ht.fixed_point_expr("random")
+    subs = {ht.SYMBOLS["k"]: sp.Integer(8), me.N: sp.Integer(9)}
+    data = {ht.D: C_D - np.diag(np.diag(C_D)), ht.mD: m_D[:, None], ht.mDT: m_D[None, :]}
+
+    def exact(expr, shape):
+        total = np.zeros(shape)
+        for w, c in me.words(expr).items():
+            total += float(c.xreplace(subs)) * me._word_value(w, data)
+        return total
+    np.testing.assert_allclose(h_num, exact(h_expr, (9, 1))[:, 0], rtol=1e-13, atol=1e-16)
+    J_ex = exact(J_expr, (9, 9))
+    np.fill_diagonal(J_ex, 0.0)
+    np.testing.assert_allclose(J_num, J_ex, rtol=1e-13, atol=1e-16)
+
+
+@pytest.mark.parametrize("k", [5, 30, 100])
+def test_random_scan_ib_at_large_k_against_the_exact_kernel(k):
+    """(Ib) for the random scan fed back into the exact random-scan kernel (N = 4) reproduces the
+    data up to O(eps^3) at large k too."""
+    h0, J0 = _couplings(4, seed=19)
+
+    def residual(eps):
+        data = _equilibrium(h0, J0, eps)
+        return _gap(_exact(*ht.fixed_point(*data, k, scan="random"), k, scan="random"), data)
+    assert abs(_eps_slope(residual) - 3) < 0.2
+
+
+def test_continuous_factors_keep_relative_accuracy_at_small_k():
+    """e2 = 1 - (1+k)e^{-k} ~ k^2/2 and f2 ~ 2k^2: evaluated without cancellation."""
+    f = ht.factors("continuous")
+    for K in (1e-9, 1e-5, 0.01, 1.0, 30.0):
+        values = ht.factor_values("continuous", K)
+        for name, expr in f.items():
+            exact = float(sp.N(expr.subs(ht.SYMBOLS["k"], sp.Float(K, 60)), 40))
+            assert values[name] == pytest.approx(exact, rel=1e-13)
+    assert ht.f2(1e-9) == pytest.approx(2e-18, rel=1e-8)
+
+
+def test_scan_keyword_and_suggestion():
+    """`scan=` as everywhere in the package; a misspelt scan gets the nearest name."""
+    m_D, C_D = ht.equilibrium_moments(np.zeros(3), 0.1 * _ring(3, 1))
+    assert np.allclose(ht.fixed_point(m_D, C_D, 2, scan="random")[1],
+                       ht.fixed_point(m_D, C_D, 2, "random")[1], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="scan='Random' is not known; did you mean 'random'"):
+        ht.fixed_point(m_D, C_D, 2, scan="Random")
+    with pytest.raises(ValueError, match="k=0: training at k = 0 has no fixed point"):
+        ht.fixed_point(m_D, C_D, 0, scan="random")
+    with pytest.raises(ValueError, match="^k=0.0 must be a finite positive number"):
+        ht.fixed_point(m_D, C_D, 0.0)

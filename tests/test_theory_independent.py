@@ -10,6 +10,7 @@ from shortrun.numerics import models
 from shortrun.numerics.core import moments
 
 from shortrun.numerics.core import states
+from shortrun import conventions
 from shortrun.theory import independent as ind
 
 TOL = 1e-12
@@ -150,3 +151,31 @@ def test_sympy_expressions_equal_numpy():
 def test_bad_input_raises_naming_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_one_minus_q_without_cancellation():
+    """The divergence threshold 1 - q at tiny times and exact-N random scans: full relative accuracy."""
+    for k in (1e-12, 1e-6, 0.3):
+        assert ind.divergence_threshold(k, scan="continuous") == pytest.approx(-np.expm1(-k), rel=1e-15)
+    for N in (2, 5, 1000, 10 ** 9):
+        exact = 1 - float(sp.Rational(N - 1, N) ** (3 * N)) if N < 10 ** 6 else -np.expm1(3 * N * np.log1p(-1 / N))
+        assert ind.divergence_threshold(3, scan="random", N=N) == pytest.approx(exact, rel=1e-13)
+    # tiny continuous k: h* = atanh(m_D / (1 - q)) with 1 - q = 1e-12, far from the cancelling 1 - e^{-k}
+    h = ind.field_fixed_point(0.5e-12, 1e-12, "heatbath", "continuous")
+    assert h == pytest.approx(np.arctanh(0.5e-12 / -np.expm1(-1e-12)), rel=1e-13)
+
+
+def test_misspelt_names_get_the_nearest_valid_one():
+    with pytest.raises(ValueError, match="rule='heat-bath' is not known; did you mean 'heatbath'"):
+        ind.magnetisation(0.1, 2, "heat-bath", "sequential")
+    with pytest.raises(ValueError, match="scan='Sequential' is not known; did you mean 'sequential'"):
+        ind.magnetisation(0.1, 2, "heatbath", "Sequential")
+    assert ind.RULES is conventions.RULES and ind.SCANS is conventions.SCANS
+
+
+@pytest.mark.parametrize("bad, name", [(1j, "h"), (np.array([0.1 + 0j]), "h"), ("0.1", "h"), (None, "h")])
+def test_complex_and_non_numbers_refused(bad, name):
+    with pytest.raises(ValueError, match=f"^{name}"):
+        ind.magnetisation(bad, 2, "heatbath", "sequential")
+    with pytest.raises(ValueError, match="^m_D"):
+        ind.field_fixed_point(bad, 2, "heatbath", "sequential")

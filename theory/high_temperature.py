@@ -379,11 +379,13 @@ def fixed_point_expr(scan="continuous"):
         (Ib)\\quad J^* = \\frac{D}{f_1} - \\frac{f_2}{f_1^3} D^2 - \\frac{g}{e_1^2 f_1} m^D m^{D\\,T},
         \\qquad h^* = \\frac{m^D}{e_1} - \\frac{e_2}{e_1^2 f_1} D\\, m^D .
 
-    Coefficients are sympy expressions in ``k`` (and ``N`` for ``scan='random'``).
+    Coefficients are sympy expressions in ``k`` (and ``N`` for ``scan='random'``): the generic
+    coefficients with the factors of :func:`factors` substituted (not simplified further).
     """
     fac = factors(scan)
     to_time = {sym: fac[name] for sym, name in zip(_FAC, _FACTORS)}
-    return tuple(me.collect(x.xreplace(to_time)) for x in _generic_fixed_point())
+    return tuple(sp.Add(*[c.xreplace(to_time) * w for w, c in me.words(x).items()])
+                 for x in _generic_fixed_point())
 
 
 def _time_args(scan, k, N, n_spins):
