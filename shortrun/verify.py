@@ -90,8 +90,7 @@ def _is_number(x):
 
 
 def _check_samples(samples, path):
-    from shortrun.numerics.data import teachers
-
+    """(M, N) int8 spins from a numeric array of spins ±1 or bits 0/1 (any N)."""
     a = np.asarray(samples)
     if a.dtype == object or a.dtype.kind not in "biuf":
         raise InputError(f"{path}: the array has dtype {a.dtype}; save the samples as a numeric "
@@ -103,10 +102,17 @@ def _check_samples(samples, path):
         bad = np.argwhere(~np.isfinite(a))[0]
         raise InputError(f"{path}: sample {bad[0]}, spin {bad[1]} is {a[tuple(bad)]}; every "
                          "entry must be a spin ±1 or a bit 0/1 (remove or fix that sample).")
-    try:
-        return teachers.check_samples(a.astype(float) if a.dtype.kind == "f" else a)
-    except ValueError as err:
-        raise InputError(f"{path}: {err}") from None
+    if a.shape[0] < 1 or a.shape[1] < 1:
+        raise InputError(f"{path}: the array has shape {a.shape}; it needs at least one sample "
+                         "and one spin.")
+    values = np.unique(a)
+    if np.all(np.isin(values, (-1, 1))):
+        return a.astype(np.int8)
+    if np.all(np.isin(values, (0, 1))):
+        return (2 * a - 1).astype(np.int8)
+    shown = ", ".join(f"{v:g}" for v in values[:6]) + (", ..." if len(values) > 6 else "")
+    raise InputError(f"{path}: the samples contain the values {shown}; use spins in {{-1, +1}} "
+                     "or bits in {0, 1} (not both in one file).")
 
 
 def _read_moments(path):
@@ -274,12 +280,15 @@ def _parse(argv):
 def _settings(a):
     from shortrun import conventions
 
-    try:
-        rule = conventions.check_choice(a.rule, conventions.RULES, "rule")
-        scan = conventions.check_choice(a.scan, conventions.SCANS, "scan")
-        protocol = conventions.check_choice(a.protocol, PROTOCOLS, "protocol")
-    except ValueError as err:
-        raise InputError(f"--{str(err).split('=')[0].split()[0]}: {err}") from None
+    choices = []
+    for option, value, allowed in (("rule", a.rule, conventions.RULES),
+                                   ("scan", a.scan, conventions.SCANS),
+                                   ("protocol", a.protocol, PROTOCOLS)):
+        try:
+            choices.append(conventions.check_choice(value, allowed, option))
+        except ValueError as err:
+            raise InputError(f"--{option}: {err}") from None
+    rule, scan, protocol = choices
     k = a.k
     if not np.isfinite(k) or k <= 0:
         raise InputError(f"--k {a.k}: k must be > 0 (the number of sweeps per update).")
@@ -484,7 +493,7 @@ def run(a):
                          "and sampled statistics).")
     if samples is None and N > EXACT_MAX_N:
         raise InputError(f"{path}: moments of N = {N} spins: the Monte Carlo route needs the "
-                         "samples themselves for N > {EXACT_MAX_N}; pass them as .npy or .txt.")
+                         f"samples themselves for N > {EXACT_MAX_N}; pass them as .npy or .txt.")
     if samples is not None and N <= teachers.DATA_MAX_N:
         data = teachers.Data.from_samples(samples, name=Path(path).name)
     elif samples is None:

@@ -114,6 +114,19 @@ def test_monte_carlo_route(files, tmp_path):
     assert s["residual"] <= 2 * s["noise"] < s["mismatch"]
 
 
+def test_monte_carlo_route_beyond_the_exact_size(tmp_path):
+    """N = 15 > EXACT_MAX_N: the Monte Carlo route runs (tiny settings: it must run, not fit)."""
+    rng = np.random.default_rng(4)
+    s = np.where(rng.random((300, verify.EXACT_MAX_N + 1)) < 0.6, 1, -1).astype(np.int8)
+    path = tmp_path / "wide.npy"
+    np.save(path, s)
+    assert _run([path, "--k", 1, "--monte-carlo", "--n-steps", 40, "--n-chains", 200,
+                 "--equilibrium-sweeps", 20], tmp_path / "out") == 0
+    summary = _summary(tmp_path / "out")
+    assert summary["N"] == verify.EXACT_MAX_N + 1 and summary["status"] == "converged"
+    assert np.isfinite(summary["residual"]) and np.isfinite(summary["mismatch"])
+
+
 def _write_npy(path, a):
     np.save(path, a)
     return path
