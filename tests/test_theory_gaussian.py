@@ -118,15 +118,15 @@ def test_field_expression_matches_train_fixed_point():
     assert abs(float(val) - h[0]) < 1e-12
 
 
-def test_spec_check_numbers_k7():
+def test_check_numbers_k7():
     expected = {1.0: (0.077, 1.026, 3), 3.0: (-2.30, 0.336, 2), 1 / 3: (3.267, 3.267, 3)}
-    for lam, (a_spec, aeq_spec, digits) in expected.items():
+    for lam, (a_ref, aeq_ref, digits) in expected.items():
         a = g.fixed_point_mode(lam, 7, ETA, S02, sigma2=SIGMA2)
-        assert round(a, digits) == a_spec
-        assert round(g.equilibrium_mode(lam, ETA, SIGMA2), 3) == aeq_spec
+        assert round(a, digits) == a_ref
+        assert round(g.equilibrium_mode(lam, ETA, SIGMA2), 3) == aeq_ref
 
 
-def test_spec_memory_check_numbers():
+def test_memory_check_numbers():
     """k = 20, lam = 1: Sigma_t/lam = 0.33, 0.63, 0.81, 1.00, 1.10, 1.12 (discrete ULA, eta=0.05, sigma2=0.1)."""
     curve = g.memory_curve([[1.0]], [0.0], 20, [0, 5, 10, 20, 40, np.inf], ETA, S02, sigma2=SIGMA2)
     ratios = curve.Sigma[:, 0, 0] / 1.0
