@@ -96,7 +96,7 @@ MODEL = dict(A=A0, h=[0.5, -1.0], mu0=0.2, Sigma0=1 / 3)
 MODEL_KINDS = dict(A=SYM, h=VEC, mu0=VEC, Sigma0=st.one_of(POS, SYM))
 GAUSS = dict(eta=POS, sigma2=POS, s02=POS)
 
-SPECS = {
+CASES = {
     "g.ula_moments": Spec(g.ula_moments, dict(MODEL, k=7, eta=0.05, sigma2=0.1),
                           dict(MODEL_KINDS, k=STEPS, eta=POS, sigma2=POS),
                           lambda kw: [(_d(kw),), (_d(kw), _d(kw))]),
@@ -225,11 +225,11 @@ def _check_result(spec, kw, out):
         _check_finite(o, "the result", bool(spec.inf_ok))
 
 
-@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("name", list(CASES))
 @SETTINGS
 @given(data=st.data())
 def test_result_is_finite_or_the_error_names_the_argument(name, data):
-    spec = SPECS[name]
+    spec = CASES[name]
     arg = data.draw(st.sampled_from(sorted(spec.kinds)), label="argument")
     value = data.draw(st.one_of(spec.kinds[arg], ANYTHING), label="value")
     kw = dict(spec.base, **{arg: value})
@@ -243,8 +243,8 @@ def test_result_is_finite_or_the_error_names_the_argument(name, data):
     _check_result(spec, kw, out)
 
 
-@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("name", list(CASES))
 def test_the_valid_baseline_call_succeeds(name):
     """The property test starts from valid calls (so a refusal is the changed argument's doing)."""
-    spec = SPECS[name]
+    spec = CASES[name]
     _check_result(spec, spec.base, spec.fn(**spec.base))
