@@ -144,8 +144,8 @@ def make(ctx):
     ax.text(1.0, 2e-10, "tolerance $10^{-10}$", ha="left", va="bottom", fontsize=6.5,
             color="0.35")
     ks = runs["lattice"]["k"]
-    ax.set_xticks(ks)
-    ax.set_xticklabels([str(k) for k in ks], fontsize=7)
+    ticks = [k for k in (1, 2, 5, 10, 20, 50, 100, 200) if k <= ks[-1]]
+    ax.set_xticks(ticks, [str(k) for k in ticks], fontsize=7)
     ax.minorticks_off()
     ax.set_xlabel("k (sweeps)")
     ax.set_ylabel(r"$\max_a|\langle\phi_a\rangle - \langle\phi_a\rangle_{\rm data}|$",

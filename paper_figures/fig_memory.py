@@ -37,8 +37,8 @@ def compute(N, beta, seed, field, k, t_max):
     times = np.arange(t_max + 1)
     curve = diagnostics.memory_curve(fp.model, "uniform", times, data, rule=RULE, scan=SCAN)
     eq = np.max(np.abs(diagnostics.equilibrium_stats(fp.model) - data.stats))
-    return dict(t=times, distance=curve.distance, kl=curve.kl_data_to_model, eq=eq, theta=fp.theta,
-                kl_eq=diagnostics.kl_divergence(data.p, fp.model.boltzmann()))
+    return dict(t=times, distance=curve.distance, kl=curve.kl_data_to_model, eq=eq,
+                theta=fp.theta, kl_eq=diagnostics.kl_divergence(data.p, fp.model.boltzmann()))
 
 
 def make(ctx):
@@ -69,7 +69,7 @@ def make(ctx):
                                  f"(t → ∞) error {float(c['eq']):.3g}"))
 
     fig, axes = plt.subplots(1, 2, figsize=(common.PAGE_WIDTH, 2.9),
-                             gridspec_kw=dict(wspace=0.3))
+                             gridspec_kw=dict(wspace=0.42))
     colors = plt.cm.viridis(np.linspace(0.0, 0.85, len(ks)))
     for color, (k, c) in zip(colors, curves.items()):
         t, d = c["t"], np.maximum(c["distance"], 1e-16)
@@ -84,17 +84,17 @@ def make(ctx):
     ax.set_ylim(1e-16, 3)
     ax.set_yticks(10.0 ** np.arange(-15, 1, 3))
     ax.set_title("(a) statistics error; dots: t = k; dashed: $t\\to\\infty$", fontsize=8.5)
-    ax.legend(fontsize=6.5, loc="center right", title="trained at", title_fontsize=6.5,
-              ncol=1 if len(ks) <= 5 else 2)
     ax = axes[1]
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), title="trained at",
+              title_fontsize=7, handlelength=1.2)
     ax.set_ylabel(r"KL$(p_{\rm data}\,\|\,p(t,p_0))$ (nats)")
     ax.set_title("(b) Kullback–Leibler divergence to the data", fontsize=8.5)
     for ax in axes:
         ax.set_yscale("log")
         ax.set_xscale("symlog", linthresh=1, linscale=0.4)
         ax.set_xlim(0, t_max)
-        ticks = [t for t in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500) if t <= t_max / 1.5]
-        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ticks = [t for t in (0, 1, 2, 5, 10, 20, 50, 100) if t <= t_max / 1.5]
+        ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=8)
         ax.minorticks_off()
         ax.set_xlabel("sampling time t (sweeps)")
     fig.suptitle(f"SK machine N = {N}, β = {beta}, Rdm-k with random-scan heat-bath, "

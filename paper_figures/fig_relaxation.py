@@ -165,23 +165,24 @@ def make(ctx):
                title=f"(a–d) eigenvalues λ of U: angle arg λ, radius |λ| on a log scale "
                      f"(outer circle |λ| = 1, centre |λ| ≤ $10^{{-{decades}}}$)", title_fontsize=7)
     ax = fig.add_subplot(bottom[0])
+    floor = float(tolerance(N, 1))
     for rule, scan in KERNELS:
         tag = f"{rule}_{scan}"
         tv, (k1, _) = r[f"{tag}_tv"], r[f"{tag}_kappa"]
-        shown = tv > 1e-14
+        shown = tv > floor                   # below: round-off of the 2^N-term sum
         ax.semilogy(ks[shown], tv[shown], "o-", ms=2.5, lw=1, color=COLOR[rule, scan],
                     label=f"{LABEL[rule, scan]} (κ1 = {k1:.2f})")
         above = np.flatnonzero(tv > 1e-9)
         anchor = above[-1] if len(above) else 0
         guide = tv[anchor] * np.exp(-(ks - ks[anchor]) / k1)
-        keep = guide > 1e-14
+        keep = guide > floor
         ax.semilogy(ks[keep], guide[keep], "--", lw=0.9, color=COLOR[rule, scan], alpha=0.7)
     ax.set_xlabel("k (sweeps)")
     ax.set_ylabel(r"TV distance $\frac{1}{2}\|p(k,p_0)-p_\theta\|_1$")
     ax.set_title("(e) relaxation to equilibrium; dashed: $e^{-k/\\kappa_1}$", fontsize=9)
     ax.legend(fontsize=6, loc="upper right", handlelength=1.5, borderpad=0.3)
-    ax.set_ylim(1e-14, 1e4)
-    ax.set_yticks(10.0 ** np.arange(-14, 1, 2))
+    ax.set_ylim(floor / 3, 1e4)
+    ax.set_yticks(10.0 ** np.arange(np.ceil(np.log10(floor / 3)), 1, 2))
     ax = fig.add_subplot(bottom[1])
     for rule, scan in KERNELS:
         d = r[f"{rule}_{scan}_diff"]
