@@ -72,7 +72,8 @@ def site_contraction(h, rule):
     """Factor rho by which one update of a site contracts :math:`m - \\tanh h`: 0 or :math:`-e^{-2|h|}`."""
     conventions.check_choice(rule, RULES, "rule")
     h = conventions.finite_array(h, "h")
-    return np.zeros(h.shape) if rule == "heatbath" else -np.exp(-2 * np.abs(h))
+    with np.errstate(over="ignore"):  # |h| near the float64 limit: rho = -e^{-inf} = 0
+        return np.zeros(h.shape) if rule == "heatbath" else -np.exp(-2 * np.abs(h))
 
 
 def _q(rho, k, scan, N):
