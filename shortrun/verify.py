@@ -331,7 +331,16 @@ def _stats_of(p):
     return mom.stats(p)
 
 
-def exact_route(data, k, rule, scan, protocol, p0, path):
+def _check_monte_carlo(a):
+    for option, value, low in (("--n-chains", a.n_chains, 2), ("--n-steps", a.n_steps, 2),
+                               ("--equilibrium-sweeps", a.equilibrium_sweeps or 1, 1)):
+        if value < low:
+            raise InputError(f"{option} {value}: must be an integer >= {low}.")
+    if not (np.isfinite(a.lr) and a.lr > 0):
+        raise InputError(f"--lr {a.lr}: the learning rate must be > 0 (e.g. 0.1).")
+
+
+def exact_route(data, k, rule, scan, protocol, p0):
     """θ* by Newton and the exact statistics of p_fix and p_θ*."""
     from shortrun.numerics import kernels
     from shortrun.numerics.analysis import diagnostics
@@ -500,11 +509,13 @@ def run(a):
         data = teachers.Data.from_distribution(max_entropy_law(m, C, path),
                                                name=Path(path).name)
     p0 = _p0(a.p0, N, protocol)
+    if a.monte_carlo:
+        _check_monte_carlo(a)
     start = time.time()
     if a.monte_carlo:
         res = monte_carlo_route(samples, data, k, rule, scan, protocol, p0, a)
     else:
-        res = exact_route(data, k, rule, scan, protocol, p0, path)
+        res = exact_route(data, k, rule, scan, protocol, p0)
     summary = {"data": str(path), "data_kind": (f"{len(samples)} samples" if samples is not None
                                                 else "exact moments (maximum-entropy law)"),
                "N": N, "k": k, "p0": a.p0, "rule": rule, "scan": scan, "protocol": protocol,

@@ -240,6 +240,8 @@ def test_bad_settings(files, tmp_path, capsys):
     (tmp_path / "data.json").write_text("[]")
     assert _run([tmp_path / "data.json", "--k", 1], tmp_path) == verify.EXIT_ERROR
     assert "unknown file type" in capsys.readouterr().err
+    assert _run([spins, "--k", 1, "--monte-carlo", "--n-steps", 0], tmp_path) == verify.EXIT_ERROR
+    assert "--n-steps 0" in capsys.readouterr().err
     assert verify.main([str(spins)]) == 2                    # argparse: --k is required
 
 
