@@ -403,5 +403,6 @@ def test_fingerprint_takes_numbers_by_value():
     assert fp(p0="uniform") != fp(p0="uniformx") and fp(x=[1, 2]) != fp(x=[[1, 2]])
     assert fp(a=1, b=2) != fp(a=2, b=1)
     assert fp(x=(np.float64(0.5), "a")) == fp(x=[0.5, "a"])
+    assert fp(x=np.empty((0, 3))) != fp(x=np.empty((3, 0))) != fp(x=np.empty(0, np.int8))
     with pytest.raises(ValueError, match="p0=.*cannot be part of a run's fingerprint"):
         fp(p0=object())

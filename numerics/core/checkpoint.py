@@ -110,7 +110,8 @@ def _feed_value(h, x, name):
         else:
             a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
             _feed(h, b"A", f"{a.dtype.str}{a.shape}".encode())
-            h.update(memoryview(a).cast("B"))
+            if a.size:
+                h.update(memoryview(a).cast("B"))
     else:
         raise ValueError(f"{name}={x!r}: a {type(x).__name__} cannot be part of a run's "
                          "fingerprint; pass numbers, strings, arrays or lists of them.")

@@ -42,8 +42,8 @@ from shortrun.numerics.core import rng
 from shortrun.numerics.core import states as _states
 from shortrun.numerics.core.states import check_size, index, n_states
 from shortrun.numerics.models.boltzmann import BoltzmannMachine, check_params
-from shortrun.conventions import (RULES, SCANS, check_choice, check_distribution, check_steps,
-                                  memory_error)
+from shortrun.conventions import (RULES, SCANS, check_choice, check_distribution, check_real,
+                                  check_steps, memory_error)
 
 __all__ = ["sample", "histogram", "stats", "stats_error", "DEFAULT_CHAINS"]
 
@@ -339,7 +339,7 @@ def _model_arrays(model):
     if not isinstance(model, BoltzmannMachine):
         raise ValueError("model must be a BoltzmannMachine(h, J) (shortrun.numerics.models); got "
                          f"{type(model).__name__}.")
-    h, J = check_params(model.h, model.J)
+    h, J = check_params(check_real(model.h, "h"), check_real(model.J, "J"))
     return np.ascontiguousarray(h, dtype=np.float64), np.ascontiguousarray(J, dtype=np.float64)
 
 
