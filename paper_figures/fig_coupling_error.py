@@ -131,6 +131,12 @@ def ib_error(teacher, beta, ks, scan):
     return scale * (1 / f1 - 1) ** 2
 
 
+def exact_over_ib(err, teacher, beta, ks):
+    """Exact error over (Ib) (random scan); NaN where (Ib) underflows to 0 or no root exists."""
+    ib = ib_error(teacher, beta, ks, "random")
+    return np.divide(err, ib, out=np.full(len(ks), np.nan), where=ib > 0)
+
+
 SETS = (("lattice", "random"), ("sk", "random"), ("lattice", "sequential"),
         ("sk", "sequential"))
 TITLES = {("lattice", "random"): "(a) 3×3 lattice, random scan",
@@ -202,7 +208,7 @@ def make(ctx):
     for teacher in ("lattice", "sk"):
         lam = coupling_scale(teacher)
         for b in betas[teacher]:
-            ratio = rows[teacher, b, "random"]["err"] / ib_error(teacher, b, ks, "random")
+            ratio = exact_over_ib(rows[teacher, b, "random"]["err"], teacher, b, ks)
             ok = np.isfinite(ratio)
             xs.append(b * lam * ks_a[ok])
             ratios.append(ratio[ok])
@@ -262,7 +268,7 @@ def make(ctx):
         m, _ = MARKS[teacher, "random"]
         for j, beta in enumerate(betas[teacher]):
             r = rows[teacher, beta, "random"]
-            ratio = r["err"] / ib_error(teacher, beta, ks, "random")
+            ratio = exact_over_ib(r["err"], teacher, beta, ks)
             ok = np.isfinite(ratio)
             ax.semilogy(beta * lam * ks_a[ok], ratio[ok], m + "-", ms=3.5, lw=0.8,
                         color=f"C{j}", mfc="none" if teacher == "sk" else None)
