@@ -12,18 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shortrun.numerics.core import checkpoint
-
-from shortrun.numerics.training import monte_carlo as mc_training
-
-from shortrun.numerics import sampling
-from shortrun.numerics.sampling import spins
-
-from shortrun.numerics.core import states
-
-from shortrun.numerics.data import teachers
-
 from shortrun.numerics import training
+from shortrun.numerics.core import checkpoint, states
+from shortrun.numerics.data import teachers
+from shortrun.numerics.training import monte_carlo as mc_training
 
 
 @pytest.fixture(scope="module")

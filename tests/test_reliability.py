@@ -244,3 +244,14 @@ def test_a_duck_typed_model_is_not_read():
 
     with pytest.raises(ValueError, match="got Duck"):
         sampling.sample(Duck(), "uniform", 2, n_chains=4)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(p0=[[1, -1], [1]]), "p0 is a ragged list"),
+    (dict(times=[[0], [1, 2]]), "times must be a sorted 1-D sequence of times; got a ragged"),
+    (dict(times=[[0, 1], [1, 2]]), r"times must be a sorted 1-D sequence of times; got shape"),
+    (dict(p0=np.ones((3, 2), complex)), "p0 must be a real array of -1 and \\+1 spins"),
+])
+def test_sample_names_ragged_and_complex_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sampling.sample(random_bm(2, seed=0), **{"p0": "uniform", "k": 2, **kwargs})

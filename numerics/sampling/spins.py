@@ -280,7 +280,15 @@ def check_states(s, N, name="p0"):
 
 def check_times(times, k, integer):
     """Sorted grid times in [0, k] as float64 (integers for discrete chains)."""
-    t = [check_steps(x, "times", integer=integer) for x in np.atleast_1d(times).tolist()]
+    try:
+        values = np.atleast_1d(times)
+    except (ValueError, TypeError):  # a ragged list
+        raise ValueError("times must be a sorted 1-D sequence of times; got a ragged list "
+                         f"{times!r}.") from None
+    if values.ndim != 1:
+        raise ValueError(f"times must be a sorted 1-D sequence of times; got shape "
+                         f"{values.shape}.")
+    t = [check_steps(x, "times", integer=integer) for x in values.tolist()]
     if not t:
         raise ValueError("times is empty; pass None for the final states only, or some times.")
     if any(b < a for a, b in zip(t, t[1:])):
