@@ -304,6 +304,12 @@ def initial_states(p0, N, n_chains, seed):
     Returns ``(states, n_chains)``: an array given as ``p0`` fixes ``n_chains`` (an explicit
     different ``n_chains`` is an error).
     """
+    if not isinstance(p0, str):
+        try:
+            np.shape(p0)
+        except (ValueError, TypeError):
+            raise ValueError(f"p0 is a ragged list; pass 'uniform', a probability vector of "
+                             f"length 2^N = {1 << N}, or states of shape (n_chains, {N}).") from None
     if not isinstance(p0, str) and np.ndim(p0) == 2:
         s = check_states(p0, N)
         if n_chains is not None and check_n_chains(n_chains, N) != s.shape[0]:
