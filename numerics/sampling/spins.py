@@ -478,6 +478,7 @@ def stats_error(states):
 # ---------------------------------------------------------------------------------------------
 # registration with the sampler interface (shortrun.numerics.sampling.base)
 # ---------------------------------------------------------------------------------------------
+from shortrun.numerics.models.independent import IndependentSpins  # noqa: E402
 from shortrun.numerics.sampling import base as _base  # noqa: E402
 
 _base.sample.register(BoltzmannMachine)(sample)
@@ -485,4 +486,15 @@ _base.sample.register(BoltzmannMachine)(sample)
 
 @_base.initial_states.register
 def _(model: BoltzmannMachine, p0, n_chains, seed):
+    return initial_states(p0, model.N, n_chains, seed)[0]
+
+
+@_base.sample.register
+def _(model: IndependentSpins, p0, k, rule="heatbath", scan="random", n_chains=None, seed=0,
+      times=None):
+    return sample(model.as_boltzmann_machine(), p0, k, rule, scan, n_chains, seed, times)
+
+
+@_base.initial_states.register
+def _(model: IndependentSpins, p0, n_chains, seed):
     return initial_states(p0, model.N, n_chains, seed)[0]
