@@ -435,7 +435,8 @@ def _teacher_expr():
     m_data, C_data = _subs_words(m_eq, scale), _subs_words(C_eq, scale)
     h_star, J_star = _generic_fixed_point()
     to_teacher = {mD: m_data, mDT: me.transpose(m_data), D: C_data}
-    return tuple(me.collect(sp.series(_subs_words(x, to_teacher), _beta, 0, 3).removeO()) for x in (h_star, J_star))
+    return tuple(me.collect(sp.series(_subs_words(x, to_teacher), _beta, 0, 3).removeO())
+                 for x in (h_star, J_star))
 
 
 def teacher_fixed_point(h0, J0, beta, k, scan="continuous", N=None):
