@@ -36,25 +36,25 @@ class Config:
     """Settings of one digits experiment (all runs seeded by ``seed``)."""
 
     n_hidden: int = 50
-    k: int = 10
+    k: int = 5
     protocols: tuple = PROTOCOLS
-    n_steps: int = 1000          # training updates
+    n_steps: int = 1500          # training updates (full-batch positive phase)
     lr: float = 0.05
-    momentum: float = 0.5
-    n_chains: int = 500          # negative chains of Rdm and PCD (CD: one per training image)
+    momentum: float = 0.9
+    n_chains: int = 500          # negative chains (CD: started at as many random training images)
     t_max_factor: int = 100      # the memory curve runs to t = t_max_factor * k
     n_sample_chains: int = 1000  # chains of the memory curve
     n_test: int = 360
-    tau_points: int = 5          # autocorrelation times at this many points along training
+    tau_points: int = 4          # autocorrelation times at this many points along training
     tau_chains: int = 100
-    tau_steps: int = 2000
-    tau_burn: int = 200
+    tau_steps: int = 3000
+    tau_burn: int = 500
     seed: int = 0
 
 
 FAST = Config()
-FULL = Config(n_hidden=100, k=20, n_steps=3000, n_chains=1000, t_max_factor=100,
-              n_sample_chains=1000, tau_points=7, tau_chains=200, tau_steps=4000, tau_burn=500)
+FULL = Config(n_hidden=100, k=20, n_steps=3000, n_chains=1000, tau_points=7, tau_chains=100,
+              tau_steps=10000, tau_burn=1000)
 TINY = Config(n_hidden=8, k=2, n_steps=12, n_chains=60, t_max_factor=10, n_sample_chains=60,
               n_test=50, tau_points=2, tau_chains=20, tau_steps=40, tau_burn=4)
 
@@ -68,17 +68,20 @@ def template(train, n_hidden, seed):
 
 
 def _p0(protocol, train, n, seed):
-    """Start of the memory-curve chains: noise (rdm, pcd) or training images (cd)."""
+    """Start of the memory-curve chains: noise (rdm, pcd) or n distinct training images (cd;
+    drawn with replacement only when n exceeds the training set)."""
     if protocol != "cd":
         return "uniform"
-    return train[np.random.default_rng([seed, 2]).integers(0, len(train), n)]
+    gen = np.random.default_rng([seed, 2])
+    pick = gen.permutation(len(train))[:n] if n <= len(train) else gen.integers(0, len(train), n)
+    return train[pick]
 
 
 def run_protocol(cfg, protocol, data, progress=None, checkpoint=None):
     """Train one machine and measure it; returns a dict of arrays (keys without prefix)."""
     start = template(data.train, cfg.n_hidden, cfg.seed)
     res = monte_carlo.train(data.train, cfg.k, protocol, scan="alternating", model=start,
-                            theta0=start.theta, n_chains=None if protocol == "cd" else cfg.n_chains,
+                            theta0=start.theta, n_chains=cfg.n_chains,
                             lr=cfg.lr, momentum=cfg.momentum, n_steps=cfg.n_steps, seed=cfg.seed,
                             theta_max=1e3, progress=progress, checkpoint=checkpoint)
     model = res.model
