@@ -30,13 +30,15 @@ _RUNNERS = weakref.WeakKeyDictionary()
 
 
 def as_key(seed, *counters):
-    """The JAX key of ``seed`` (an int or a key) folded with each counter in turn."""
+    """The JAX key of ``seed`` (an integer >= 0 or a JAX key) folded with each counter in turn."""
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
         if seed < 0:
             raise ValueError(f"seed={seed!r} must be an integer >= 0.")
         key = jax.random.key(int(seed))
-    else:
+    elif isinstance(seed, jax.Array) and jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
         key = seed
+    else:
+        raise ValueError(f"seed={seed!r} must be an integer >= 0 or a JAX key (jax.random.key).")
     for c in counters:
         key = jax.random.fold_in(key, int(c))
     return key
@@ -113,7 +115,7 @@ def sample(energy, params, x0, times, eta, sigma2, key=0, progress=None):
         raise ValueError(f"x0 has shape {tuple(x.shape)}; it must be (n_chains, {energy.dim}).")
     if x.dtype != energy.dtype:
         x = x.astype(energy.dtype)
-    check_finite(np.asarray(x), "x0")
+    check_finite(np.asarray(x), "x0", "pass finite starting points.")
     ts = _times(times)
     eta = positive(eta, "eta")
     sigma2 = nonnegative(sigma2, "sigma2")

@@ -8,7 +8,7 @@ samples are best near t = K and degrade for t ≫ K (here: over-saturated, froze
 CD-K and PCD-K machines are sampled the same way for comparison.
 
 :data:`FAST` (a few minutes on two CPU cores) and :data:`FULL` are the two sizes used by the
-benchmark script and the figure.
+benchmark script and the figure; :data:`TINY` (seconds, K = 5) exercises the figure in tests.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import numpy as np
 from shortrun.numerics.analysis import memory as analysis_memory
 from shortrun.numerics.neural import digits, energies, langevin, quality, training
 
-__all__ = ["Config", "FAST", "FULL", "time_grid", "run", "best_time",
+__all__ = ["Config", "FAST", "FULL", "TINY", "time_grid", "run", "best_time",
            "settings"]
 
 
@@ -30,15 +30,15 @@ class Config:
     """Sizes and settings of one memory-effect experiment (plain values, hashable)."""
 
     k: int = 20                       # Langevin steps per training update (K)
-    n_steps: int = 600                # training updates
-    channels: tuple = (16, 32, 32)    # ConvNet convolutions
+    n_steps: int = 500                # training updates
+    channels: tuple = (12, 24, 24)    # ConvNet convolutions
     activation: str = "swish"
     eta: float = 1.0                  # Langevin step
     sigma2: float = 1e-4              # Langevin noise variance (sigma = 0.01)
     lr: float = 1e-3                  # Adam
     batch_size: int = 64
     n_chains: int = 64                # negative chains per update (rdm, pcd)
-    n_test: int = 360                 # held-out digits = samples scored per time
+    n_test: int = 300                 # held-out digits = samples scored per time
     t_max_factor: int = 100           # time grid K/10 ... t_max_factor * K
     n_shown: int = 8                  # samples kept per time for the image grids
     protocols: tuple = ("rdm", "cd", "pcd")
@@ -46,7 +46,8 @@ class Config:
 
 
 FAST = Config()
-FULL = Config(k=50, n_steps=3000, channels=(32, 64, 64))
+FULL = Config(k=50, n_steps=1500, channels=(16, 32, 32), n_test=500)
+TINY = Config(k=5, n_steps=150, channels=(4, 8), lr=3e-3, batch_size=32, n_chains=32, n_test=100)
 
 
 def time_grid(k, t_max_factor=100):

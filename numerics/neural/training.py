@@ -22,7 +22,6 @@ leaves (``jax.tree_util``) and rebuilt from the structure of a fresh ``init``.
 """
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 
 import jax
@@ -30,7 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from shortrun.conventions import check_choice, check_count, check_finite, check_steps, positive
+from shortrun.conventions import (check_choice, check_count, check_finite, check_nonnegative,
+                                  check_positive, check_steps)
 from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.neural import langevin
@@ -79,40 +79,40 @@ def _as_vector(tree):
     return np.concatenate([np.ravel(a) for a in flatten(tree)])
 
 
-def _update_fn(energy, optimizer_key, optimizer, protocol, n_data, batch, n_neg, keep_params):
-    """One jitted update n: minibatch, chain starts, K Langevin steps, g, one optimiser step.
-
-    Returns the new (params, opt_state, chains) and a vector of diagnostics
-    (gap, ‖g‖, max |chain|, all parameters finite[, the flat parameters before the update]).
+def _jitted(energy, optimizer_key, optimizer, n_data, batch, n_neg, keep_params):
+    """The jitted pieces of one update, compiled once per energy, optimiser and sizes and shared
+    by the three protocols: ``starts(x_all, base, step) -> (minibatch, uniform draws)`` and
+    ``update(params, opt_state, xb, x0, noise_key, k, eta, sigma2)`` (K Langevin steps from x0,
+    g, one optimiser step), which returns the new (params, opt_state, chains) and a vector of
+    diagnostics (gap, ‖g‖, max |chain|, all parameters finite[, the flat parameters before the
+    update]).
     """
-    cache_key = (energy.apply, optimizer_key, protocol, n_data, batch, n_neg, keep_params)
+    cache_key = (energy.apply, optimizer_key, n_data, batch, n_neg, keep_params)
     if cache_key in _UPDATES:
         return _UPDATES[cache_key]
     run = langevin.step(energy)
-    gtheta = jax.grad(lambda params, x: jnp.mean(energy.apply(params, x)))
 
     @jax.jit
-    def update(params, opt_state, chains, x_all, base, step, k, eta, sigma2):
+    def starts(x_all, base, step):
         key = jax.random.fold_in(base, step)
         if batch < n_data:
             idx = jax.random.choice(jax.random.fold_in(key, 0), n_data, (batch,), replace=False)
             xb = x_all[idx]
         else:
             xb = x_all
-        if protocol == "rdm":
-            x0 = langevin.uniform(jax.random.fold_in(key, 1), n_neg, energy.dim, energy.dtype)
-        elif protocol == "cd":
-            x0 = xb
-        else:
-            x0 = chains
-        new_chains = run(params, x0, jax.random.fold_in(key, 2), 0, k, eta, sigma2)
-        grad = jax.tree_util.tree_map(lambda a, b: a - b, gtheta(params, xb),
-                                      gtheta(params, new_chains))
+        x0 = langevin.uniform(jax.random.fold_in(key, 1), n_neg, energy.dim, energy.dtype)
+        return xb, x0, jax.random.fold_in(key, 2)
+
+    def contrast(params, xb, chains):  # its θ-gradient is g, its value the gap
+        return jnp.mean(energy.apply(params, xb)) - jnp.mean(energy.apply(params, chains))
+
+    @jax.jit
+    def update(params, opt_state, xb, x0, noise_key, k, eta, sigma2):
+        new_chains = run(params, x0, noise_key, 0, k, eta, sigma2)
+        gap, grad = jax.value_and_grad(contrast)(params, xb, new_chains)
         updates, new_opt = optimizer.update(grad, opt_state, params)
         new_params = optax.apply_updates(params, updates)
-        gap = jnp.mean(energy.apply(params, xb)) - jnp.mean(energy.apply(params, new_chains))
-        leaves = jax.tree_util.tree_leaves(grad)
-        norm = jnp.sqrt(sum(jnp.sum(g * g) for g in leaves))
+        norm = jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree_util.tree_leaves(grad)))
         finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(a))
                                     for a in jax.tree_util.tree_leaves(new_params)]))
         diag = jnp.stack([gap, norm, jnp.max(jnp.abs(new_chains)), finite]).astype(gap.dtype)
@@ -121,8 +121,8 @@ def _update_fn(energy, optimizer_key, optimizer, protocol, n_data, batch, n_neg,
             diag = jnp.concatenate([diag] + flat)
         return new_params, new_opt, new_chains, diag
 
-    _UPDATES[cache_key] = update
-    return update
+    _UPDATES[cache_key] = starts, update
+    return starts, update
 
 
 def _data(data, energy):
@@ -130,7 +130,7 @@ def _data(data, energy):
     if x.ndim != 2 or x.shape[1] != energy.dim or x.shape[0] < 1:
         raise ValueError(f"data has shape {x.shape}; it must be (n_samples, {energy.dim}) for "
                          f"this energy.")
-    check_finite(x, "data")
+    check_finite(x, "data", "pass finite training samples.")
     return np.ascontiguousarray(x, dtype=energy.dtype)
 
 
@@ -182,26 +182,25 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
     protocol = check_choice(protocol, PROTOCOLS, "protocol")
     k = check_count(k, "k", minimum=1)
     x_data = _data(data, energy)
-    eta, sigma2 = positive(eta, "eta"), float(sigma2)
-    if not np.isfinite(sigma2) or sigma2 < 0:
-        raise ValueError(f"sigma2={sigma2!r} must be a finite number >= 0 (noise variance).")
+    eta = check_positive(eta, "eta", "pass the Langevin step size, e.g. 1.0.")
+    sigma2 = check_nonnegative(sigma2, "sigma2", "pass the noise variance per step, e.g. 1e-4.")
     n_chains = check_count(n_chains, "n_chains")
     batch = min(check_count(batch_size, "batch_size"), len(x_data))
-    for name, v in (("lr", lr), ("b1", b1), ("b2", b2)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0:
-            raise ValueError(f"{name}={v!r} must be a finite number >= 0.")
+    lr, b1, b2 = (check_nonnegative(v, name, "Adam's rate and moment decays are numbers >= 0.")
+                  for v, name in ((lr, "lr"), (b1, "b1"), (b2, "b2")))
     if not (b1 < 1 and b2 < 1):
         raise ValueError(f"b1={b1!r} and b2={b2!r} must be < 1 (Adam's moment decays).")
     n_steps = check_steps(n_steps, "n_steps")
-    positive(max_abs_chain, "max_abs_chain")
+    seed = check_count(seed, "seed", minimum=0)
+    check_positive(max_abs_chain, "max_abs_chain", "pass the bound on |x| that means divergence.")
     base = langevin.as_key(seed)
     params = energy.init(jax.random.fold_in(base, PCD_INIT + 1)) if params0 is None else params0
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=energy.dtype), params)
     optimizer = optax.adam(lr, b1=b1, b2=b2)
     opt_state = optimizer.init(params)
     n_neg = batch if protocol == "cd" else n_chains
-    update = _update_fn(energy, ("adam", float(lr), float(b1), float(b2)), optimizer, protocol,
-                        len(x_data), batch, n_neg, bool(keep_params))
+    starts, update = _jitted(energy, ("adam", float(lr), float(b1), float(b2)), optimizer,
+                             len(x_data), batch, n_neg, bool(keep_params))
     dtype = energy.dtype
     if protocol == "pcd":
         chains = langevin.uniform(jax.random.fold_in(base, PCD_INIT), n_chains, energy.dim, dtype)
@@ -248,8 +247,10 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
         for step in range(first, n_steps):
             if ckpt.due():
                 ckpt.save(snapshot(step))
-            new_params, new_opt, new_chains, diag = update(params, opt_state, chains, x_all, base,
-                                                           step, k, e, s2)
+            xb, fresh, noise_key = starts(x_all, base, step)
+            x0 = {"rdm": fresh, "cd": xb, "pcd": chains}[protocol]
+            new_params, new_opt, new_chains, diag = update(params, opt_state, xb, x0, noise_key,
+                                                           k, e, s2)
             diag = np.asarray(diag)
             _check_run(diag, step, max_abs_chain, lr, eta)
             # the state moves to update step + 1 in one go (an interruption sees old or new)
