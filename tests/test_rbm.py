@@ -153,6 +153,7 @@ def test_theta_order_and_parameter_names():
     (lambda: RBM(np.zeros(3), np.zeros(2), "w"), "W='w' is text"),
     (lambda: RBM.from_theta(np.zeros(7), 3, 2), "11 entries"),
     (lambda: RBM.zeros(21, 2).boltzmann(), "N_v <= 20"),
+    (lambda: RBM.zeros(2, 21).hidden_marginal(), "N_h <= 20"),
     (lambda: RBM.zeros(30, 30).log_partition(), r"min\(N_v, N_h\) <= 24"),
     (lambda: RBM.zeros(3, 2).sample_stats(np.zeros((4, 3))), "only -1 and \\+1"),
     (lambda: RBM.zeros(3, 2).sample_stats(np.ones((4, 2))), r"shape \(n, N_v=3\)"),

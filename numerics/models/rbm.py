@@ -80,11 +80,12 @@ def n_params(N_v, N_h):
     return N_v + N_h + N_v * N_h
 
 
-def check_visible_route(N_v, what):
-    """Refuse a route over all 2^N_v visible states beyond :data:`VISIBLE_MAX_BITS`."""
+def check_visible_route(N_v, what, layer="N_v"):
+    """Refuse a route over all 2^N states of a layer (``layer`` = 'N_v' or 'N_h') beyond
+    :data:`VISIBLE_MAX_BITS` units."""
     if N_v > VISIBLE_MAX_BITS:
-        raise ValueError(f"{what} enumerates the 2^N_v visible states; N_v={N_v} exceeds the "
-                         f"limit N_v <= {VISIBLE_MAX_BITS}.  Use Monte Carlo "
+        raise ValueError(f"{what} enumerates the 2^{layer} states of a layer; {layer}={N_v} "
+                         f"exceeds the limit {layer} <= {VISIBLE_MAX_BITS}.  Use Monte Carlo "
                          "(shortrun.numerics.sampling.sample) for larger machines.")
 
 
@@ -325,7 +326,7 @@ class RBM(Model):
     def hidden_marginal(self):
         r""":math:`p(h) = e^{-G(h)}/Z` over the 2^N_h hidden states (bit α of the index ⇔
         :math:`h_\alpha = 1`)."""
-        check_visible_route(self.N_h, "the hidden marginal")
+        check_visible_route(self.N_h, "the hidden marginal", "N_h")
         return normalised_exp(-self.hidden_free_energy(bits(self.N_h)))
 
     def as_boltzmann(self):
