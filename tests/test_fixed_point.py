@@ -453,7 +453,7 @@ def test_independent_spins_metropolis_sequential_k1_closed_form():
     assert np.all(np.abs(expected) < np.abs(np.arctanh(mD)))
 
 
-def test_continuous_time_ring_matches_spec_check_values():
+def test_continuous_time_ring_matches_the_documented_check_values():
     """(Ib) check: 5-spin ring, h = 0, continuous-time Glauber, β = 0.1: learned/true
     nearest-neighbour coupling ratio 1.6197, 1.1641, 1.0202 at k = 0.5, 1, 2."""
     teacher = teachers.ring(5, 0.1)

@@ -167,7 +167,7 @@ BAD = [
     (dict(theta0=np.zeros(5)), "theta0"),
     (dict(batch_size=10), "batch_size"),
     (dict(protocol="cd", p0="uniform"), "p0 must not be given"),
-    (dict(data=np.zeros((10, 3))), "only -1 and \\+1"),
+    (dict(data=np.full((10, 3), 2)), "values other than spins or bits"),
     (dict(data=np.full(8, 0.2)), "sums to"),
     (dict(n_chains=0), "n_chains=0"),
 ]

@@ -160,9 +160,8 @@ def test_one_01_sample_given_as_data_is_named_as_such(train):
         train(np.array([3, 0, 5, 1]), 2)
 
 
-@pytest.mark.xfail(strict=True, reason="training validation pending")
 def test_one_01_sample_given_to_the_monte_carlo_trainer_is_named_as_such():
-    """Today: 'data sums to 2.0, not 1 ...; normalise it' (teachers.check_law has the message)."""
+    """Not 'data sums to 2.0, not 1 ...; normalise it': teachers.check_law's message."""
     with pytest.raises(ValueError, match="one sample of N=4 spins"):
         monte_carlo.train(np.array([0, 1, 1, 0]), 2, n_chains=10, n_steps=2)
 

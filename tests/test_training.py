@@ -70,7 +70,7 @@ def test_training_independent_spins_other_rules():
         assert np.max(np.abs(res.theta[:N] - expected)) <= 1e-10, (rule, scan)
 
 
-def test_divergence_is_detected_with_the_spec_condition():
+def test_divergence_is_detected_with_the_independent_spin_condition():
     """m_D = tanh 0.8, k = 1, random scan, N = 8: |m_D| > 1 - q, the fields run away ((S2))."""
     N = 8
     data = independent_data(np.full(N, np.tanh(0.8)))

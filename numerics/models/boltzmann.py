@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shortrun.conventions import check_finite
+from shortrun.conventions import check_finite, check_real
 from shortrun.numerics.core.moments import stats as _stats
 from shortrun.numerics.core.moments import stats_from_moments
 from shortrun.numerics.core.states import check_size, spins, split
@@ -42,10 +42,10 @@ def check_params(h, J):
 
     Raises ValueError for wrong shapes, NaN/inf, an asymmetric ``J`` or a non-zero diagonal.
     """
-    h = check_finite(np.array(h, dtype=float, ndmin=1), "h")
-    J = check_finite(np.array(J, dtype=float), "J")
-    if h.ndim != 1:
-        raise ValueError(f"h must be a vector of N fields; got shape {h.shape}.")
+    h = check_finite(np.array(check_real(h, "h"), ndmin=1), "h")
+    J = check_finite(check_real(J, "J"), "J")
+    if h.ndim != 1 or h.shape[0] < 1:
+        raise ValueError(f"h must be a vector of N >= 1 fields; got shape {h.shape}.")
     N = h.shape[0]
     if J.shape != (N, N):
         raise ValueError(f"J must be an N x N matrix with N = len(h) = {N}; got shape {J.shape}.")
@@ -56,7 +56,16 @@ def check_params(h, J):
     if N and np.any(np.diag(J) != 0):
         raise ValueError("J has a non-zero diagonal; self-couplings are constant for ±1 spins: "
                          "set np.fill_diagonal(J, 0).")
+    with np.errstate(over="ignore"):
+        bound = float(np.sum(np.abs(h)) + 0.5 * np.sum(np.abs(J)))
+    if not bound < ENERGY_MAX:
+        raise ValueError(f"h and J are so large that energies reach {bound:.3g}, beyond what float64 "
+                         f"represents safely ({ENERGY_MAX:.0e}); rescale the parameters.")
     return h, (J + J.T) / 2
+
+
+#: Largest energy scale Σ|h_i| + Σ_{i<j}|J_ij| accepted (energies and their differences stay finite).
+ENERGY_MAX = 1e300
 
 
 def n_params(N):

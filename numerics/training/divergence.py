@@ -66,8 +66,9 @@ class DivergenceMonitor:
 
     def __init__(self, theta_max=50.0, window=200, patience=3, describe=None):
         if isinstance(theta_max, (bool, np.bool_)) or not isinstance(theta_max, numbers.Real) \
-                or not (np.isfinite(theta_max) and theta_max > 0):
-            raise ValueError(f"theta_max={theta_max!r} must be a positive number.")
+                or not (np.isfinite(float(theta_max)) and theta_max > 0):
+            raise ValueError(f"theta_max={theta_max!r} must be a finite positive number (the bound "
+                             "on |theta| beyond which a run counts as diverging).")
         if window is not None and (isinstance(window, (bool, np.bool_))
                                    or not isinstance(window, numbers.Integral) or window < 1):
             raise ValueError(f"window={window!r} must be a positive integer number of updates "

@@ -32,22 +32,25 @@ def stats(model, p):
     return model.stats(p)
 
 
+def _number(x, name, ok, what):
+    """A real number (not a bool, not complex, not text) as a float that satisfies ``ok``."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
+        raise ValueError(f"{name}={x!r} must be {what}.")
+    v = float(x)
+    if np.isnan(v) or not ok(v):
+        raise ValueError(f"{name}={x!r} must be {what}.")
+    return v
+
+
 def check_rates(lr, momentum, n_steps, tol):
     """Validated ``(lr, momentum, n_steps, tol)`` shared by both trainers: lr >= 0 (0 measures
     the gradient at theta0 repeatedly), momentum in [0, 1), n_steps >= 0 an integer, tol >= 0."""
-    if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real) \
-            or not np.isfinite(lr) or lr < 0:
-        raise ValueError(f"lr={lr!r} must be a finite learning rate >= 0, such as 0.1.")
-    lr = float(lr)
-    if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, numbers.Real) \
-            or not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum={momentum!r} must be a number in [0, 1) (0: plain gradient "
-                         "ascent).")
+    lr = _number(lr, "lr", lambda v: 0 <= v < np.inf, "a finite learning rate >= 0, such as 0.1")
+    momentum = _number(momentum, "momentum", lambda v: 0 <= v < 1,
+                       "a number in [0, 1) (0: plain gradient ascent)")
     n_steps = check_count(n_steps, "n_steps", 0)
-    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, numbers.Real) or np.isnan(tol) \
-            or tol < 0:
-        raise ValueError(f"tol={tol!r} must be a number >= 0 (0: run all n_steps).")
-    return lr, float(momentum), n_steps, float(tol)
+    tol = _number(tol, "tol", lambda v: v >= 0, "a number >= 0 (0: run all n_steps)")
+    return lr, momentum, n_steps, tol
 
 
 def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, model=None,

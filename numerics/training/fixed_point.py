@@ -36,6 +36,10 @@ from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.training.divergence import divergence_message
 from shortrun.numerics.training.problem import Problem, problem
 from shortrun.conventions import check_count, check_positive
+from shortrun.numerics.sampling.spins import check_seed
+
+#: Most Newton starts one call runs (restarts + 1, n_starts).
+MAX_STARTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -334,6 +338,9 @@ def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     prob = problem(data, k, protocol, rule, scan, p0, mask, model=model)
     opts = _check_newton_args(tol, max_step, theta_max, max_iter)
     restarts = check_count(restarts, "restarts", 0)
+    if restarts > MAX_STARTS:
+        raise ValueError(f"restarts={restarts} is more than {MAX_STARTS} Newton runs; pass fewer.")
+    seed = check_seed(seed)
     scale = check_positive(scale, "scale", "use e.g. 0.5.")
     failed = []
     starts = _starts(prob, theta0, restarts + 1, seed, scale)
@@ -395,6 +402,9 @@ def distinct_roots(data, k, protocol="rdm", rule="heatbath", scan="random", p0=N
     prob = problem(data, k, protocol, rule, scan, p0, mask, model=model)
     opts = _check_newton_args(tol, max_step, theta_max, max_iter)
     n_starts = check_count(n_starts, "n_starts")
+    if n_starts > MAX_STARTS:
+        raise ValueError(f"n_starts={n_starts} is more than {MAX_STARTS} Newton runs; pass fewer.")
+    seed = check_seed(seed)
     scale = check_positive(scale, "scale", "use e.g. 1.0.")
     starts = _starts(prob, theta0, n_starts, seed, scale)
     roots, failures = [], []

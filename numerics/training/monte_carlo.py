@@ -23,17 +23,21 @@ and resumes from a checkpoint (:mod:`shortrun.numerics.core.checkpoint`) bit for
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from shortrun.conventions import check_choice, check_distribution, check_steps
+from shortrun.conventions import check_choice, check_real, check_steps, memory_error
+from shortrun.numerics.core.states import MEMORY_BUDGET
 from shortrun.numerics.core import rng
 from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
 from shortrun.numerics.core.moments import n_spins
 from shortrun.numerics.core.progress import Progress
+from shortrun.numerics.data import teachers
 from shortrun.numerics.data.teachers import default_model
 from shortrun.numerics.models.base import Model
 from shortrun.numerics.sampling import initial_states, sample
-from shortrun.numerics.sampling.spins import check_n_chains, check_seed, check_states
+from shortrun.numerics.sampling.spins import check_seed
 from shortrun.numerics.training.divergence import DivergenceMonitor
 from shortrun.numerics.training.exact import check_rates
 from shortrun.numerics.training.problem import Problem, parameter_mask
@@ -50,24 +54,32 @@ PCD_INIT = 1 << 62
 def _data_source(data, batch_size):
     """Normalise ``data``: returns (N, samples or None, law or None).
 
-    Accepts (M, N) ±1 samples (any N), a probability vector over 2^N states, or an object with
-    attributes ``p`` and ``stats`` (a ``teachers.Data``).
+    Accepts (M, N) samples in ±1 or 0/1 (any N), a probability vector over 2^N states, or a
+    ``teachers.Data`` (its law).
     """
-    if hasattr(data, "p") and hasattr(data, "stats"):
+    if isinstance(data, teachers.Data):
         data = data.p
-    if isinstance(data, str) or np.ndim(data) not in (1, 2):
-        raise ValueError("data must be ±1 samples of shape (M, N), a probability vector of "
-                         "length 2^N, or a teachers.Data.")
-    if np.ndim(data) == 1:
+    if data is None or isinstance(data, (str, bytes)) or np.isscalar(data) \
+            or (isinstance(data, np.ndarray) and data.ndim == 0):
+        raise ValueError("data must be samples of shape (M, N) (±1 or 0/1), a probability "
+                         "vector of length 2^N, or a teachers.Data.")
+    try:
+        ndim = np.ndim(data)
+    except ValueError:
+        ndim = 2  # a ragged list of rows: check_samples says what is wrong
+    if ndim == 1:
         if batch_size is not None:
             raise ValueError("batch_size needs data as samples; with an exact data law pass "
                              "batch_size=None.")
-        N = n_spins(data)
-        return N, None, check_distribution(data, 1 << N, "data")
-    samples = check_states(data, np.shape(data)[1], "data")
-    if batch_size is not None and not 1 <= check_n_chains(batch_size) <= len(samples):
-        raise ValueError(f"batch_size={batch_size} must be between 1 and the {len(samples)} "
-                         "samples.")
+        p = teachers.check_law(data, "data")
+        return n_spins(p), None, p
+    samples = teachers.check_samples(data, "data")
+    if batch_size is not None:
+        if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, numbers.Integral) \
+                or not 1 <= batch_size <= len(samples):
+            raise ValueError(f"batch_size={batch_size!r} must be an integer between 1 and the "
+                             f"{len(samples)} samples (None: all of them at every update).")
+        batch_size = int(batch_size)
     return samples.shape[1], samples, None
 
 
@@ -77,13 +89,8 @@ def _theta0(theta0, template):
         return np.zeros(P)
     if isinstance(theta0, Model):
         theta0 = theta0.theta
-    if np.iscomplexobj(theta0):
-        raise ValueError("theta0 is complex; pass real parameters.")
-    try:
-        theta = np.array(theta0, dtype=float)
-    except (TypeError, ValueError):
-        theta = None
-    if theta is None or theta.shape != (P,) or not np.all(np.isfinite(theta)):
+    theta = np.array(check_real(theta0, "theta0"))
+    if theta.shape != (P,) or not np.all(np.isfinite(theta)):
         raise ValueError(f"theta0 must be a finite vector of P = {P} entries (theta order of "
                          f"{type(template).__name__}), a model, or None.")
     return theta
@@ -217,6 +224,10 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
                                 int(rng.chain_key(seed, PCD_INIT)))
 
     P = theta.shape[0]
+    need = 8.0 * n_steps * (2 * P + 5)
+    if need > MEMORY_BUDGET:
+        raise memory_error(f"the history of n_steps={n_steps} updates of P={P} parameters", need,
+                           "pass fewer n_steps (or continue a run from its checkpoint).")
     hist = dict(step=np.arange(n_steps), theta=np.empty((n_steps, P)),
                 grad=np.empty((n_steps, P)), grad_norm=np.empty(n_steps),
                 mismatch_k=np.empty(n_steps), mismatch_eq=np.full(n_steps, np.nan),

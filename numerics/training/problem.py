@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shortrun.conventions import (PROTOCOLS, check_choice, check_distribution, check_finite,
-                                  check_steps)
+                                  check_real, check_steps)
 from shortrun.numerics.data.teachers import as_data, default_model
 from shortrun.numerics.kernels import (NotBoltzmannWarning, kernel, law_tangent,
                                        stationary_tangent)
@@ -53,7 +53,10 @@ def parameter_mask(model, mask=None):
         names = ", ".join(repr(g) for g in ["all", *groups])
         raise ValueError(f"mask={mask!r} is not known; use None, {names} or a boolean array of "
                          f"length P = {P} in theta order.")
-    m = np.asarray(mask)
+    try:
+        m = np.asarray(mask)
+    except (ValueError, TypeError):
+        m = np.empty(0, dtype=object)
     if m.dtype != bool or m.shape != (P,):
         raise ValueError(f"mask must be a boolean array of length P = {P} in theta order; got "
                          f"dtype {m.dtype}, shape {m.shape}.")
@@ -181,13 +184,7 @@ class Problem:
             return np.zeros(self.P)
         if isinstance(theta0, Model):
             theta0 = theta0.theta
-        if np.iscomplexobj(theta0):
-            raise ValueError("theta0 is complex; pass real parameters.")
-        try:
-            t = np.array(theta0, dtype=float)
-        except (TypeError, ValueError):
-            raise ValueError(f"theta0 must be a real vector of P = {self.P} parameters; got "
-                             f"{type(theta0).__name__}.") from None
+        t = np.array(check_real(theta0, "theta0"))
         if t.shape != (self.P,):
             raise ValueError(f"theta0 must have P = {self.P} entries (theta order of "
                              f"{type(self.template).__name__}); got shape {t.shape}.")
