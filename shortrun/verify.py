@@ -365,8 +365,8 @@ def exact_route(data, k, rule, scan, protocol, p0):
     return {"status": "converged", "message": fp.message, "theta": model.theta,
             "stats_fix": _stats_of(p_fix), "stats_eq": _stats_of(p_eq),
             "err_fix": None, "err_eq": None,
-            "kl_fix": diagnostics.kl_divergence(data.p, p_fix),
-            "kl_eq": diagnostics.kl_divergence(data.p, p_eq)}
+            "kl_data_to_fix": diagnostics.kl_divergence(data.p, p_fix),
+            "kl_data_to_eq": diagnostics.kl_divergence(data.p, p_eq)}
 
 
 def monte_carlo_route(samples, data, k, rule, scan, protocol, p0, a):
@@ -406,7 +406,7 @@ def monte_carlo_route(samples, data, k, rule, scan, protocol, p0, a):
                                               f"of the last {a.n_steps - a.n_steps // 2}",
             "theta": theta, "stats_fix": sampling.stats(fix), "stats_eq": sampling.stats(eq),
             "err_fix": sampling.stats_error(fix), "err_eq": sampling.stats_error(eq),
-            "kl_fix": None, "kl_eq": None, "equilibrium_sweeps": T}
+            "kl_data_to_fix": None, "kl_data_to_eq": None, "equilibrium_sweeps": T}
 
 
 def _verdict(res, protocol):
@@ -537,8 +537,8 @@ def run(a):
     res["fix_label"] = {"rdm": "k-step process p(k, p0)", "cd": "k-step process from the data",
                         "pcd": "persistent chains (stationary law)"}[protocol]
     summary.update(verdict=_verdict(res, protocol), residual=res["residual"],
-                   mismatch=res["mismatch"], noise=res["noise"], kl_fix=res["kl_fix"],
-                   kl_eq=res["kl_eq"], theta=np.asarray(res["theta"]),
+                   mismatch=res["mismatch"], noise=res["noise"], kl_data_to_fix=res["kl_data_to_fix"],
+                   kl_data_to_eq=res["kl_data_to_eq"], theta=np.asarray(res["theta"]),
                    data_stats=np.asarray(data_stats), stats_fix=np.asarray(res["stats_fix"]),
                    stats_eq=np.asarray(res["stats_eq"]))
     if "equilibrium_sweeps" in res:

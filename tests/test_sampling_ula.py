@@ -85,3 +85,12 @@ def test_bad_input_names_the_argument(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         sampling.sample_ula(**args)
+
+
+def test_unstable_step_and_runaway_chains_are_refused_not_nan():
+    """eta * a >= 2 blows the chain up; a concave direction overflows float64 for large k."""
+    from shortrun.numerics import sampling
+    with pytest.raises(ValueError, match=r"eta=1.0 is an unstable Langevin step.*eta < 2/a"):
+        sampling.sample_ula(np.diag([3.0, 0.5]), [1.0, 0.0], 0.0, 1.0, 2000, 1.0)
+    with pytest.raises(ValueError, match=r"overflow float64 within k=20000.*concave"):
+        sampling.sample_ula(np.diag([-3.0, 0.5]), [1.0, 0.0], 0.0, 1.0, 20000, 0.1, n_chains=10)

@@ -128,8 +128,8 @@ def summary(result, teacher=None):
     :class:`~.training.TrainingResult`) as a dict:
 
     ``mismatch_fix`` = ‖⟨φ⟩_{p_fix} − ⟨φ⟩_data‖∞ (p_fix = p(k, p0) for rdm/cd: what training
-    matches), ``mismatch_eq`` = ‖⟨φ⟩_{p_θ*} − ⟨φ⟩_data‖∞, ``kl_eq`` = KL(p_data ‖ p_θ*),
-    ``kl_fix`` = KL(p_data ‖ p_fix); with a teacher also ``coupling_error`` and
+    matches), ``mismatch_eq`` = ‖⟨φ⟩_{p_θ*} − ⟨φ⟩_data‖∞, ``kl_data_to_eq`` = KL(p_data ‖ p_θ*),
+    ``kl_data_to_fix`` = KL(p_data ‖ p_fix); with a teacher also ``coupling_error`` and
     ``max_spurious`` (largest |J*| on non-bonds).  Norms over the trainable entries.
     """
     prob, model = result.problem, result.model
@@ -139,8 +139,8 @@ def summary(result, teacher=None):
     out = {
         "mismatch_fix": float(np.max(np.abs(stats(p_fix) - data.stats)[m])),
         "mismatch_eq": float(np.max(np.abs(stats(p_eq) - data.stats)[m])),
-        "kl_fix": kl_divergence(data.p, p_fix),
-        "kl_eq": kl_divergence(data.p, p_eq),
+        "kl_data_to_fix": kl_divergence(data.p, p_fix),
+        "kl_data_to_eq": kl_divergence(data.p, p_eq),
     }
     if teacher is not None:
         out["coupling_error"] = coupling_error(model, teacher)

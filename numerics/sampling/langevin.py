@@ -121,6 +121,7 @@ def sample_ula(A, h, mu0, Sigma0, k, eta, sigma2=None, n_chains=None, seed=0, ti
     L0 = _square_root(checks.matrix(Sigma0, d, "Sigma0"))
     k = check_steps(k, "k")
     eta = checks.positive(eta, "eta")
+    checks.check_ula_step(np.linalg.eigvalsh(A), eta)
     sigma2 = 2.0 * eta if sigma2 is None else checks.nonnegative(sigma2, "sigma2")
     n = DEFAULT_CHAINS if n_chains is None else check_n_chains(n_chains)
     seed = check_seed(seed)
@@ -130,4 +131,9 @@ def sample_ula(A, h, mu0, Sigma0, k, eta, sigma2=None, n_chains=None, seed=0, ti
     k_run = k if times is None else int(grid[-1])
     with threads(1 if n * d * d * max(k_run, 1) < SERIAL_BELOW else None):
         out = _ula(M, eta * h, float(np.sqrt(sigma2)), mu0, L0, k_run, np.uint64(seed), grid, traj)
-    return out if times is None else traj
+    result = out if times is None else traj
+    if not np.all(np.isfinite(result)):
+        raise ValueError(f"the chains overflow float64 within k={k} steps: A has a negative "
+                         "eigenvalue (a concave energy) along which the chains run away "
+                         "exponentially; pass a smaller k (or times).")
+    return result
