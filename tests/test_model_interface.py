@@ -120,3 +120,25 @@ def test_teacher_from_your_own_parameters():
     t = teachers.Teacher.from_params(h, J, beta=0.5)
     np.testing.assert_array_equal(t.model.h, 0.5 * h)
     np.testing.assert_array_equal(t.model.J, 0.5 * J)
+
+
+def test_no_silent_answers_at_the_edges(tmp_path):
+    data = teachers.ring(5, 0.3).data()
+    with pytest.raises(ValueError, match=r"k=0 with protocol='rdm'.*pass k >= 1"):
+        fixed_point.solve(data, 0, "rdm")
+    with pytest.raises(ValueError, match=r"theta0 has max \|theta\| = 30.*raise theta_max"):
+        fixed_point.solve(data, 2, "rdm", theta0=np.full(15, 30.0))
+    path = tmp_path / "run.ckpt"
+    training.train(data, 2, "rdm", n_steps=6, tol=0.0, checkpoint=path, checkpoint_seconds=0)
+    with pytest.raises(ValueError, match=r"holds 6 updates, more than n_steps=3; pass n_steps >= 6"):
+        training.train(data, 2, "rdm", n_steps=3, tol=0.0, checkpoint=path)
+
+
+def test_a_huge_number_of_steps_stops_at_the_fixed_vector():
+    """k = 6e15 sweeps: the law reaches a vector that U maps to itself in floating point, and
+    the same vector is returned at once (it is what k applications would give)."""
+    model = BoltzmannMachine(np.array([0.2, -0.1, 0.3]), 0.2 * (np.ones((3, 3)) - np.eye(3)))
+    p = kernels.law(model, "uniform", 6 * 10**15, scan="sequential")
+    K = kernels.BMKernel(model, "heatbath", "sequential")
+    np.testing.assert_array_equal(K.apply(p), p)
+    np.testing.assert_allclose(p, model.boltzmann(), rtol=0, atol=1e-15)

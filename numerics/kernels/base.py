@@ -55,7 +55,10 @@ class Kernel:
         k = check_steps(k, "k")
         p = self.check_p0(p0)
         for _ in range(k):
-            p = self.apply(p)
+            q = self.apply(p)
+            if np.array_equal(q, p):  # a fixed vector of U in floating point: U^n p = p exactly
+                return q
+            p = q
         return p
 
     def trajectory(self, p0, times):

@@ -30,6 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from shortrun.numerics.kernels import NonUniqueStationaryError
 from shortrun.numerics.core.progress import Progress
@@ -98,7 +99,7 @@ def _newton_direction(F, jac):
 
 
 def _damped_step(prob, theta, F, jac, max_step):
-    r"""Next iterate, or None.  First the Newton step with backtracking α = 1, ½, …, 2^-6
+    r"""``(next iterate, F there, full Newton step taken)``, or None.  First the Newton step with backtracking α = 1, ½, …, 2^-6
     (Armijo on ‖F‖₂); if that fails (singular or badly conditioned Jacobian), Levenberg–Marquardt
     steps :math:`\delta = -(J^\top J + \mu I)^{-1}J^\top F` with μ growing tenfold from
     :math:`10^{-8}\max\operatorname{diag}J^\top J`, the first that decreases ‖F‖₂; they stop
@@ -110,17 +111,17 @@ def _damped_step(prob, theta, F, jac, max_step):
         cand = theta.copy()
         cand[m] += delta
         try:
-            ok = np.linalg.norm(prob.residual(cand)) <= (1.0 - 1e-4 * slack) * f2
+            Fc = prob.residual(cand)
         except NonUniqueStationaryError:                # pcd: no fixed-point law at cand
             return None
-        return cand if ok else None
+        return (cand, Fc) if np.linalg.norm(Fc) <= (1.0 - 1e-4 * slack) * f2 else None
 
     delta = _cap(_newton_direction(F, jac), max_step)
     for j in range(7):
         alpha = 2.0 ** -j
         cand = better(alpha * delta, alpha)
         if cand is not None:
-            return cand
+            return cand + (j == 0,)
     JtJ, JtF = jac.T @ jac, jac.T @ F
     scale = max(float(np.max(np.diag(JtJ))), 1e-300)
     for e in range(-8, 9):
@@ -128,11 +129,17 @@ def _damped_step(prob, theta, F, jac, max_step):
         delta = _cap(np.linalg.solve(JtJ + mu * np.eye(len(F)), -JtF), max_step)
         cand = better(delta, 0.0)
         if cand is not None:
-            return cand
+            return cand + (False,)
         if np.max(np.abs(delta)) <= 1e-13 * max(1.0, float(np.max(np.abs(theta[m])))):
             break
     return None
 
+
+#: A full Newton step that lowered ‖F‖₂ below ``_REUSE`` times its value keeps its Jacobian, with
+#: Broyden's rank-one update, for the next step (one residual instead of an exact Jacobian, which
+#: costs P tangent columns); any other step, or a reused Jacobian that gives no step, takes a
+#: fresh exact Jacobian, and so does every diagnosis of a failure.
+_REUSE = 0.3
 
 #: Newton must lower ‖F‖₂ below ``_GAIN`` times its value ``_WINDOW`` iterations earlier, else it
 #: stops: a stalled run would spend its remaining iterations, each costing a Jacobian and up to
@@ -197,7 +204,15 @@ def newton(prob, theta0=None, *, tol=1e-11, max_iter=60, max_step=2.0, theta_max
                    theta_max=theta_max)
 
 
-def _newton(prob, theta0, report, label, *, tol, max_iter, max_step, theta_max):
+def _newton(prob, theta0, report, label, **opts):
+    """One Newton run with one BLAS thread: BLAS splits its reductions (the statistics Φᵀp, Φᵀ∂p
+    and the linear solves) by thread count, so this makes θ* the same, bit for bit, whatever the
+    BLAS and numba thread counts (the numba kernels are thread-count independent by design)."""
+    with threadpool_limits(1, user_api="blas"):
+        return _newton_run(prob, theta0, report, label, **opts)
+
+
+def _newton_run(prob, theta0, report, label, *, tol, max_iter, max_step, theta_max):
     theta = prob.default_start() if theta0 is None else prob.check_theta(theta0)
     m = prob.mask
     try:
@@ -213,8 +228,13 @@ def _newton(prob, theta0, report, label, *, tol, max_iter, max_step, theta_max):
     norms, norms2 = [float(np.max(np.abs(F)))], [float(np.linalg.norm(F))]
     tops = [float(np.max(np.abs(theta[m])))]
     status, message, it = "max_iter", "", 0
+    stale = False                       # jac reused from an earlier iterate (a chord step)
     while norms[-1] > tol and it < max_iter:
-        trial = _damped_step(prob, theta, F, jac, max_step)
+        step = _damped_step(prob, theta, F, jac, max_step)
+        trial = None if step is None else step[0]
+        if trial is None and stale:
+            F, jac, stale = *prob.residual_and_jacobian(theta), False
+            continue
         if trial is None and (tops[-1] > 0.2 * theta_max or np.max(np.abs(jac)) <= 1e-10):
             status, message = "diverged", divergence_message(
                 prob, theta, f"Newton stalled after {it} iterations at |F|_inf = {norms[-1]:.3g} "
@@ -231,21 +251,33 @@ def _newton(prob, theta0, report, label, *, tol, max_iter, max_step, theta_max):
                        "or a singular point.  No fixed point near this start; try other starts "
                        "(distinct_roots) or train().")
             break
-        theta, it = trial, it + 1
+        theta, previous, it = trial, theta, it + 1
         tops.append(float(np.max(np.abs(theta[m]))))
         if tops[-1] > theta_max:
             status, message = "diverged", divergence_message(
                 prob, theta, f"Newton's iterates left the ball |theta|_inf <= {theta_max:g} after "
                              f"{it} iterations while |F| kept decreasing")
             break
-        F, jac = prob.residual_and_jacobian(theta)
+        F_new, full = step[1], step[2]
+        stale = (full and np.linalg.norm(F_new) <= _REUSE * norms2[-1]) or (
+            np.max(np.abs(F_new)) <= tol)
+        if stale:                       # Broyden's update of the reused Jacobian
+            s_, y_ = (theta - previous)[m], F_new - F
+            F, jac = F_new, jac + np.outer(y_ - jac @ s_, s_) / (s_ @ s_)
+        else:
+            F, jac = prob.residual_and_jacobian(theta)
         norms.append(float(np.max(np.abs(F))))
         norms2.append(float(np.linalg.norm(F)))
         report(it, "{}|F|_inf {:.3e}  max|theta| {:.3g}", label, norms[-1], tops[-1])
         verdict = _no_progress(prob, theta, it, norms, norms2, tops, jac, theta_max)
+        if verdict is not None and stale:               # diagnose with the exact Jacobian
+            F, jac, stale = *prob.residual_and_jacobian(theta), False
+            verdict = _no_progress(prob, theta, it, norms, norms2, tops, jac, theta_max)
         if verdict is not None:
             status, message = verdict
             break
+    if status == "max_iter" and stale:
+        F, jac = prob.residual_and_jacobian(theta)
     if status == "max_iter":
         status, message = _no_progress(prob, theta, it, norms, norms2, tops, jac, theta_max,
                                        final=True) or (status, message)
@@ -268,6 +300,15 @@ def _starts(prob, theta0, n_starts, seed, scale):
     starts = np.repeat(base[None, :], n_starts, axis=0)
     starts[1:, prob.mask] += scale * rng.standard_normal((n_starts - 1, int(prob.mask.sum())))
     return starts
+
+
+def _check_start(starts, opts):
+    """A start beyond the solver's bound would be diagnosed as 'no finite fixed point': refuse it."""
+    top = float(np.max(np.abs(starts))) if starts.size else 0.0
+    if top > 0.2 * opts["theta_max"]:
+        raise ValueError(f"theta0 has max |theta| = {top:.3g}, beyond theta_max/5 = "
+                         f"{0.2 * opts['theta_max']:.3g} where Newton declares a drift to infinity; "
+                         f"raise theta_max (e.g. theta_max={10 * top:.3g}) or start closer to 0.")
 
 
 def _check_newton_args(tol, max_step, theta_max, max_iter):
@@ -344,6 +385,7 @@ def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     scale = check_positive(scale, "scale", "use e.g. 0.5.")
     failed = []
     starts = _starts(prob, theta0, restarts + 1, seed, scale)
+    _check_start(starts[:1], opts)
     for j, fp in enumerate(_newton_runs(prob, starts, opts, progress)):
         if fp.converged:
             if j:
@@ -407,6 +449,7 @@ def distinct_roots(data, k, protocol="rdm", rule="heatbath", scan="random", p0=N
     seed = check_seed(seed)
     scale = check_positive(scale, "scale", "use e.g. 1.0.")
     starts = _starts(prob, theta0, n_starts, seed, scale)
+    _check_start(starts[:1], opts)
     roots, failures = [], []
     for fp in _newton_runs(prob, starts, opts, progress):
         if not fp.converged:

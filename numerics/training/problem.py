@@ -228,6 +228,10 @@ def problem(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, ma
             raise ValueError(f"k is required for protocol={protocol!r}: the number of sweeps of "
                              "the negative chains.")
         k = check_steps(k, "k", integer=scan != "continuous")
+        if k == 0:
+            raise ValueError(f"k=0 with protocol={protocol!r}: the negative law p(0, p0) = p0 does "
+                             "not depend on theta, so no parameters can move it to the data; "
+                             "pass k >= 1 (or protocol='eq' for maximum likelihood).")
     n = template.n_states
     if protocol in ("cd", "eq"):
         if p0 is not None:
