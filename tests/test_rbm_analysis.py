@@ -185,3 +185,21 @@ def test_binarised_digits():
         digits.load(threshold=16)
     with pytest.raises(ValueError, match="n_test"):
         digits.load(n_test=1790)
+
+
+def test_digits_experiment_runs_and_resumes(tmp_path):
+    """The smallest digits experiment: every protocol measured on the same time grid, the
+    summary names each, and a second call resumes the checkpointed training bit for bit."""
+    from shortrun.numerics.analysis import digits_memory as dm
+    cfg = dm.TINY
+    res = dm.run(cfg, progress=False, checkpoint_dir=tmp_path)
+    for p in cfg.protocols:
+        T = len(res[f"{p}_times"])
+        assert res[f"{p}_stats_error"].shape == res[f"{p}_aa_test"].shape == (T,)
+        assert res[f"{p}_samples"].shape == (T, 16, 64)
+        assert cfg.k in res[f"{p}_times"] and cfg.k * cfg.t_max_factor == res[f"{p}_times"][-1]
+    lines = dm.summary(cfg, res)
+    assert [line.split(":")[0] for line in lines] == [f"{p}-{cfg.k}" for p in cfg.protocols]
+    again = dm.run(cfg, progress=False, checkpoint_dir=tmp_path)
+    for key in res:
+        np.testing.assert_array_equal(again[key], res[key], err_msg=key)

@@ -269,9 +269,10 @@ def _first(mask):
     return f"row {i}, column {j}"
 
 
-def check_samples(samples, name="samples"):
+def check_samples(samples, name="samples", max_n=DATA_MAX_N):
     """Validate user samples: an (M, N) array, one row per sample, of spins in {−1, +1} or bits
     in {0, 1} (booleans count as bits); returns them as an int8 (M, N) array of ±1 spins.
+    ``max_n`` is the largest N accepted (None: any N, for the Monte Carlo routes).
 
     Every refusal is a ValueError that says what is wrong and how to fix it.
     """
@@ -290,9 +291,9 @@ def check_samples(samples, name="samples"):
     if M < 1 or N < 1:
         raise ValueError(f"{name} is empty (shape {a.shape}); it needs at least one sample (row) "
                          "and one spin (column).")
-    if N > DATA_MAX_N:
+    if max_n is not None and N > max_n:
         raise ValueError(f"{name} have N={N} spins: the exact routes hold vectors over the 2^N "
-                         f"states and stop at N={DATA_MAX_N}; {_LARGE_N}.")
+                         f"states and stop at N={max_n}; {_LARGE_N}.")
     if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
         raise ValueError(f"{name} contain NaN or inf (first at {_first(~np.isfinite(a))}); pass "
                          "spins in {-1, +1} or bits in {0, 1}.")

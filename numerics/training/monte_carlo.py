@@ -73,7 +73,7 @@ def _data_source(data, batch_size):
                              "batch_size=None.")
         p = teachers.check_law(data, "data")
         return n_spins(p), None, p
-    samples = teachers.check_samples(data, "data")
+    samples = teachers.check_samples(data, "data", max_n=None)
     if batch_size is not None:
         if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, numbers.Integral) \
                 or not 1 <= batch_size <= len(samples):
