@@ -158,3 +158,97 @@ def test_pair_columns_follow_theta_order():
     Phi = jacobian.phi_matrix(N)
     p = random_p0(N, 3)
     assert np.allclose(Phi.T @ p, moments.stats(p), atol=1e-15)
+
+
+# ---- the fast tangent routes -------------------------------------------------------------
+def _with_threads(fn):
+    """``[fn()]`` on one and on two numba threads."""
+    import numba
+    saved = numba.get_num_threads()
+    try:
+        out = []
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            out.append(fn())
+    finally:
+        numba.set_num_threads(saved)
+    return out
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_gathered_random_step_is_the_mean_of_site_steps(rule):
+    """R = (1/N) sum_i T_i on (p, D): the gathered rows (each state from its N neighbours, the
+    dH term from G_i) equal the mean of the N single-site tangent steps to 2^N eps."""
+    N = 6
+    model, p = random_model(N, 11), random_p0(N, 12)
+    K = jacobian.TangentKernel(model, rule, "random")
+    D = np.random.default_rng(13).normal(size=(1 << N, K.P))
+    steps = [K.site_step(p, D, i) for i in range(N)]
+    ref_p = sum(s[0] for s in steps) / N
+    ref_D = sum(s[1] for s in steps) / N
+    rp, rD = K.random_step(p, D)
+    assert np.max(np.abs(rp - ref_p)) <= exact_tol(N)
+    assert np.max(np.abs(rD - ref_D)) <= exact_tol(N) * np.max(np.abs(ref_D))
+
+
+@pytest.mark.parametrize("scan", ["random", "sequential", "continuous"])
+def test_tangent_thread_count_and_route_independent(scan):
+    """Large enough for the threaded passes: bit-identical on 1 and 2 threads, and equal to the
+    one-thread route."""
+    N = 13
+    model = random_model(N, 14, 0.3)
+    k = 0.4 if scan == "continuous" else 1
+    assert (1 << N) * jacobian.n_params(N) >= jacobian.SERIAL_BELOW
+    runs = _with_threads(lambda: jacobian.law_tangent(model, "uniform", k, "metropolis", scan))
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    saved = jacobian.SERIAL_BELOW
+    try:
+        jacobian.SERIAL_BELOW = 1 << 40           # force the one-thread routes
+        p, D = jacobian.law_tangent(model, "uniform", k, "metropolis", scan)
+    finally:
+        jacobian.SERIAL_BELOW = saved
+    np.testing.assert_array_equal(p, runs[0][0])
+    np.testing.assert_array_equal(D, runs[0][1])
+
+
+def test_tangent_size_limits():
+    with pytest.raises(ValueError, match=r"N=19 exceeds N <= 18"):
+        jacobian.TangentKernel(models.BoltzmannMachine.zeros(19))
+    budget = jacobian.check_size.__globals__["MEMORY_BUDGET"]
+    try:
+        jacobian.check_size.__globals__["MEMORY_BUDGET"] = 2**20
+        with pytest.raises(ValueError, match="exact random-scan Jacobian at N=10 would need"):
+            jacobian.TangentKernel(models.BoltzmannMachine.zeros(10))
+    finally:
+        jacobian.check_size.__globals__["MEMORY_BUDGET"] = budget
+
+
+@pytest.mark.parametrize("scan", ["random", "sequential"])
+def test_newton_bit_identical_for_any_blas_and_numba_thread_count(scan, monkeypatch):
+    """fixed_point.solve gives the same theta*, bit for bit, under 1 and 2 BLAS threads and 1
+    and 2 numba threads (the thresholds are lowered so that N = 11 takes the threaded kernels).
+    Unlimited, two BLAS threads change the last bits of theta* here (the statistics and the
+    linear solves split their sums by thread count); solve runs with one BLAS thread."""
+    import numba
+    from threadpoolctl import threadpool_limits
+    from shortrun.numerics.data import teachers
+    from shortrun.numerics.kernels import site_updates
+    from shortrun.numerics.training import fixed_point
+    monkeypatch.setattr(site_updates, "SERIAL_BELOW", 1 << 8)
+    monkeypatch.setattr(jacobian, "SERIAL_BELOW", 1 << 8)
+    data = teachers.sk(11, 0.8, seed=3, field=0.3).data(M=5000, seed=2)
+    saved = numba.get_num_threads()
+    thetas = []
+    try:
+        for blas in (1, 2):
+            for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+                numba.set_num_threads(threads)
+                with threadpool_limits(blas, user_api="blas"):
+                    fp = fixed_point.solve(data, 2, "rdm", "heatbath", scan, tol=1e-11)
+                thetas.append(fp.theta)
+    finally:
+        numba.set_num_threads(saved)
+    assert fp.converged
+    for theta in thetas[1:]:
+        np.testing.assert_array_equal(theta, thetas[0])

@@ -167,9 +167,6 @@ class BMKernel(Kernel):
         (:func:`uniformisation_weights`).  Each term is added in the pass of the fused operator
         that makes it.
         """
-        if self.scan == "random":
-            k = check_steps(k, "k")
-            return self._random_updates(self.check_p0(p0), k * self.N)
         if self.scan != "continuous":
             return super().propagate(p0, k)
         t = check_steps(k, "t", integer=False)
