@@ -11,7 +11,8 @@ machine).  (a) Energy distance (E3, Euclidean) between the samples and as many h
 (b) nearest-neighbour adversarial accuracy (E2, Euclidean; 0.5 is ideal, 1 means the samples
 are told apart from the data every time); (c) mean confidence max_c P(c|x) of a logistic-
 regression digit classifier fitted on the training digits; (d) mean energy of the samples
-minus that of the held-out digits.  Dotted (value in (a)): training digits scored in the same
+minus that of the training digits: the energy is linear in the head's weights, so its mean is
+one of the statistics Rdm-K training matches, and the Rdm-K curve crosses zero at t = K (G5).  Dotted (value in (a)): training digits scored in the same
 way (what a perfect sampler reaches); dashed: t = K.  The Rdm-K machine is best at t ≈ K, where its
 K-step process matches the data (G5), although its Gibbs law p_θ does not: run longer, its chains
 keep lowering their energy and freeze into over-saturated strokes.  The CD-K and PCD-K machines
@@ -34,6 +35,8 @@ ROWS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 20.0, 100.0)
 #: at least this many times the one at K
 BEST_FACTOR = 3.0
 WORSE_FACTOR = 2.0
+#: the mean energy at t = K matches the training digits' to this fraction of its offset at K/10
+ENERGY_MATCH = 0.1
 
 
 def checks_of(r, k):
@@ -57,6 +60,12 @@ def checks_of(r, k):
                      f"AA = {aa[iK]:.3f} at K, {aa[iL]:.3f} at 100 K (0.5 ideal); training digits: "
                      f"{float(r['baseline_adversarial_accuracy']):.3f}"),
     ]
+    gap = r["rdm_mean_energy"] - float(r["rdm_train_energy"])
+    checks.append(common.check(
+        NAME, "Rdm-K: |⟨E⟩ at t = K − ⟨E⟩ of the training digits| over the same at t = K/10",
+        abs(gap[iK]) / abs(gap[i0]), f"≤ {ENERGY_MATCH:g} (matched statistic, G5)",
+        abs(gap[iK]) <= ENERGY_MATCH * abs(gap[i0]),
+        f"⟨E⟩_K − ⟨E⟩_train = {gap[iK]:+.4f}; at t = {int(t[i0])}: {gap[i0]:+.4f}"))
     return checks
 
 
@@ -78,7 +87,7 @@ def make(ctx):
     from shortrun.numerics.neural import memory     # needs the optional extra (jax, optax)
 
     config = ctx.size(memory.FAST, memory.FULL, tiny=memory.TINY)
-    r = common.cached(ctx, NAME, memory.settings(config),
+    r = common.cached(ctx, NAME, dict(memory.settings(config), version=2),
                       lambda: memory.run(config, progress=None if ctx.progress else False))
     k, t = config.k, r["t"]
     checks = checks_of(r, k)
@@ -112,12 +121,12 @@ def make(ctx):
     panels = [("energy_distance", "(a) energy distance to held-out digits", "log"),
               ("adversarial_accuracy", "(b) adversarial accuracy (0.5 ideal)", "linear"),
               ("confidence", "(c) classifier confidence", "linear"),
-              ("mean_energy", r"(d) $\langle E\rangle_{t} - \langle E\rangle_{\rm held-out}$",
+              ("mean_energy", r"(d) $\langle E\rangle_{t} - \langle E\rangle_{\rm training\ digits}$",
                "symlog")]
     for n, (key, title, scale) in enumerate(panels):
         ax = fig.add_subplot(bottom[n // 2, n % 2])
         for p in PROTOCOLS:
-            y = r[f"{p}_{key}"] - (r[f"{p}_data_energy"] if key == "mean_energy" else 0.0)
+            y = r[f"{p}_{key}"] - (r[f"{p}_train_energy"] if key == "mean_energy" else 0.0)
             ax.plot(t, y, "o-", ms=2.5, lw=1.2, color=COLOR[p], label=LABEL[p])
         if key == "energy_distance":      # ≈ 0, may be slightly negative (U-statistic)
             ax.text(0.97, 0.04, f"training digits: {float(r['baseline_energy_distance']):.3f}",

@@ -70,7 +70,8 @@ def run(config=FAST, progress=None, checkpoint_dir=None):
     -------
     dict of numpy arrays: ``t``; per protocol p: ``{p}_energy_distance``,
     ``{p}_adversarial_accuracy``, ``{p}_confidence``, ``{p}_mean_energy`` (over t),
-    ``{p}_data_energy`` (mean energy of the held-out digits), ``{p}_samples``
+    ``{p}_data_energy`` and ``{p}_train_energy`` (mean energy of the held-out and of the
+    training digits), ``{p}_samples``
     (len(t), n_shown, 64), ``{p}_train_seconds``, ``{p}_gap`` (training history); and
     ``baseline_energy_distance``, ``baseline_adversarial_accuracy``, ``baseline_confidence``:
     the training digits scored the same way (what a perfect sampler reaches).
@@ -101,6 +102,7 @@ def run(config=FAST, progress=None, checkpoint_dir=None):
         apply = energies.jit_apply(energy)
         out[f"{p}_mean_energy"] = np.array([float(np.mean(apply(res.params, s))) for s in samples])
         out[f"{p}_data_energy"] = np.asarray(float(np.mean(apply(res.params, data.test))))
+        out[f"{p}_train_energy"] = np.asarray(float(np.mean(apply(res.params, data.train))))
         out[f"{p}_samples"] = samples[:, :c.n_shown]
     return out
 

@@ -48,8 +48,8 @@ class TrainResult:
     """Outcome of :func:`train`.
 
     ``params`` : the trained parameter pytree (JAX arrays);
-    ``gap[n]`` : ⟨E⟩_minibatch − ⟨E⟩_chains at update n (before its step; → 0 at a fixed point
-    when the energy has an offset-like direction);
+    ``gap[n]`` : ⟨E⟩_minibatch − ⟨E⟩_chains at the parameters of update n (the contrastive
+    objective whose θ-gradient is g; negative while the chains sit above the data in energy);
     ``grad_norm[n]`` : ‖g‖₂ of update n;
     ``trace`` : (n_steps, P) flat parameters before each update (only with ``keep_params``);
     ``chains`` : the negative chains after the last update (the persistent ones for ``'pcd'``);
