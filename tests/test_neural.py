@@ -264,7 +264,8 @@ def test_time_grid_spans_k_over_10_to_100k():
 # --------------------------------------------------------------------------- optional extra
 def test_rest_of_shortrun_imports_without_jax():
     code = ("import sys, shortrun, shortrun.numerics, shortrun.numerics.kernels, "
-            "shortrun.numerics.training, shortrun.theory.gaussian\n"
+            "shortrun.numerics.training, shortrun.theory.gaussian, "
+            "shortrun.paper_figures.fig_convnet\n"
             "print(sorted(m for m in sys.modules if m == 'jax' or m.startswith('jax.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
