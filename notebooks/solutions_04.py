@@ -46,7 +46,7 @@ k = 1.0
 model = cont.model
 C_D = ring.data().moments()[1][0, 1]
 ts = np.linspace(0, 5, 11)
-exact = np.array([moments.moments(kernels.law(model, "uniform", t, rule="heatbath",
+exact = np.array([moments.moments(kernels.law(model, "uniform", t=t, rule="heatbath",
                                               scan="continuous"))[1][0, 1] for t in ts]) / C_D
 first = ht.memory_ratio(ts, k)
 assert abs(exact[ts == k][0] - 1) < 1e-9                    # matched at t = k exactly
