@@ -3,10 +3,12 @@
 
     python3 tasks.py figures [args...]   # set-up, then reproduce the paper figures (fast default)
     python3 tasks.py test [pytest args...]  # set-up, then run the default test suite
+    python3 tasks.py notebooks [args...]  # set-up with JupyterLab, then open the teaching notebooks
 
 Set-up is idempotent: ``.venv`` is created with the running interpreter (Python >= 3.11) and the
-package is installed in editable mode with its ``test`` extra; it is redone only when
-``setup.cfg`` or ``pyproject.toml`` change.  Only the standard library is used here.
+package is installed in editable mode with its ``test`` and ``deep`` extras (``notebooks`` adds
+the ``notebooks`` extra, JupyterLab); it is redone only when ``setup.cfg`` or ``pyproject.toml``
+change or an extra is missing.  Only the standard library is used here.
 """
 from __future__ import annotations
 
@@ -30,20 +32,26 @@ def _fingerprint() -> str:
     return h.hexdigest()
 
 
-def setup() -> None:
-    """Create ``.venv`` and install ``shortrun[test]`` into it (only when needed)."""
+def setup(extras: tuple[str, ...] = ("test", "deep")) -> None:
+    """Create ``.venv`` and install ``shortrun[<extras>]`` into it (only when needed).
+
+    The stamp file holds the fingerprint of the build files and the extras installed with them
+    (a stamp with the fingerprint alone is from a ``test,deep`` install)."""
     if sys.version_info < (3, 11):
         sys.exit(f"shortrun needs Python >= 3.11; this is {sys.version.split()[0]}. "
                  "Run the command with python3.11.")
     if not PY.exists():
         print(f"[setup] creating virtual environment {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
-    if STAMP.exists() and STAMP.read_text() == _fingerprint():
+    stamp = STAMP.read_text().split() if STAMP.exists() else []
+    installed = set(stamp[1:]) or {"test", "deep"}
+    if stamp[:1] == [_fingerprint()] and set(extras) <= installed:
         return
-    print("[setup] installing shortrun[test,deep] (editable) and its dependencies", flush=True)
+    names = ",".join(extras)
+    print(f"[setup] installing shortrun[{names}] (editable) and its dependencies", flush=True)
     pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "install", "-q"]
-    subprocess.run(pip + ["-e", f"{ROOT}[test,deep]"], check=True, cwd=ROOT)
-    STAMP.write_text(_fingerprint())
+    subprocess.run(pip + ["-e", f"{ROOT}[{names}]"], check=True, cwd=ROOT)
+    STAMP.write_text(" ".join([_fingerprint(), *extras]))
 
 
 def run(args: list[str]) -> int:
@@ -51,13 +59,16 @@ def run(args: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("figures", "test", "setup"):
+    if not argv or argv[0] not in ("figures", "test", "setup", "notebooks"):
         print(__doc__)
         return 2
     cmd, rest = argv[0], argv[1:]
-    setup()
+    setup(("test", "deep", "notebooks") if cmd == "notebooks" else ("test", "deep"))
     if cmd == "setup":
         return 0
+    if cmd == "notebooks":  # the whole repository is served, so the links to docs/ open too
+        return run(["-m", "jupyter", "lab", f"--notebook-dir={ROOT}",
+                    f"--preferred-dir={ROOT / 'notebooks'}"] + rest)
     if cmd == "figures":
         return run(["-m", "shortrun.paper_figures"] + rest)
     code = run(["-m", "pytest"] + rest)
