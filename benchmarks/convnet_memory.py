@@ -37,7 +37,8 @@ def report(out, config):
           f"{float(out['baseline_confidence']):.3f}")
     for p in config.protocols:
         print(f"\n{p.upper()}-{k}: trained in {float(out[f'{p}_train_seconds']):.1f} s; "
-              f"mean energy of held-out digits {float(out[f'{p}_data_energy']):+.3f}")
+              f"mean energy of held-out digits {float(out[f'{p}_data_energy']):+.3f}, of training "
+              f"digits {float(out[f'{p}_train_energy']):+.3f}")
         print(f"{'t':>7} {'t/K':>7} {'energy dist':>12} {'AA':>7} {'confidence':>11} {'mean E':>10}")
         for i, ti in enumerate(t):
             print(f"{ti:>7d} {ti / k:>7.2f} {out[f'{p}_energy_distance'][i]:>12.4f} "
