@@ -243,11 +243,13 @@ def _gather_table_threads(coef, w, T):
 
 
 @njit(**_JIT, inline="always")
-def _gather_rows(p, D, op, oD, T, cols, x0, x1, G):
+def _gather_rows(p, D, op, oD, T, cols, x0, x1, S):
     """``(op, oD)[x] = R (p, D)[x]`` for the states ``x0 <= x < x1``, each row built in place
     from its own row and its N neighbours (contributions in the order 0..N-1), then the ∂H
-    term: :math:`s_i G_i` on column h_i, :math:`s_i s_j (G_i + G_j)` on column J_ij."""
+    term: :math:`s_iG_i` on column h_i, :math:`s_j(s_iG_i) + s_i(s_jG_j)` on column J_ij (i < j;
+    those columns are contiguous in j).  ``S``: work array (2, N)."""
     N, P = cols.shape[0], D.shape[1]
+    s, sg = S[0], S[1]
     for x in range(x0, x1):
         t = T[x]
         px = p[x]
@@ -261,23 +263,24 @@ def _gather_rows(p, D, op, oD, T, cols, x0, x1, G):
             nb = t[1 + 3 * i]
             py = p[y]
             acc += nb * py
-            G[i] = t[2 + 3 * i] * px + t[3 + 3 * i] * py
+            s[i] = 2.0 * ((x >> i) & 1) - 1.0
+            sg[i] = s[i] * (t[2 + 3 * i] * px + t[3 + 3 * i] * py)
             e = D[y]
             for col in range(P):
                 o[col] += nb * e[col]
         op[x] = acc
         for i in range(N):
-            si = 2.0 * ((x >> i) & 1) - 1.0
-            o[i] += si * G[i]
-            ci = cols[i]
-            for j in range(i + 1, N):
-                sj = 2.0 * ((x >> j) & 1) - 1.0
-                o[ci[j]] += si * sj * (G[i] + G[j])
+            o[i] += sg[i]
+            if i + 1 < N:
+                row = o[cols[i, i + 1] - (i + 1):]
+                si, sgi = s[i], sg[i]
+                for j in range(i + 1, N):
+                    row[j] += s[j] * sgi + si * sg[j]
 
 
 @njit(**_JIT)
 def _gather_serial(p, D, op, oD, T, cols):
-    _gather_rows(p, D, op, oD, T, cols, 0, p.shape[0], np.empty(cols.shape[0]))
+    _gather_rows(p, D, op, oD, T, cols, 0, p.shape[0], np.empty((2, cols.shape[0])))
 
 
 @njit(**_JIT, parallel=True)
@@ -286,7 +289,7 @@ def _gather_threads(p, D, op, oD, T, cols):
     per = (n + CHUNKS - 1) // CHUNKS
     for ch in prange(CHUNKS):
         _gather_rows(p, D, op, oD, T, cols, ch * per, min(n, (ch + 1) * per),
-                     np.empty(cols.shape[0]))
+                     np.empty((2, cols.shape[0])))
 
 
 @njit(**_JIT, parallel=True)
