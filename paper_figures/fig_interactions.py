@@ -1,18 +1,18 @@
 """Interaction spectrum: short-run training invents couplings the teacher does not have.
 
 Teacher: the 3×3 periodic ferromagnet (nearest-neighbour J⁰ = 1 at β = 0.2, field 0.1): 18 bonds
-and 18 absent pairs (the diagonals), nothing above order 2.  Data = its exact law.  Machines:
-a Boltzmann machine (random-scan heat-bath) and an RBM with 3 hidden units (alternating Gibbs),
+and 18 absent pairs (the diagonals), nothing above order 2.  Data = its exact law.  Machines: a
+Boltzmann machine (random-scan heat-bath) and an RBM with 3 hidden units (alternating Gibbs),
 trained with Rdm-k from uniform p0 to the exact fixed point θ*(k) (Newton on all 2^9 states; the
-RBM from a gradient-ascent warm start), and by maximum likelihood ("eq", k = ∞).  Every law is
-expanded as log p(s) = Σ_S K_S Π_{i∈S} s_i (fast Walsh–Hadamard transform, (W1)).
-(a) Weight per order Σ_{|S|=r} K_S² of the teacher and of the machines' own laws p_θ* at k = 1
-and at ML.  (b) Spurious pair weight (Σ K_ij² over the pairs absent from the teacher) against
-k: of p_θ* (filled) and of the k-step law p(k, p0) (open), which reproduces the data's
-statistics exactly (G5).  The BM's spurious pairs vanish as k grows (ML recovers the teacher);
-the RBM keeps a floor (it cannot express the lattice with 3 hidden units) and adds more at small
-k.  (c) Spurious weight of orders ≥ 3: a BM's own law has none, but its k-step law does; the
-RBM's law has them at every k.  (d)–(f) Pair matrices K_ij of the teacher and of the Rdm-1
+RBM from a gradient-ascent warm start, extended where Newton stalls), and by maximum likelihood
+("eq", k = ∞).  Every law is expanded as log p(s) = Σ_S K_S Π_{i∈S} s_i (fast Walsh–Hadamard
+transform, (W1)).  (a) Weight per order Σ_{|S|=r} K_S² of the teacher and of the machines' own
+laws p_θ* at k = 1 and at ML.  (b) Spurious pair weight (Σ K_ij² over the pairs absent from the
+teacher) against k: of p_θ* (filled) and of the k-step law p(k, p0) (open), which reproduces the
+data's statistics exactly (G5).  The BM's spurious pairs vanish as k grows (ML recovers the
+teacher); the RBM keeps a floor (it cannot express the lattice with 3 hidden units) and adds more
+at small k.  (c) Spurious weight of orders ≥ 3: a BM's own law has none, but its k-step law does;
+the RBM's law has them at every k.  (d)–(f) Pair matrices K_ij of the teacher and of the Rdm-1
 machines' p_θ*.
 """
 from __future__ import annotations
@@ -25,8 +25,26 @@ NAME = "interactions"
 EQ = 0          # k = 0 marks maximum likelihood ('eq') in the cached arrays
 
 
+def _rbm_root(data, k, protocol, start, warm_steps, attempts=4):
+    """Newton from a gradient-ascent warm start; where Newton stalls (a nearly singular Jacobian
+    on the way), ``warm_steps`` more updates of gradient ascent and again."""
+    from shortrun.numerics import training
+    from shortrun.numerics.training import fixed_point
+
+    theta = start.theta
+    for attempt in range(attempts):
+        theta = training.train(data, k, protocol, scan="alternating", model=start, theta0=theta,
+                               lr=0.5, momentum=0.5, n_steps=warm_steps, progress=False).theta
+        try:
+            return fixed_point.solve(data, k, protocol, scan="alternating", model=start,
+                                     theta0=theta, progress=False)
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+
+
 def compute(L, beta, field, n_hidden, ks, warm_steps):
-    from shortrun.numerics import kernels, models, training
+    from shortrun.numerics import kernels, models
     from shortrun.numerics.analysis import interactions as ia
     from shortrun.numerics.data import teachers
     from shortrun.numerics.training import fixed_point
@@ -44,12 +62,7 @@ def compute(L, beta, field, n_hidden, ks, warm_steps):
         machines = []
         fp = fixed_point.solve(data, kk, protocol, progress=False)
         machines.append(("bm", fp, "random"))
-        warm = training.train(data, kk, protocol, scan="alternating", model=start,
-                              theta0=start.theta, lr=0.5, momentum=0.5, n_steps=warm_steps,
-                              progress=False)
-        fp = fixed_point.solve(data, kk, protocol, scan="alternating", model=start,
-                               theta0=warm.theta, progress=False)
-        machines.append(("rbm", fp, "alternating"))
+        machines.append(("rbm", _rbm_root(data, kk, protocol, start, warm_steps), "alternating"))
         for name, fp, scan in machines:
             m = fp.model
             law = (np.asarray(m.boltzmann()) if kk is None
