@@ -114,7 +114,9 @@ def test_the_chains_fit_their_count(monkeypatch, compiled):
     N, n, T = 7, 3000, 4
     model = random_bm(N, seed=2)
     per_run = n * N * (1 + T) + 40 * N * N
-    peak = _peak(lambda: sampling.sample(model, "uniform", 5, n_chains=n, times=[0, 1, 3, 5]))
+    run = lambda: sampling.sample(model, "uniform", 5, n_chains=n, times=[0, 1, 3, 5])  # noqa: E731
+    run()                                     # the same call once: a cold numba cache compiles here
+    peak = _peak(run)
     assert peak <= per_run + 2**16           # small arrays (times, seeds) on top
     monkeypatch.setattr(states, "MEMORY_BUDGET", per_run - 1)
     with pytest.raises(ValueError, match="n_chains=3000 chains of N=7 spins recorded at 4 times"):
