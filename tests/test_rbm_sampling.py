@@ -27,6 +27,7 @@ def test_histogram_matches_the_exact_law(nv, nh, scale, seed):
         assert_law(p_hat, p, n, f"N_v={nv} N_h={nh} t={t}")
 
 
+@pytest.mark.slow  # about a minute of CPU: run with -m slow
 def test_huge_weights_use_the_additive_route_and_stay_exact():
     m = RBM.random(4, 3, seed=5, scale=400.0, field=2.0)
     assert not srbm._tables(m)[-1]
