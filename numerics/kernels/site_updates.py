@@ -24,8 +24,7 @@ contiguous states (16 KiB at L = 11: L1 cache).  There site i pairs runs of 2^i 
 states; the sites ``i < K = L // 2``, whose runs are short, are applied to a transposed copy of
 the block (2^K rows of 2^(L-K) states, bits K..L-1 of the index running fastest), where their
 runs are 2^(L-K) long: every loop then runs over long contiguous runs and vectorises.  A *group*
-of ``G`` higher sites
-``i0 <= i < i0 + G`` only mixes the 2^G blocks of a *tile* (the states whose bits outside
+of ``G`` higher sites ``i0 <= i < i0 + G`` only mixes the 2^G blocks of a *tile* (the states whose bits outside
 ``[0, L)`` and ``[i0, i0 + G)`` are fixed; 2^(L+G) states, 256 KiB at G = 4).  A sequential sweep
 or one random-scan update R therefore costs one pass over memory for the low sites together with
 the first group (contiguous tiles) and one pass per further group, each tile updated while it

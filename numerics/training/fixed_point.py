@@ -135,11 +135,13 @@ def _damped_step(prob, theta, F, jac, max_step):
     return None
 
 
-#: A full Newton step that lowered ‖F‖₂ below ``_REUSE`` times its value keeps its Jacobian, with
-#: Broyden's rank-one update, for the next step (one residual instead of an exact Jacobian, which
-#: costs P tangent columns); any other step, or a reused Jacobian that gives no step, takes a
-#: fresh exact Jacobian, and so does every diagnosis of a failure.
-_REUSE = 0.3
+#: rdm/cd, near the root (‖F‖∞ <= ``_REUSE_BELOW``): a full Newton step that lowered ‖F‖₂ below
+#: ``_REUSE`` times its value keeps its Jacobian, with Broyden's rank-one update, for the next
+#: step (one residual instead of an exact Jacobian, which propagates P tangent columns through
+#: the k steps); any other step, or a reused Jacobian that gives no step, takes a fresh exact
+#: Jacobian, and so does every diagnosis of a failure.  Far from the root, and for eq and pcd
+#: (whose Jacobian costs about one residual), the iterates are those of plain damped Newton.
+_REUSE, _REUSE_BELOW = 0.3, 1e-2
 
 #: Newton must lower ‖F‖₂ below ``_GAIN`` times its value ``_WINDOW`` iterations earlier, else it
 #: stops: a stalled run would spend its remaining iterations, each costing a Jacobian and up to
@@ -229,6 +231,7 @@ def _newton_run(prob, theta0, report, label, *, tol, max_iter, max_step, theta_m
     tops = [float(np.max(np.abs(theta[m])))]
     status, message, it = "max_iter", "", 0
     stale = False                       # jac reused from an earlier iterate (a chord step)
+    reuse = prob.protocol in ("rdm", "cd")      # Jacobian = P tangent columns through k steps
     while norms[-1] > tol and it < max_iter:
         step = _damped_step(prob, theta, F, jac, max_step)
         trial = None if step is None else step[0]
@@ -259,8 +262,8 @@ def _newton_run(prob, theta0, report, label, *, tol, max_iter, max_step, theta_m
                              f"{it} iterations while |F| kept decreasing")
             break
         F_new, full = step[1], step[2]
-        stale = (full and np.linalg.norm(F_new) <= _REUSE * norms2[-1]) or (
-            np.max(np.abs(F_new)) <= tol)
+        stale = (reuse and full and np.linalg.norm(F_new) <= _REUSE * norms2[-1]
+                 and np.max(np.abs(F_new)) <= _REUSE_BELOW) or np.max(np.abs(F_new)) <= tol
         if stale:                       # Broyden's update of the reused Jacobian
             s_, y_ = (theta - previous)[m], F_new - F
             F, jac = F_new, jac + np.outer(y_ - jac @ s_, s_) / (s_ @ s_)
