@@ -166,12 +166,7 @@ PARALLEL_ROOTS = {
 }
 PARALLEL_GRID = [(N, protocol, rule, k) for N in (6, 7, 8, 9, 10) for protocol in ("rdm", "cd")
                  for rule in RULES for k in KS]
-#: (6, rdm, metropolis, 2): its root was reached from the recorded seeded starts with the earlier
-#: Jacobian route; the new one (same derivative, other rounding) sends Newton's chaotic path
-#: elsewhere from those starts (12 seeds tried), so the case runs with the slow suite until new
-#: starts are recorded.
-PARALLEL_DEFAULT = ([case for case in PARALLEL_GRID
-                     if case[0] == 6 and case != (6, "rdm", "metropolis", 2)]
+PARALLEL_DEFAULT = ([case for case in PARALLEL_GRID if case[0] == 6]
                     + [(7, "rdm", "heatbath", 1), (8, "cd", "heatbath", 2),
                        (9, "rdm", "metropolis", 5), (10, "rdm", "metropolis", 1)])
 PARALLEL_SLOW = [case for case in PARALLEL_GRID if case not in PARALLEL_DEFAULT]
