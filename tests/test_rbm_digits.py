@@ -2,8 +2,8 @@
 
 An Rdm-k machine reproduces the data's statistics best when sampled for t ≈ k steps from its
 training p0, and both the statistics and the sample quality degrade for t ≫ k; its chains mix far
-slower than k at the end of training (out of equilibrium); a PCD-k machine with small k drifts to
-τ > 3k.  A second call with the same checkpoint folder resumes every training run and returns
+slower than k at the end of training (out of equilibrium, τ > 10k); a PCD-k machine ends with
+τ > 2k (its persistent chains get k steps per update).  A second call with the same checkpoint folder resumes every training run and returns
 the same numbers bit for bit.
 """
 import numpy as np
@@ -39,7 +39,7 @@ def test_mixing_times_along_training(fast):
     _, res = fast
     k = dm.FAST.k
     assert res["rdm_tau"][-1] > 10 * k
-    assert res["pcd_tau"][-1] > 3 * k
+    assert res["pcd_tau"][-1] > 2 * k
     for p in dm.FAST.protocols:
         assert res[f"{p}_tau"][-1] > res[f"{p}_tau"][1] > res[f"{p}_tau"][0]
 
