@@ -113,7 +113,7 @@ def compiled():
 def test_the_chains_fit_their_count(monkeypatch, compiled):
     N, n, T = 7, 3000, 4
     model = random_bm(N, seed=2)
-    per_run = n * N * (1 + T) + 40 * N * N
+    per_run = n * N * (1 + T) + 80 * N * N
     run = lambda: sampling.sample(model, "uniform", 5, n_chains=n, times=[0, 1, 3, 5])  # noqa: E731
     run()                                     # the same call once: a cold numba cache compiles here
     peak = _peak(run)

@@ -89,13 +89,23 @@ def _flips(u, si, fi, rule, mul):
 
 @njit(cache=True, inline="always")
 def _set_fields(s, F, h, T, mul):
-    """F = H = h + J s, or E = e^{2H} in the multiplicative representation (J = T[0])."""
+    """Recompute the field variables from the spins, row by row in the order j = 0, 1, … (as the
+    flip updates :func:`_flip_site` apply them; the loops carry no dependency and vectorise):
+    F = H = h + Σ_j J[j] s_j (``h`` = the fields, T = [J]), or, multiplicatively, without a
+    transcendental, E = e^{2h} ∏_j e^{2 s_j J[j]} (``h`` = e^{2h}, T = [J, e^{4J}, e^{−4J},
+    e^{2J}, e^{−2J}]; every partial product is e^{2x} with |x| ≤ ``MUL_FIELD_MAX``: normal)."""
     N = s.shape[0]
     for i in range(N):
-        acc = h[i]
-        for j in range(N):
-            acc += T[0, i, j] * s[j]
-        F[i] = np.exp(2.0 * acc) if mul else acc
+        F[i] = h[i]
+    for j in range(N):
+        if mul:
+            m = 3 if s[j] > 0.0 else 4
+            for i in range(N):
+                F[i] *= T[m, j, i]
+        else:
+            sj = s[j]
+            for i in range(N):
+                F[i] += T[0, j, i] * sj
 
 
 @njit(cache=True, inline="always")
@@ -121,7 +131,7 @@ def _try_site(i, u, s, F, T, mul, rule):
 
 
 @njit(cache=True)
-def _sweep(s, F, T, mul, skey, rule, scan, flip):
+def _sweep(s, F, T, mul, skey, rule, scan, flip, U):
     """One discrete step of one chain with the random numbers of sweep key ``skey``."""
     N = s.shape[0]
     if scan == RANDOM:
@@ -129,8 +139,10 @@ def _sweep(s, F, T, mul, skey, rule, scan, flip):
             i = min(int(rng.uniform(skey, 2 * n) * N), N - 1)  # guard against round-up
             _try_site(i, rng.uniform(skey, 2 * n + 1), s, F, T, mul, rule)
     elif scan == SEQUENTIAL:
+        for i in range(N):  # the draws first: a loop without branches, which vectorises
+            U[i] = rng.uniform(skey, i)
         for i in range(N):
-            _try_site(i, rng.uniform(skey, i), s, F, T, mul, rule)
+            _try_site(i, U[i], s, F, T, mul, rule)
     else:  # PARALLEL: every decision from the old state, then apply
         for i in range(N):
             flip[i] = _flips(rng.uniform(skey, i), s[i], F[i], rule, mul)
@@ -155,12 +167,12 @@ def _record(traj, ti, times, c, s, upto, strict):
 
 
 @njit(cache=True)
-def _run_discrete(s, F, h, T, mul, key, k, rule, scan, times, traj, c, flip):
+def _run_discrete(s, F, h, T, mul, key, k, rule, scan, times, traj, c, flip, U):
     ti = _record(traj, 0, times, c, s, 0.0, False)
     for t in range(k):
         if t % REFRESH == 0 and t > 0:
             _set_fields(s, F, h, T, mul)
-        _sweep(s, F, T, mul, rng.sweep_key(key, t), rule, scan, flip)
+        _sweep(s, F, T, mul, rng.sweep_key(key, t), rule, scan, flip, U)
         ti = _record(traj, ti, times, c, s, t + 1.0, False)
 
 
@@ -207,6 +219,7 @@ def _run(h, T, mul, states, k, rule, scan, seed, times, traj):
         s = np.empty(N)
         F = np.empty(N)
         flip = np.empty(N, dtype=np.bool_)
+        U = np.empty(N)
         for c in range(b * CHAIN_BLOCK, min(n_chains, (b + 1) * CHAIN_BLOCK)):
             for i in range(N):
                 s[i] = states[c, i]
@@ -215,7 +228,7 @@ def _run(h, T, mul, states, k, rule, scan, seed, times, traj):
             if scan == CONTINUOUS:
                 _run_continuous(s, F, h, T, mul, key, k, rule, times, traj, c)
             else:
-                _run_discrete(s, F, h, T, mul, key, int(k), rule, scan, times, traj, c, flip)
+                _run_discrete(s, F, h, T, mul, key, int(k), rule, scan, times, traj, c, flip, U)
             _store(states[c], s)
 
 
@@ -250,12 +263,12 @@ def check_seed(seed):
 def check_n_chains(n_chains, N=None, n_times=0):
     """A positive integer number of chains.  Given the number of spins ``N``, also one whose
     arrays fit in ``states.MEMORY_BUDGET``: the int8 states and ``n_times`` recorded snapshots,
-    n_chains·N·(1 + n_times) bytes, plus the field tables and their temporaries, 40·N² bytes."""
+    n_chains·N·(1 + n_times) bytes, plus the field tables and their temporaries, 80·N² bytes."""
     if isinstance(n_chains, (bool, np.bool_)) or not isinstance(n_chains, numbers.Integral) \
             or n_chains < 1:
         raise ValueError(f"n_chains={n_chains!r} must be a positive integer number of chains.")
     if N is not None:
-        need = float(n_chains) * N * (1 + n_times) + 40.0 * N * N
+        need = float(n_chains) * N * (1 + n_times) + 80.0 * N * N
         if need > _states.MEMORY_BUDGET:
             at = f" recorded at {n_times} times" if n_times else ""
             raise memory_error(f"n_chains={n_chains} chains of N={N} spins{at}", need,
@@ -358,14 +371,16 @@ def _model_arrays(model):
 
 
 def _field_tables(h, J):
-    """``(h, T, mul)`` for the kernels, T = [J, e^{4J}, e^{−4J}] or [J]: the multiplicative field
-    representation
+    """``(h, T, mul)`` for the kernels, ``(e^{2h}, [J, e^{4J}, e^{−4J}, e^{2J}, e^{−2J}], True)`` or
+    ``(h, [J], False)``: the multiplicative field representation
     E_i = e^{2H_i} (no exp per update) when every local field of every state is bounded by
     ``MUL_FIELD_MAX`` = max_i(|h_i| + Σ_j |J_ij|) (then E, e^{±4J} and their products stay
     finite and normal), else the additive one (H_i, one exp per update)."""
     bound = float(np.max(np.abs(h) + np.abs(J).sum(axis=1), initial=0.0))
     if bound <= MUL_FIELD_MAX:
-        return h, np.stack([J, np.exp(4.0 * J), np.exp(-4.0 * J)]), True
+        return (np.exp(2.0 * h),
+                np.stack([J, np.exp(4.0 * J), np.exp(-4.0 * J), np.exp(2.0 * J), np.exp(-2.0 * J)]),
+                True)
     return h, J[None].copy(), False
 
 
