@@ -1,9 +1,12 @@
 """Sweeps: a grid of Newton fixed points serially and on the local Dask cluster, same run.
 
-Grid: Rdm-k fixed points (G5) of exact ring and SK teachers (fields 0.2 / 0.3), N = 10 and 11,
-β ∈ {0.3, 0.5}, k ∈ {2, 3, 4, 6, 8}: 40 cells of 0.3–2 s.  The same grid runs
+Grid: Rdm-k fixed points (G5) of exact ring and SK teachers (fields 0.2 / 0.3), N = 11 and 12,
+β ∈ {0.3, 0.5}, k ∈ {2, 3, 4, 6, 8}: 40 cells of 0.1–1 s.  The same grid runs
 
-* in-process, one cell after the other (``scheduler="serial"``: the baseline), and
+* in-process, one cell after the other on one core (``scheduler="serial"`` with one numba
+  thread: the baseline, what a sweep costs without a cluster),
+* in-process with numba's threads on every core (``scheduler="serial"`` as it is: the exact
+  Jacobian of a Newton step is multithreaded, so part of each cell already uses the cores), and
 * on the local cluster (``scheduler="local"``: one single-threaded worker process per core),
 
 each into a fresh cache, and the table gives the wall times and the speed-up; the cluster's
@@ -26,6 +29,7 @@ import os
 import tempfile
 import time
 
+import numba
 import numpy as np
 
 from shortrun.numerics import sweeps
@@ -92,9 +96,9 @@ def main():
     ap.add_argument("--tiny", type=int, default=400, help="number of tiny cells")
     args = ap.parse_args()
     workers = args.workers or engine._cores()
-    grid = sweeps.grid(teacher=["ring", "sk"], N=[10, 11], beta=[0.3, 0.5], k=[2, 3, 4, 6, 8])
+    grid = sweeps.grid(teacher=["ring", "sk"], N=[11, 12], beta=[0.3, 0.5], k=[2, 3, 4, 6, 8])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{len(grid)} Newton fixed points (N = 10, 11); {os.cpu_count()} cores, "
+    print(f"{len(grid)} Newton fixed points (N = 11, 12); {os.cpu_count()} cores, "
           f"{workers} workers; load average {load:.2f} at the start")
 
     warm_up()
@@ -102,8 +106,13 @@ def main():
     t_warm, _ = timed(lambda: client.run(warm_up))
     cores_before = available_cores(client, workers)
     with tempfile.TemporaryDirectory() as tmp:
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)
         t_serial, serial = timed(lambda: sweeps.run(newton_cell, grid, cache_dir=f"{tmp}/s",
                                                     scheduler="serial", progress=False))
+        numba.set_num_threads(threads)
+        t_threads, threaded = timed(lambda: sweeps.run(newton_cell, grid, cache_dir=f"{tmp}/m",
+                                                       scheduler="serial", progress=False))
         t_local, local = timed(lambda: sweeps.run(newton_cell, grid, cache_dir=f"{tmp}/l",
                                                   scheduler="local", n_workers=workers,
                                                   progress=False))
@@ -115,7 +124,9 @@ def main():
         cell_sum = float(np.sum(serial.column("seconds")))
         cell_sum_local = float(np.sum(local.column("seconds")))
         print(f"\n{'run':<34} {'wall [s]':>9} {'speed-up':>9}")
-        print(f"{'serial, in-process (baseline)':<34} {t_serial:>9.2f} {1.0:>9.2f}")
+        print(f"{'serial, one core (baseline)':<34} {t_serial:>9.2f} {1.0:>9.2f}")
+        print(f"{f'serial, numba on {threads} threads':<34} {t_threads:>9.2f} "
+              f"{t_serial / t_threads:>9.2f}")
         print(f"{f'local cluster, {workers} workers (warm)':<34} {t_local:>9.2f} "
               f"{t_serial / t_local:>9.2f}")
         print(f"{'  + its start-up and warm-up':<34} {t_local + t_start + t_warm:>9.2f} "
@@ -124,7 +135,7 @@ def main():
         print(f"{'all 40 read from the cache':<34} {t_read:>9.3f}")
         print(f"cluster start-up {t_start:.2f} s + warm-up {t_warm:.2f} s; sum of cell times "
               f"{cell_sum:.2f} s serial, {cell_sum_local:.2f} s on the cluster; bit-identical: "
-              f"local {identical(serial, local)}, auto {identical(serial, auto)}, cache "
+              f"threads {identical(serial, threaded)}, local {identical(serial, local)}, auto {identical(serial, auto)}, cache "
               f"{identical(serial, read)}")
         print(f"cores really available to {workers} busy processes (fixed work, same run): "
               f"{cores_before:.2f} before, {cores_after:.2f} after the sweeps; speed-up / "
