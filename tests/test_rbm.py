@@ -159,7 +159,7 @@ def test_theta_order_and_parameter_names():
     (lambda: RBM.zeros(3, 2).sample_stats(np.ones((4, 2))), r"shape \(n, N_v=3\)"),
     (lambda: RBM.zeros(3, 2).stats(np.ones(4) / 4), "2\\^N_v = 8"),
     (lambda: kernels.kernel(RBM.zeros(3, 2), "metropolis", "alternating"), "rule='heatbath'"),
-    (lambda: kernels.law(RBM.zeros(3, 2), "uniform", 2), "scan='alternating'"),
+    (lambda: kernels.law(RBM.zeros(3, 2), "uniform", 2, scan="random"), "scan='alternating'"),
     (lambda: kernels.kernel(RBM.zeros(18, 12), "heatbath", "alternating"), "limit 28"),
     (lambda: kernels.law_tangent(RBM.zeros(17, 2), "uniform", 1, "heatbath", "alternating"),
      "N_v <= 16"),
@@ -191,6 +191,8 @@ def test_visible_chain_is_the_brute_force_kernel(nv, nh, monkeypatch):
     np.testing.assert_allclose(k.apply(q), U @ q, rtol=0, atol=1e-15)
     np.testing.assert_allclose(kernels.law(m, q, 5, scan="alternating"),
                                np.linalg.matrix_power(U, 5) @ q, rtol=0, atol=1e-14)
+    # without rule and scan the law takes the RBM's own chain (alternating Gibbs)
+    assert np.array_equal(kernels.law(m, q, 5), kernels.law(m, q, 5, "heatbath", "alternating"))
     # the block route (maps rebuilt on the fly, several blocks) gives the same numbers
     monkeypatch.setattr(krbm, "CACHE_ENTRIES", 0)
     monkeypatch.setattr(krbm, "BLOCK_ENTRIES", 1 << nh)   # one visible state per block

@@ -77,6 +77,14 @@ class Kernel:
 
 
 
+def _default(model, names, given):
+    """``given``, or the first entry of the model type's ``RULES`` / ``SCANS``."""
+    if given is not None:
+        return given
+    choices = getattr(type(model), names, ())
+    return choices[0] if choices else ("heatbath" if names == "RULES" else "random")
+
+
 @model_dispatch
 def kernel(model, rule="heatbath", scan="random", *, warn=True):
     """The exact kernel of ``model`` for the update ``rule`` and ``scan`` (a :class:`Kernel`)."""
@@ -98,14 +106,18 @@ def stationary_tangent(model, rule="heatbath", scan="random"):
     raise ValueError(f"no exact tangent is registered for {type(model).__name__}.")
 
 
-def law(model, p0, k=None, rule="heatbath", scan="random", *, t=None, warn=True):
+def law(model, p0, k=None, rule=None, scan=None, *, t=None, warn=True):
     r"""The exact law of the chain after k steps from ``p0`` (G2): :math:`p(k, p_0) = U^k p_0`.
 
     ``p0`` is a probability vector over the states or ``'uniform'``; ``k`` is an integer number
     of steps (sweeps).  For ``scan='continuous'`` pass the time as ``t=`` (in sweeps), the law
-    :math:`e^{tW}p_0`; ``k`` is accepted there as the same time for compatibility.  Same
-    signature as :func:`shortrun.numerics.sampling.sample`.
+    :math:`e^{tW}p_0`; ``k`` is accepted there as the same time for compatibility.  ``rule`` and
+    ``scan`` default to the model's first ``RULES`` / ``SCANS`` entries (a Boltzmann machine:
+    random-scan heat-bath; an RBM: alternating Gibbs).  Same signature as
+    :func:`shortrun.numerics.sampling.sample`.
     """
+    rule = _default(model, "RULES", rule)
+    scan = _default(model, "SCANS", scan)
     if t is not None and k is not None:
         raise ValueError("pass either k (steps) or t (continuous time), not both.")
     if t is not None and scan != "continuous":
