@@ -374,6 +374,19 @@ class Checkpointer:
         """The saved state, or None (no file, or checkpointing off)."""
         return None if self.path is None else load(self.path, self.fingerprint)
 
+    def resume(self, n_steps):
+        """``(state, step)``: the saved state and its number of finished updates, or
+        ``(None, 0)``; a state beyond ``n_steps`` updates is refused (the run would have to go
+        backwards)."""
+        state = self.load()
+        if state is None:
+            return None, 0
+        step = int(state["step"])
+        if step > n_steps:
+            raise ValueError(f"checkpoint={str(self.path)!r} holds {step} updates, more than "
+                             f"n_steps={n_steps}; pass n_steps >= {step}, or delete the file.")
+        return state, step
+
     def save(self, state):
         if self.path is not None:
             save(self.path, state, self.fingerprint)

@@ -215,13 +215,8 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
         protocol=protocol, eta=eta, sigma2=sigma2, n_chains=n_chains, batch_size=batch, lr=lr,
         b1=b1, b2=b2, params0=_as_vector(params), seed=seed, keep_params=bool(keep_params),
         max_abs_chain=max_abs_chain), checkpoint_seconds)
-    first = 0
-    state = ckpt.load()
+    state, first = ckpt.resume(n_steps)
     if state is not None:
-        first = int(state["step"])
-        if first > n_steps:
-            raise ValueError(f"checkpoint={str(checkpoint)!r} holds {first} updates, more than "
-                             f"n_steps={n_steps}; pass n_steps >= {first}.")
         params = unflatten(params, _leaves(state, "param"))
         opt_state = unflatten(opt_state, _leaves(state, "opt"))
         chains = jnp.asarray(state["chains"])

@@ -126,17 +126,14 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     monitor = DivergenceMonitor(theta_max, window,
                                 describe=lambda a: prob.template.describe_param(trainable[a]))
     rows = {f: [] for f in History.FIELDS}
-    state = ckpt.load()
+    state, step = ckpt.resume(n_steps)
     if state is None:
-        step, velocity = 0, np.zeros(prob.P)
+        velocity = np.zeros(prob.P)
         persistent = None if prob.p0 is None else np.array(prob.p0)
     else:
-        step, theta, velocity = int(state["step"]), state["theta"], state["velocity"]
+        theta, velocity = state["theta"], state["velocity"]
         persistent = state["persistent"] if prob.protocol == "pcd" else None
         monitor.restore(state["monitor"])
-        if step > n_steps:
-            raise ValueError(f"checkpoint={str(checkpoint)!r} holds {step} updates, more than "
-                             f"n_steps={n_steps}; pass n_steps >= {step}, or delete the file.")
         for f in History.FIELDS:
             rows[f] = list(state["rows"][f])
     converged, gmax = False, np.inf

@@ -241,13 +241,8 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     trainable = np.flatnonzero(m)
     monitor = DivergenceMonitor(theta_max, None,
                                 describe=lambda a: template.describe_param(trainable[a]))
-    first = 0
-    state = ckpt.load()
+    state, first = ckpt.resume(n_steps)
     if state is not None:
-        first = int(state["step"])
-        if first > n_steps:
-            raise ValueError(f"checkpoint={str(checkpoint)!r} holds {first} updates, more than "
-                             f"n_steps={n_steps}; pass n_steps >= {first}, or delete the file.")
         theta, velocity = state["theta"], state["velocity"]
         chains = state["chains"] if protocol == "pcd" or first else chains
         for key, done in state["hist"].items():
