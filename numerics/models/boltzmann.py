@@ -37,15 +37,21 @@ def normalised_exp(logw):
     return w
 
 
+def check_fields(h):
+    """A real, finite vector of N >= 1 fields, returned as a float64 copy."""
+    h = check_finite(np.array(check_real(h, "h"), ndmin=1), "h")
+    if h.ndim != 1 or h.shape[0] < 1:
+        raise ValueError(f"h must be a vector of N >= 1 fields; got shape {h.shape}.")
+    return h
+
+
 def check_params(h, J):
     """Validate BM parameters; returns float64 copies ``(h, J)``.
 
     Raises ValueError for wrong shapes, NaN/inf, an asymmetric ``J`` or a non-zero diagonal.
     """
-    h = check_finite(np.array(check_real(h, "h"), ndmin=1), "h")
+    h = check_fields(h)
     J = check_finite(check_real(J, "J"), "J")
-    if h.ndim != 1 or h.shape[0] < 1:
-        raise ValueError(f"h must be a vector of N >= 1 fields; got shape {h.shape}.")
     N = h.shape[0]
     if J.shape != (N, N):
         raise ValueError(f"J must be an N x N matrix with N = len(h) = {N}; got shape {J.shape}.")

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shortrun.conventions import check_finite
 from shortrun.numerics.core.moments import moments
 from shortrun.numerics.core.states import check_size, spins
 from shortrun.numerics.models.base import Model
-from shortrun.numerics.models.boltzmann import BoltzmannMachine
+from shortrun.numerics.models.boltzmann import BoltzmannMachine, check_fields
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,11 +30,7 @@ class IndependentSpins(Model):
     SCANS = BoltzmannMachine.SCANS
 
     def __post_init__(self):
-        if np.iscomplexobj(self.h):
-            raise ValueError("h is complex; pass real fields.")
-        h = check_finite(np.array(self.h, dtype=float), "h")
-        if h.ndim != 1 or h.shape[0] < 1:
-            raise ValueError(f"h must be a vector of N >= 1 fields; got shape {h.shape}.")
+        h = check_fields(self.h)
         h.setflags(write=False)
         object.__setattr__(self, "h", h)
 
