@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from shortrun.conventions import check_count
+from shortrun.numerics.data import digits
 
 __all__ = ["Digits", "load", "SIDE", "DIM"]
 
@@ -29,7 +29,8 @@ class Digits(NamedTuple):
 
 
 def load(n_test=360, seed=0, dtype=np.float32):
-    """The scikit-learn digits in [-1, 1], split into training and ``n_test`` held-out images.
+    """The scikit-learn digits in [-1, 1], split into training and ``n_test`` held-out images
+    (the split of :func:`shortrun.numerics.data.digits.levels`, shared with the binarised digits).
 
     Parameters
     ----------
@@ -40,16 +41,6 @@ def load(n_test=360, seed=0, dtype=np.float32):
     dtype : numpy dtype
         Of the returned images (float32 for the ConvNet, float64 for exact comparisons).
     """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    bunch = load_digits()
-    n_test = check_count(n_test, "n_test", minimum=10)
-    if n_test > len(bunch.target) - 10:
-        raise ValueError(f"n_test={n_test} leaves fewer than 10 training digits (there are "
-                         f"{len(bunch.target)}); use a smaller n_test.")
-    x = (2.0 * bunch.data / 16.0 - 1.0).astype(dtype)
-    xtr, xte, ytr, yte = train_test_split(x, bunch.target, test_size=n_test, random_state=seed,
-                                          stratify=bunch.target)
-    return Digits(np.ascontiguousarray(xtr), ytr.astype(np.int64), np.ascontiguousarray(xte),
-                  yte.astype(np.int64))
+    g = digits.levels(n_test, seed)
+    scale = lambda x: (2.0 * x / digits.MAX_LEVEL - 1.0).astype(dtype)  # noqa: E731
+    return Digits(scale(g.train), g.train_labels, scale(g.test), g.test_labels)
