@@ -228,3 +228,63 @@ def test_long_chains_on_a_larger_system(rule):
     for p_hat, p in zip(sampling.histogram(traj),
                         exact_kernel(model, rule, "random").trajectory("uniform", times)):
         assert_law(p_hat, p, n, f"N=9 {rule}")
+
+
+def run_blocks(model, p0, k, rule, scan, n_chains, seed, times, block):
+    """``sample`` with an explicit chain-block size (the public function uses CHAIN_BLOCK)."""
+    h, J = model.h, model.J
+    s, n = spins.initial_states(p0, model.N, n_chains, seed)
+    grid = np.asarray(times, dtype=np.float64)
+    traj = np.empty((grid.size, n, model.N), dtype=np.int8)
+    spins._run(*spins._field_tables(h, J), s, float(k), 0 if rule == "heatbath" else 1,
+               spins._SCAN_ID[scan], np.uint64(seed), grid, traj, block)
+    return s, traj
+
+
+@pytest.mark.parametrize("scan", SCANS)
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("N, scale", [(1, 0.6), (6, 0.6), (7, 80.0)])
+def test_bit_identical_whatever_the_chain_block(N, scale, rule, scan):
+    """Blocks of 1 (chain after chain), 3, 32 and 64 chains, 77 chains (no block size divides
+    it), past a field refresh: the same states and trajectories, bit for bit, and the same as
+    ``sample``; N = 1, N not a multiple of 4, and huge couplings (additive fields)."""
+    model = random_bm(N, seed=N, scale=scale)
+    k = spins.REFRESH + 3 if scan != "continuous" else 2.5
+    times = [0.0, 1.0, 2.0, k]
+    runs = [run_blocks(model, "uniform", k, rule, scan, 77, 31, times, b) for b in (1, 3, 32, 64)]
+    for s, traj in runs[1:]:
+        np.testing.assert_array_equal(s, runs[0][0])
+        np.testing.assert_array_equal(traj, runs[0][1])
+    np.testing.assert_array_equal(runs[0][1][-1], runs[0][0])
+    np.testing.assert_array_equal(
+        sampling.sample(model, "uniform", k, rule, scan, n_chains=77, seed=31), runs[0][0])
+    assert len({x.tobytes() for x in runs[0][1]}) > 1 or N == 1  # the chains moved
+
+
+@pytest.mark.parametrize("scan", ("random", "sequential", "parallel"))
+@pytest.mark.parametrize("rule", RULES)
+def test_exact_past_a_field_refresh(rule, scan):
+    """Across the exact recomputation of the fields after REFRESH sweeps, the chains still follow
+    the exact law (N = 5, strong couplings: the law is not yet stationary at REFRESH)."""
+    model = random_bm(5, seed=12, scale=0.8)
+    n = 20_000
+    times = [spins.REFRESH - 1, spins.REFRESH + 2]
+    traj = sampling.sample(model, "uniform", times[-1], rule=rule, scan=scan, n_chains=n,
+                           seed=13, times=times)
+    for p_hat, p in zip(sampling.histogram(traj),
+                        exact_kernel(model, rule, scan).trajectory("uniform", times)):
+        assert_law(p_hat, p, n, f"past a refresh {rule}/{scan}")
+
+
+@pytest.mark.parametrize("scan", SCANS)
+@pytest.mark.parametrize("rule", RULES)
+def test_a_single_spin_follows_its_exact_law(rule, scan):
+    """N = 1: every move tests the one site (field h only)."""
+    model = models.BoltzmannMachine(np.array([0.7]), np.zeros((1, 1)))
+    n = 40_000
+    times = [1, 2] if scan != "continuous" else [0.5, 2.0]
+    traj = sampling.sample(model, np.array([1.0, 0.0]), times[-1], rule=rule, scan=scan,
+                           n_chains=n, seed=17, times=times)
+    for p_hat, p in zip(sampling.histogram(traj),
+                        exact_kernel(model, rule, scan).trajectory(np.array([1.0, 0.0]), times)):
+        assert_law(p_hat, p, n, f"N=1 {rule}/{scan}")
