@@ -5,7 +5,10 @@ heat-bath.  The baseline computes, for each site i, the fields of all chains wit
 (``H = h_i + S @ J[:, i]``) and draws the new spins with numpy's generator.  Two comparisons,
 each interleaved (a busy spell hits both methods): all cores (wall time, the default thread
 settings), and one thread each (numba and BLAS limited to one thread, CPU time of the process),
-which a loaded machine does not distort; the load average is printed with each table.
+which a loaded machine does not distort; the load average is printed with each table.  Each
+timed call starts after a pause of ``PAUSE`` seconds: the worker threads of the previous call
+(OpenBLAS's and OpenMP's) spin-wait for a while after it, and would otherwise compete for the
+cores with the next method (measured: up to 40% on the numba time at 2 cores).
 
     python benchmarks/bench_sampler.py [--chains 10000] [--sweeps 20] [--N 64]
 """
@@ -43,7 +46,12 @@ def numpy_sequential_heatbath(model, S, sweeps, gen):
     return S
 
 
+#: Seconds of idle cores before each timed call (see the module docstring).
+PAUSE = 0.2
+
+
 def timed(fn, clock=time.perf_counter):
+    time.sleep(PAUSE)
     t0 = clock()
     fn()
     return clock() - t0
