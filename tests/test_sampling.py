@@ -245,13 +245,14 @@ def run_blocks(model, p0, k, rule, scan, n_chains, seed, times, block):
 @pytest.mark.parametrize("rule", RULES)
 @pytest.mark.parametrize("N, scale", [(1, 0.6), (6, 0.6), (7, 80.0)])
 def test_bit_identical_whatever_the_chain_block(N, scale, rule, scan):
-    """Blocks of 1 (chain after chain), 3, 32 and 64 chains, 77 chains (no block size divides
-    it), past a field refresh: the same states and trajectories, bit for bit, and the same as
-    ``sample``; N = 1, N not a multiple of 4, and huge couplings (additive fields)."""
+    """Blocks of 1 (chain after chain), 3, 32, 64 and 100 (taken as 64) chains, 77 chains (no
+    block size divides it), past a field refresh: the same states and trajectories, bit for bit,
+    and the same as ``sample``; N = 1, N not a multiple of 4, huge couplings (additive fields)."""
     model = random_bm(N, seed=N, scale=scale)
     k = spins.REFRESH + 3 if scan != "continuous" else 2.5
     times = [0.0, 1.0, 2.0, k]
-    runs = [run_blocks(model, "uniform", k, rule, scan, 77, 31, times, b) for b in (1, 3, 32, 64)]
+    runs = [run_blocks(model, "uniform", k, rule, scan, 77, 31, times, b)
+            for b in (1, 3, 32, 64, 100)]
     for s, traj in runs[1:]:
         np.testing.assert_array_equal(s, runs[0][0])
         np.testing.assert_array_equal(traj, runs[0][1])

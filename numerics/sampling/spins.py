@@ -33,12 +33,13 @@ takes its waiting time from draw 3j, its site from 3j + 1 and its test from 3j +
 
 Threads take blocks of ``CHAIN_BLOCK`` chains (``prange``; small jobs run on one thread).  Random
 and sequential sweeps run a block in lock-step: at each move, the flip tests of all chains of the
-block are taken together without a branch (a coin-flip ``if`` mispredicts a quarter of the time
-and cost about 40% of a sweep), the flipped chains are listed without a branch, and only their
-field rows are updated (row i of the tables, shared by the block, stays in L1 for a sequential
-sweep).  Each chain still sees exactly its own moves in its own order with the same floating-point
-operations, so the results do not depend on the block size either.  Parallel sweeps list their
-flips the same way; continuous time runs chain after chain.  See ``benchmarks/bench_sampler.py``.
+block are taken together without a branch, as the bits of one 64-bit word (a coin-flip ``if``
+mispredicts a quarter of the time and cost about 40% of a sweep), and only the flipped chains,
+its set bits, update their field rows (row i of the tables, shared by the block, stays in L1 for
+a sequential sweep).  Each chain still sees exactly its own moves in its own order with the same
+floating-point operations, so the results do not depend on the block size either.  Parallel
+sweeps list their flips without a branch too; continuous time runs chain after chain.  See
+``benchmarks/bench_sampler.py``.
 """
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 from numba import njit, prange
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from shortrun.numerics.core import rng
 from shortrun.numerics.core import states as _states
@@ -61,7 +63,7 @@ __all__ = ["sample", "histogram", "stats", "stats_error", "DEFAULT_CHAINS"]
 DEFAULT_CHAINS = 1000
 #: Sweeps between exact recomputations of the incrementally updated local fields.
 REFRESH = 256
-#: Chains per work block of a thread.
+#: Chains per work block of a thread (at most 64).
 CHAIN_BLOCK = 32
 #: Jobs with fewer single-site updates than this run on one thread (no thread wake-up cost;
 #: same numbers, since they depend on the seed only).
@@ -123,9 +125,9 @@ def _set_fields(s, F, c, h, T, mul):
 
 @njit(cache=True, inline="always")
 def _flip_row(F, c, T, i, s_new, mul):
-    """The fields ``F[c]`` after spin i flipped to ``s_new``, for all j (J_ii = 0 leaves site i as it
-    is): H_j += 2 s_i' J_ij or E_j *= e^{4 s_i' J_ij}; ``T`` stacks J, e^{4J}, e^{−4J} (a single
-    array, indexed without views: keeps reference counting out of the hot loop)."""
+    """The fields ``F[c]`` after spin i flipped to ``s_new``, for all j (J_ii = 0 leaves site i
+    as it is): H_j += 2 s_i' J_ij or E_j *= e^{4 s_i' J_ij}; ``T`` stacks J, e^{4J}, e^{−4J} (a
+    single array, indexed without views: keeps reference counting out of the hot loop)."""
     N = T.shape[2]
     if mul:
         m = 1 if s_new > 0.0 else 2
@@ -169,50 +171,50 @@ def _parallel_sweep(s, F, T, mul, skey, rule, G, L):
 
 
 @njit(cache=True)
-def _block_moves(S, F, T, skeys, U, I, G, L, sequential, mul, rule):
-    """The N moves of one sweep of a block of C chains in lock-step (chain c: spins ``S[:, c]``,
-    fields ``F[c, :N]``, sweep key ``skeys[c]``).  At each move the C flip decisions are taken
-    together without a branch, then the flipped chains' field rows are updated; each chain sees
-    exactly its own moves in its own order, so the result does not depend on C.  Draws:
-    sequential, move i uses uniform i; random, move n takes its site from uniform 2n and its
-    test from uniform 2n + 1.  (Called with constant ``sequential`` and ``rule``, each call
-    compiles to its own specialised loops: 15% faster than one call with runtime flags.)"""
+def _block_moves(S, F, T, skeys, U, I, sequential, mul, rule):
+    """The N moves of one sweep of a block of C ≤ 64 chains in lock-step (chain c: spins
+    ``S[:, c]``, fields ``F[c, :N]``, sweep key ``skeys[c]``).  At each move the C flip tests are
+    taken together without a branch, as the bits of one word, then the flipped chains (its set
+    bits, lowest first) flip and update their field rows; each chain sees exactly its own moves
+    in its own order, so the result does not depend on C.  Draws: sequential, move i uses
+    uniform i; random, move n takes its site from uniform 2n and its test from uniform 2n + 1.
+    (Called with constant ``sequential`` and ``rule``, each call compiles to its own specialised
+    loops: 15% faster than one call with runtime flags.)"""
     N, C = S.shape
     for n in range(N):
+        flips = np.uint64(0)
         if sequential:
             for c in range(C):
                 U[c] = rng.uniform(skeys[c], n)
             for c in range(C):
-                G[c] = _flips(U[c], S[n, c], F[c, n], rule, mul)
-            for q in range(_compact(G, L, C)):
-                c = L[q]
-                S[n, c] = -S[n, c]
-                _flip_row(F, c, T, n, S[n, c], mul)
+                flips |= np.uint64(_flips(U[c], S[n, c], F[c, n], rule, mul)) << np.uint64(c)
         else:
             for c in range(C):
                 I[c] = min(int(rng.uniform(skeys[c], 2 * n) * N), N - 1)  # guard: round-up
                 U[c] = rng.uniform(skeys[c], 2 * n + 1)
             for c in range(C):
-                G[c] = _flips(U[c], S[I[c], c], F[c, I[c]], rule, mul)
-            for q in range(_compact(G, L, C)):
-                c = L[q]
-                i = I[c]
-                S[i, c] = -S[i, c]
-                _flip_row(F, c, T, i, S[i, c], mul)
+                flips |= (np.uint64(_flips(U[c], S[I[c], c], F[c, I[c]], rule, mul))
+                          << np.uint64(c))
+        while flips:
+            c = trailing_zeros(flips)
+            flips &= flips - np.uint64(1)
+            i = n if sequential else I[c]
+            S[i, c] = -S[i, c]
+            _flip_row(F, c, T, i, S[i, c], mul)
 
 
 @njit(cache=True, inline="always")
-def _block_sweep(S, F, T, mul, skeys, rule, scan, U, I, G, L):
+def _block_sweep(S, F, T, mul, skeys, rule, scan, U, I):
     """One random or sequential sweep of a block of chains (:func:`_block_moves`)."""
     if scan == SEQUENTIAL:
         if rule == HEATBATH:
-            _block_moves(S, F, T, skeys, U, I, G, L, True, mul, HEATBATH)
+            _block_moves(S, F, T, skeys, U, I, True, mul, HEATBATH)
         else:
-            _block_moves(S, F, T, skeys, U, I, G, L, True, mul, METROPOLIS)
+            _block_moves(S, F, T, skeys, U, I, True, mul, METROPOLIS)
     elif rule == HEATBATH:
-        _block_moves(S, F, T, skeys, U, I, G, L, False, mul, HEATBATH)
+        _block_moves(S, F, T, skeys, U, I, False, mul, HEATBATH)
     else:
-        _block_moves(S, F, T, skeys, U, I, G, L, False, mul, METROPOLIS)
+        _block_moves(S, F, T, skeys, U, I, False, mul, METROPOLIS)
 
 
 @njit(cache=True, inline="always")
@@ -255,8 +257,6 @@ def _run_block(h, T, mul, states, c0, C, k, rule, scan, seed, times, traj):
     skeys = np.empty(C, dtype=np.uint64)
     U = np.empty(C)
     I = np.empty(C, dtype=np.int64)
-    G = np.empty(C, dtype=np.int64)
-    L = np.empty(C, dtype=np.int64)
     for c in range(C):
         for i in range(N):
             S[i, c] = states[c0 + c, i]
@@ -270,7 +270,7 @@ def _run_block(h, T, mul, states, c0, C, k, rule, scan, seed, times, traj):
                 _set_fields(s, F, c, h, T, mul)
         for c in range(C):
             skeys[c] = rng.sweep_key(keys[c], t)
-        _block_sweep(S, F, T, mul, skeys, rule, scan, U, I, G, L)
+        _block_sweep(S, F, T, mul, skeys, rule, scan, U, I)
         ti = _record_block(traj, ti, times, c0, S, t + 1.0)
     for c in range(C):
         for i in range(N):
@@ -328,6 +328,7 @@ def _run(h, T, mul, states, k, rule, scan, seed, times, traj, block):
     only, and so do the results: bit-identical for any ``block`` and thread count.
     """
     n_chains, N = states.shape
+    block = min(block, 64)  # a lock-step block's flip tests are the bits of one 64-bit word
     for b in prange((n_chains + block - 1) // block):
         c0 = b * block
         C = min(n_chains, c0 + block) - c0
