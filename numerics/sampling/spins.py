@@ -103,24 +103,27 @@ def _flips(u, si, fi, rule, mul):
 
 
 @njit(cache=True, inline="always")
-def _set_fields(s, F, c, h, T, mul):
-    """Recompute the field variables ``F[c, :N]`` from the spins ``s`` (length N), row by row in
-    the order j = 0, 1, … (the loops carry no dependency and vectorise): F = H = h + Σ_j J[j] s_j
-    (``h`` = the fields, T = [J]), or, multiplicatively, without a transcendental,
-    E = e^{2h} ∏_j e^{2 s_j J[j]} (``h`` = e^{2h}, T = [J, e^{4J}, e^{−4J}, e^{2J}, e^{−2J}];
-    every partial product is e^{2x} with |x| ≤ ``MUL_FIELD_MAX``: normal)."""
-    N = s.shape[0]
-    for i in range(N):
-        F[c, i] = h[i]
+def _set_fields(S, F, h, T, mul):
+    """Recompute the field variables ``F[c, :N]`` of chains c = 0 … C−1 from their spins
+    ``S[:, c]`` (S of shape (N, C)), row by row in the order j = 0, 1, …, for all chains at each
+    row (the row stays in L1; the loops carry no dependency and vectorise):
+    F = H = h + Σ_j J[j] s_j (``h`` = the fields, T = [J]), or, multiplicatively, without a
+    transcendental, E = e^{2h} ∏_j e^{2 s_j J[j]} (``h`` = e^{2h}, T = [J, e^{4J}, e^{−4J},
+    e^{2J}, e^{−2J}]; every partial product is e^{2x} with |x| ≤ ``MUL_FIELD_MAX``: normal)."""
+    N, C = S.shape
+    for c in range(C):
+        for i in range(N):
+            F[c, i] = h[i]
     for j in range(N):
-        if mul:
-            m = 3 if s[j] > 0.0 else 4
-            for i in range(N):
-                F[c, i] *= T[m, j, i]
-        else:
-            sj = s[j]
-            for i in range(N):
-                F[c, i] += T[0, j, i] * sj
+        for c in range(C):
+            if mul:
+                m = 3 if S[j, c] > 0.0 else 4
+                for i in range(N):
+                    F[c, i] *= T[m, j, i]
+            else:
+                sj = S[j, c]
+                for i in range(N):
+                    F[c, i] += T[0, j, i] * sj
 
 
 @njit(cache=True, inline="always")
@@ -254,7 +257,7 @@ def _run_block(h, T, mul, states, c0, C, k, rule, scan, seed, times, traj):
     N = states.shape[1]
     S = np.empty((N, C))  # site-major: a move reads one contiguous row of spins
     F = np.empty((C, 8 * (((N + 7) // 8) | 1)))  # chain rows, their stride an odd number of
-    s = np.empty(N)                             # 64-byte lines: fewer cache-set conflicts
+    # 64-byte lines: fewer cache-set conflicts
     keys = np.empty(C, dtype=np.uint64)
     skeys = np.empty(C, dtype=np.uint64)
     U = np.empty(C)
@@ -267,10 +270,7 @@ def _run_block(h, T, mul, states, c0, C, k, rule, scan, seed, times, traj):
     ti = _record_block(traj, 0, times, c0, S, 0.0)
     for t in range(k):
         if t % REFRESH == 0:
-            for c in range(C):
-                for i in range(N):
-                    s[i] = S[i, c]
-                _set_fields(s, F, c, h, T, mul)
+            _set_fields(S, F, h, T, mul)
         for c in range(C):
             skeys[c] = rng.sweep_key(keys[c], t)
         _block_sweep(S, F, T, mul, skeys, rule, scan, U, V, I)
@@ -285,7 +285,7 @@ def _run_parallel(s, F, h, T, mul, key, k, rule, times, traj, c, G, L):
     ti = _record(traj, 0, times, c, s, 0.0, False)
     for t in range(k):
         if t % REFRESH == 0:
-            _set_fields(s, F, 0, h, T, mul)
+            _set_fields(s.reshape((s.shape[0], 1)), F, h, T, mul)
         _parallel_sweep(s, F, T, mul, rng.sweep_key(key, t), rule, G, L)
         ti = _record(traj, ti, times, c, s, t + 1.0, False)
 
@@ -303,7 +303,7 @@ def _run_continuous(s, F, h, T, mul, key, t_end, rule, times, traj, c):
     t = 0
     while t < t_end:
         if t % REFRESH == 0:
-            _set_fields(s, F, 0, h, T, mul)
+            _set_fields(s.reshape((s.shape[0], 1)), F, h, T, mul)
         skey = rng.sweep_key(key, t)
         stop = min(t + 1.0, t_end)
         tau = float(t)
