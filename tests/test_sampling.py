@@ -236,8 +236,9 @@ def run_blocks(model, p0, k, rule, scan, n_chains, seed, times, block):
     s, n = spins.initial_states(p0, model.N, n_chains, seed)
     grid = np.asarray(times, dtype=np.float64)
     traj = np.empty((grid.size, n, model.N), dtype=np.int8)
+    cdf = spins._poisson_cdf(model.N) if scan == "continuous" else np.empty(0)
     spins._run(*spins._field_tables(h, J), s, float(k), 0 if rule == "heatbath" else 1,
-               spins._SCAN_ID[scan], np.uint64(seed), grid, traj, block)
+               spins._SCAN_ID[scan], np.uint64(seed), grid, traj, block, cdf)
     return s, traj
 
 
@@ -291,3 +292,27 @@ def test_a_single_spin_follows_its_exact_law(rule, scan):
     for p_hat, p in zip(sampling.histogram(traj),
                         exact_kernel(model, rule, scan).trajectory(np.array([1.0, 0.0]), times)):
         assert_law(p_hat, p, n, f"N=1 {rule}/{scan}")
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_continuous_time_between_grid_points(rule):
+    """Continuous time recorded inside unit intervals and stopped inside one (t = 2.6): the exact
+    law e^{tW} p0 at every grid time; the path does not depend on the grid (the plain run, and a
+    longer run on a denser grid, give the same states at the same times, bit for bit)."""
+    model = random_bm(5, seed=14)
+    n = 40_000
+    times = [0.05, 0.3, 0.31, 1.0, 1.5, 2.6]
+    traj = sampling.sample(model, "uniform", 2.6, rule=rule, scan="continuous", n_chains=n,
+                           seed=15, times=times)
+    for p_hat, p, t in zip(sampling.histogram(traj),
+                           exact_kernel(model, rule, "continuous").trajectory("uniform", times),
+                           times):
+        assert_law(p_hat, p, n, f"continuous {rule} at t = {t}")
+    m = 3000
+    plain = sampling.sample(model, "uniform", 2.6, rule=rule, scan="continuous", n_chains=m,
+                            seed=15)
+    np.testing.assert_array_equal(plain, traj[-1, :m])
+    dense = sampling.sample(model, "uniform", 3, rule=rule, scan="continuous", n_chains=m,
+                            seed=15, times=np.linspace(0.0, 3.0, 61))
+    np.testing.assert_array_equal(dense[[1, 6, 20, 30, 52]], traj[[0, 1, 3, 4, 5], :m])
+    assert not np.array_equal(dense[60], plain)  # the chains moved after t = 2.6

@@ -28,8 +28,12 @@ mispredicts.)  Uniforms are 53-bit doubles hashed from the address (seed, chain,
 the counter-based :mod:`shortrun.numerics.rng` (a few ns each, no state), so results depend on
 the seed only, not on the number of numba threads.  Draws of sweep t of a chain: sequential,
 site i tests with draw i; random, move n takes its site from draw 2n and its test from draw
-2n + 1; parallel, site i tests with draw i; continuous, event j of the unit interval [t, t+1)
-takes its waiting time from draw 3j, its site from 3j + 1 and its test from 3j + 2.
+2n + 1; parallel, site i tests with draw i; continuous, the unit interval [t, t+1) (sweep t)
+holds K ~ Poisson(N) events (K from draw ``COUNT_DRAW``), event n in time order a random-scan
+move (draws 2n, 2n + 1), its time, needed only when a grid time or the end lies inside the
+interval, the n-th smallest of t + u_m, u_m = draw ``TIME_DRAW`` + m, m < K (given K, the
+event times of a Poisson process are independent uniforms): exact, no logarithm per event, and
+a path that does not depend on the recorded times.
 
 Threads take blocks of ``CHAIN_BLOCK`` chains (``prange``; small jobs run on one thread).  Random
 and sequential sweeps run a block in lock-step: at each move, the flip tests of all chains of the
@@ -37,12 +41,14 @@ block are taken together without a branch, as the bits of one 64-bit word (a coi
 mispredicts a quarter of the time and cost about 40% of a sweep), and only the flipped chains,
 its set bits, update their field rows (row i of the tables, shared by the block, stays in L1 for
 a sequential sweep).  Each chain still sees exactly its own moves in its own order with the same
-floating-point operations, so the results do not depend on the block size either.  Parallel
-sweeps list their flips without a branch too; continuous time runs chain after chain.  See
+floating-point operations, so the results do not depend on the block size either.  Continuous
+time runs its random-scan moves the same way, chain c taking part in moves n < K_c only.
+Parallel sweeps run chain after chain and list their flips without a branch.  See
 ``benchmarks/bench_sampler.py``.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from contextlib import contextmanager
 
@@ -72,6 +78,8 @@ SERIAL_BELOW = 200_000
 MUL_FIELD_MAX = 150.0
 #: Reserved sweep number of the draws that make the initial states.
 INIT_SWEEP = 1 << 62
+#: Continuous time: reserved draw numbers of an interval's event count and event times.
+COUNT_DRAW, TIME_DRAW = 1 << 62, 1 << 61
 
 HEATBATH, METROPOLIS = 0, 1
 RANDOM, SEQUENTIAL, PARALLEL, CONTINUOUS = 0, 1, 2, 3
@@ -143,14 +151,6 @@ def _flip_row(F, c, T, i, s_new, mul):
 
 
 @njit(cache=True, inline="always")
-def _try_site(i, u, s, F, T, mul, rule):
-    """Move of one chain (spins ``s``, fields ``F[0]``): test site i with uniform u, flip."""
-    if _flips(u, s[i], F[0, i], rule, mul):
-        s[i] = -s[i]
-        _flip_row(F, 0, T, i, s[i], mul)
-
-
-@njit(cache=True, inline="always")
 def _compact(G, L, n):
     """L[:m] = the indices q < n with G[q] true, in increasing order; returns m (no branch)."""
     m = 0
@@ -174,17 +174,18 @@ def _parallel_sweep(s, F, T, mul, skey, rule, G, L):
 
 
 @njit(cache=True)
-def _block_moves(S, F, T, skeys, U, V, I, sequential, mul, rule):
-    """The N moves of one sweep of a block of C ≤ 64 chains in lock-step (chain c: spins
-    ``S[:, c]``, fields ``F[c, :N]``, sweep key ``skeys[c]``).  At each move the C flip tests are
-    taken together without a branch, as the bits of one word, then the flipped chains (its set
-    bits, lowest first) flip and update their field rows; each chain sees exactly its own moves
-    in its own order, so the result does not depend on C.  Draws: sequential, move i uses
-    uniform i; random, move n takes its site from uniform 2n and its test from uniform 2n + 1.
-    (Called with constant ``sequential`` and ``rule``, each call compiles to its own specialised
-    loops: 15% faster than one call with runtime flags.)"""
+def _block_moves(S, F, T, skeys, U, V, I, n0, n1, limit, sequential, mul, rule):
+    """Moves n0 … n1 − 1 of a block of C ≤ 64 chains in lock-step (chain c: spins ``S[:, c]``,
+    fields ``F[c, :N]``, sweep key ``skeys[c]``).  At each move the C flip tests are taken
+    together without a branch, as the bits of one word, then the flipped chains (its set bits,
+    lowest first) flip and update their field rows; each chain sees exactly its own moves in its
+    own order, so the result does not depend on C.  Draws: sequential, move i tests site i with
+    uniform i; random (and continuous), move n takes its site from uniform 2n and its test from
+    uniform 2n + 1, and chain c makes only its moves n < ``limit[c]``.  (Called with constant
+    ``sequential`` and ``rule``, each call compiles to its own specialised loops: 15% faster than
+    one call with runtime flags.)"""
     N, C = S.shape
-    for n in range(N):
+    for n in range(n0, n1):
         flips = np.uint64(0)
         if sequential:
             for c in range(C):
@@ -198,8 +199,8 @@ def _block_moves(S, F, T, skeys, U, V, I, sequential, mul, rule):
             for c in range(C):
                 I[c] = min(int(V[c] * N), N - 1)  # guard against round-up
             for c in range(C):
-                flips |= (np.uint64(_flips(U[c], S[I[c], c], F[c, I[c]], rule, mul))
-                          << np.uint64(c))
+                flips |= (np.uint64(_flips(U[c], S[I[c], c], F[c, I[c]], rule, mul)
+                                    & (n < limit[c])) << np.uint64(c))
         while flips:
             c = trailing_zeros(flips)
             flips &= flips - np.uint64(1)
@@ -209,17 +210,17 @@ def _block_moves(S, F, T, skeys, U, V, I, sequential, mul, rule):
 
 
 @njit(cache=True, inline="always")
-def _block_sweep(S, F, T, mul, skeys, rule, scan, U, V, I):
-    """One random or sequential sweep of a block of chains (:func:`_block_moves`)."""
+def _block_sweep(S, F, T, mul, skeys, rule, scan, U, V, I, n0, n1, limit):
+    """Moves n0 … n1 − 1 of a block of chains (:func:`_block_moves`)."""
     if scan == SEQUENTIAL:
         if rule == HEATBATH:
-            _block_moves(S, F, T, skeys, U, V, I, True, mul, HEATBATH)
+            _block_moves(S, F, T, skeys, U, V, I, n0, n1, limit, True, mul, HEATBATH)
         else:
-            _block_moves(S, F, T, skeys, U, V, I, True, mul, METROPOLIS)
+            _block_moves(S, F, T, skeys, U, V, I, n0, n1, limit, True, mul, METROPOLIS)
     elif rule == HEATBATH:
-        _block_moves(S, F, T, skeys, U, V, I, False, mul, HEATBATH)
+        _block_moves(S, F, T, skeys, U, V, I, n0, n1, limit, False, mul, HEATBATH)
     else:
-        _block_moves(S, F, T, skeys, U, V, I, False, mul, METROPOLIS)
+        _block_moves(S, F, T, skeys, U, V, I, n0, n1, limit, False, mul, METROPOLIS)
 
 
 @njit(cache=True, inline="always")
@@ -251,10 +252,20 @@ def _record_block(traj, ti, times, c0, S, upto):
 
 
 @njit(cache=True)
-def _run_block(h, T, mul, states, c0, C, k, rule, scan, seed, times, traj):
-    """Random or sequential sweeps of chains c0 … c0 + C − 1 in lock-step (:func:`_block_sweep`);
-    fields recomputed every ``REFRESH`` sweeps."""
+def _run_block(h, T, mul, states, c0, C, k, rule, scan, seed, times, traj, cdf):
+    """Random, sequential or continuous-time chains c0 … c0 + C − 1 in lock-step
+    (:func:`_block_moves`) up to time ``k``; fields recomputed every ``REFRESH`` sweeps.
+
+    Continuous time (each site rings at rate 1): the unit interval [t, t+1) of chain c, sweep
+    key t, holds K ~ Poisson(N) events (K from uniform ``COUNT_DRAW`` through the Poisson CDF
+    ``cdf``), each a random-scan move (site from uniform 2n, test from 2n + 1, in time order).
+    Their times matter only if a grid time or the end k lies inside the interval: then they are
+    the sorted t + u_n with u_n uniform ``TIME_DRAW + n`` (given K, the times of a Poisson process
+    are independent uniforms), events after k are dropped and the state before event n is the
+    state at a grid time earlier than its time.  The path does not depend on ``times``.
+    """
     N = states.shape[1]
+    nt = times.shape[0]
     S = np.empty((N, C))  # site-major: a move reads one contiguous row of spins
     F = np.empty((C, 8 * (((N + 7) // 8) | 1)))  # chain rows, their stride an odd number of
     # 64-byte lines: fewer cache-set conflicts
@@ -263,18 +274,58 @@ def _run_block(h, T, mul, states, c0, C, k, rule, scan, seed, times, traj):
     U = np.empty(C)
     V = np.empty(C)
     I = np.empty(C, dtype=np.int64)
+    limit = np.full(C, N)  # moves per chain in this interval
+    ti_c = np.empty(C, dtype=np.int64)  # next grid time of each chain (continuous time)
+    k_max = max(cdf.shape[0] - 1, 0)
+    tau = np.empty((C, k_max))  # event times (continuous time)
+    timed = False
     for c in range(C):
         for i in range(N):
             S[i, c] = states[c0 + c, i]
         keys[c] = rng.chain_key(seed, c0 + c)
     ti = _record_block(traj, 0, times, c0, S, 0.0)
-    for t in range(k):
+    t = 0
+    while t < k:
         if t % REFRESH == 0:
             _set_fields(S, F, h, T, mul)
         for c in range(C):
             skeys[c] = rng.sweep_key(keys[c], t)
-        _block_sweep(S, F, T, mul, skeys, rule, scan, U, V, I)
-        ti = _record_block(traj, ti, times, c0, S, t + 1.0)
+        stop = min(t + 1.0, k)
+        moves, step = N, N  # moves n = 0 … moves − 1, in calls of ``step`` moves
+        if scan == CONTINUOUS:
+            for c in range(C):
+                u = rng.uniform(skeys[c], COUNT_DRAW)
+                limit[c] = min(np.searchsorted(cdf, u, side="right"), k_max)
+            timed = stop < t + 1.0 or (ti < nt and times[ti] < stop)  # the times matter
+            if timed:
+                for c in range(C):
+                    for n in range(limit[c]):
+                        tau[c, n] = t + rng.uniform(skeys[c], TIME_DRAW + n)
+                    tau[c, :limit[c]].sort()
+                    m = 0
+                    while m < limit[c] and tau[c, m] < stop:
+                        m += 1
+                    limit[c] = m  # the events before the end
+                    ti_c[c] = ti
+            moves = limit.max()
+            step = 1 if timed else max(moves, 1)
+        for n in range(0, moves, step):
+            if scan == CONTINUOUS and timed:  # chain c at the grid times before its event n
+                for c in range(C):
+                    while ti_c[c] < nt and n < limit[c] and times[ti_c[c]] < tau[c, n]:
+                        for i in range(N):
+                            traj[ti_c[c], c0 + c, i] = np.int8(S[i, c])
+                        ti_c[c] += 1
+            _block_sweep(S, F, T, mul, skeys, rule, scan, U, V, I, n, min(n + step, moves), limit)
+        if scan == CONTINUOUS and timed:
+            for c in range(C):  # the grid times after the chain's last event
+                while ti_c[c] < nt and times[ti_c[c]] <= stop:
+                    for i in range(N):
+                        traj[ti_c[c], c0 + c, i] = np.int8(S[i, c])
+                    ti_c[c] += 1
+            ti = ti_c[0]
+        ti = _record_block(traj, ti, times, c0, S, stop)
+        t += 1
     for c in range(C):
         for i in range(N):
             states[c0 + c, i] = np.int8(S[i, c])
@@ -290,53 +341,24 @@ def _run_parallel(s, F, h, T, mul, key, k, rule, times, traj, c, G, L):
         ti = _record(traj, ti, times, c, s, t + 1.0, False)
 
 
-@njit(cache=True)
-def _run_continuous(s, F, h, T, mul, key, t_end, rule, times, traj, c):
-    """Continuous time: events at rate N (exponential gaps), uniform site, rule's flip test.
-
-    Unit interval [t, t+1) uses sweep key t; the exponential clock restarts at each integer
-    time, which is exact (memoryless) and keeps every draw addressable: event j of the interval
-    takes its gap from uniform 3j, its site from 3j + 1 and its test from 3j + 2.
-    """
-    N = s.shape[0]
-    ti = _record(traj, 0, times, c, s, 0.0, False)
-    t = 0
-    while t < t_end:
-        if t % REFRESH == 0:
-            _set_fields(s.reshape((s.shape[0], 1)), F, h, T, mul)
-        skey = rng.sweep_key(key, t)
-        stop = min(t + 1.0, t_end)
-        tau = float(t)
-        j = 0
-        while True:
-            tau += -np.log1p(-rng.uniform(skey, j)) / N
-            if tau >= stop:
-                break
-            ti = _record(traj, ti, times, c, s, tau, True)
-            i = min(int(rng.uniform(skey, j + 1) * N), N - 1)
-            _try_site(i, rng.uniform(skey, j + 2), s, F, T, mul, rule)
-            j += 3
-        ti = _record(traj, ti, times, c, s, stop, False)
-        t += 1
-    _record(traj, ti, times, c, s, t_end, False)
-
-
 @njit(cache=True, parallel=True)
-def _run(h, T, mul, states, k, rule, scan, seed, times, traj, block):
+def _run(h, T, mul, states, k, rule, scan, seed, times, traj, block, cdf):
     """Advance every row of ``states`` (in place) by time ``k``; fill ``traj`` at ``times``.
 
-    ``(h, T, mul)``: see :func:`_field_tables`.  Threads take blocks of ``block`` chains;
-    random and sequential scans run each block in lock-step (:func:`_run_block`), parallel and
-    continuous ones chain after chain.  Each chain's random numbers depend on (seed, chain index)
-    only, and so do the results: bit-identical for any ``block`` and thread count.
+    ``(h, T, mul)``: see :func:`_field_tables`; ``cdf``: the Poisson(N) CDF of
+    :func:`_poisson_cdf` (continuous time) or empty.  Threads take blocks of ``block`` chains;
+    random, sequential and continuous-time chains run each block in lock-step
+    (:func:`_run_block`), parallel ones chain after chain.  Each chain's random numbers depend on
+    (seed, chain index) only, and so do the results: bit-identical for any ``block`` and thread
+    count.
     """
     n_chains, N = states.shape
     block = min(block, 64)  # a lock-step block's flip tests are the bits of one 64-bit word
     for b in prange((n_chains + block - 1) // block):
         c0 = b * block
         C = min(n_chains, c0 + block) - c0
-        if scan == RANDOM or scan == SEQUENTIAL:
-            _run_block(h, T, mul, states, c0, C, int(k), rule, scan, seed, times, traj)
+        if scan != PARALLEL:
+            _run_block(h, T, mul, states, c0, C, k, rule, scan, seed, times, traj, cdf)
             continue
         s = np.empty(N)
         F = np.empty((1, N))
@@ -345,11 +367,8 @@ def _run(h, T, mul, states, k, rule, scan, seed, times, traj, block):
         for c in range(c0, c0 + C):
             for i in range(N):
                 s[i] = states[c, i]
-            key = rng.chain_key(seed, c)
-            if scan == CONTINUOUS:
-                _run_continuous(s, F, h, T, mul, key, k, rule, times, traj, c)
-            else:
-                _run_parallel(s, F, h, T, mul, key, int(k), rule, times, traj, c, G, L)
+            _run_parallel(s, F, h, T, mul, rng.chain_key(seed, c), int(k), rule, times, traj, c,
+                          G, L)
             _store(states[c], s)
 
 
@@ -491,6 +510,15 @@ def _model_arrays(model):
     return np.ascontiguousarray(h, dtype=np.float64), np.ascontiguousarray(J, dtype=np.float64)
 
 
+def _poisson_cdf(lam):
+    """CDF of Poisson(``lam``) at k = 0 … k_max, k_max = ⌈lam + 20√lam + 40⌉ (the tail beyond
+    holds less than 1e-40); pmf e^{k ln lam − lam − ln k!} (no underflow for large lam; relative
+    error about 1e-16 (lam + k), that of the exponent)."""
+    k = np.arange(int(np.ceil(lam + 20.0 * np.sqrt(lam) + 40.0)) + 1)
+    lgam = np.array([math.lgamma(x + 1.0) for x in k.tolist()])
+    return np.cumsum(np.exp(k * math.log(lam) - lam - lgam))
+
+
 def _field_tables(h, J):
     """``(h, T, mul)`` for the kernels, ``(e^{2h}, [J, e^{4J}, e^{−4J}, e^{2J}, e^{−2J}], True)`` or
     ``(h, [J], False)``: the multiplicative field representation
@@ -561,7 +589,7 @@ def sample(model, p0, k, rule="heatbath", scan="random", n_chains=None, seed=0, 
     traj = np.empty((grid.shape[0], n, N), dtype=np.int8)
     with threads(1 if n * N * max(k, 1.0) < SERIAL_BELOW else None):
         _run(*_field_tables(h, J), states, float(k), rule_id, scan_id, np.uint64(seed), grid,
-             traj, CHAIN_BLOCK)
+             traj, CHAIN_BLOCK, _poisson_cdf(N) if scan_id == CONTINUOUS else np.empty(0))
     return states if times is None else traj
 
 
