@@ -302,10 +302,11 @@ def _run_block(h, T, mul, states, c0, C, k, rule, scan, seed, times, traj, cdf):
                     for n in range(limit[c]):
                         tau[c, n] = t + rng.uniform(skeys[c], TIME_DRAW + n)
                     tau[c, :limit[c]].sort()
-                    m = 0
-                    while m < limit[c] and tau[c, m] < stop:
-                        m += 1
-                    limit[c] = m  # the events before the end
+                    if stop < t + 1.0:  # the events before the end (a t + u rounded up
+                        m = 0               # to t + 1 stays in a whole interval)
+                        while m < limit[c] and tau[c, m] < stop:
+                            m += 1
+                        limit[c] = m
                     ti_c[c] = ti
             moves = limit.max()
             step = 1 if timed else max(moves, 1)
