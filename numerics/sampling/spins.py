@@ -230,9 +230,9 @@ def _store(row, s):
 
 
 @njit(cache=True, inline="always")
-def _record(traj, ti, times, c, s, upto, strict):
-    """Store ``s`` at every grid time ≤ upto (< upto if ``strict``) not yet stored."""
-    while ti < times.shape[0] and (times[ti] < upto or (not strict and times[ti] == upto)):
+def _record(traj, ti, times, c, s, upto):
+    """Store ``s`` (chain c) at every grid time ≤ upto not yet stored."""
+    while ti < times.shape[0] and times[ti] <= upto:
         _store(traj[ti, c], s)
         ti += 1
     return ti
@@ -334,12 +334,12 @@ def _run_block(h, T, mul, states, c0, C, k, rule, scan, seed, times, traj, cdf):
 
 @njit(cache=True)
 def _run_parallel(s, F, h, T, mul, key, k, rule, times, traj, c, G, L):
-    ti = _record(traj, 0, times, c, s, 0.0, False)
+    ti = _record(traj, 0, times, c, s, 0.0)
     for t in range(k):
         if t % REFRESH == 0:
             _set_fields(s.reshape((s.shape[0], 1)), F, h, T, mul)
         _parallel_sweep(s, F, T, mul, rng.sweep_key(key, t), rule, G, L)
-        ti = _record(traj, ti, times, c, s, t + 1.0, False)
+        ti = _record(traj, ti, times, c, s, t + 1.0)
 
 
 @njit(cache=True, parallel=True)
