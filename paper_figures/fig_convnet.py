@@ -106,8 +106,7 @@ def make(ctx):
     fig = plt.figure(figsize=(common.PAGE_WIDTH, 7.6))
     grid = fig.add_gridspec(2, 1, height_ratios=[1.0, 1.55], hspace=0.16)
     top = grid[0].subgridspec(1, 3, wspace=0.08)
-    cmap = plt.get_cmap("gray_r").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("gray_r").with_extremes(bad="white")
     for col, p in enumerate(PROTOCOLS):
         ax = fig.add_subplot(top[col])
         ax.imshow(_mosaic(r[f"{p}_samples"], rows, n_cols), cmap=cmap, vmin=-1, vmax=1,

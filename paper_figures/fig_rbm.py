@@ -117,8 +117,7 @@ def make(ctx):
         gap = np.full((tiles[0].shape[0], 3), np.nan)
         strip = np.concatenate(sum(([tile, gap] for tile in tiles), [])[:-1], axis=1)
         ax = fig.add_subplot(sub[j])
-        cmap = plt.get_cmap("gray_r").copy()
-        cmap.set_bad("white")
+        cmap = plt.get_cmap("gray_r").with_extremes(bad="white")
         ax.imshow(strip, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
         width = tiles[0].shape[1] + 3
         ax.set_xticks([i * width + tiles[0].shape[1] / 2 for i in range(len(shown))],
