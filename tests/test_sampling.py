@@ -316,3 +316,12 @@ def test_continuous_time_between_grid_points(rule):
                             seed=15, times=np.linspace(0.0, 3.0, 61))
     np.testing.assert_array_equal(dense[[1, 6, 20, 30, 52]], traj[[0, 1, 3, 4, 5], :m])
     assert not np.array_equal(dense[60], plain)  # the chains moved after t = 2.6
+
+
+def test_lowest_set_bit_of_every_word():
+    """The de Bruijn lookup that lists a block's flipped chains, against Python's integers."""
+    words = [1 << c for c in range(64)] + [(1 << 63) | (1 << c) for c in range(64)]
+    words += [int(w) for w in np.random.default_rng(0).integers(1, 2**63, 2000, dtype=np.uint64)]
+    words += [2**64 - 1, 2**64 - 2**40]
+    for w in words:
+        assert spins._lowest_bit(np.uint64(w)) == (w & -w).bit_length() - 1

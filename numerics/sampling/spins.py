@@ -55,7 +55,6 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 from numba import njit, prange
-from numba.cpython.unsafe.numbers import trailing_zeros
 
 from shortrun.numerics.core import rng
 from shortrun.numerics.core import states as _states
@@ -82,6 +81,13 @@ INIT_SWEEP = 1 << 62
 COUNT_DRAW, TIME_DRAW = 1 << 62, 1 << 61
 
 HEATBATH, METROPOLIS = 0, 1
+
+#: Index of the lowest set bit of a 64-bit word w: ``_LOWEST[((w & -w) * _DE_BRUIJN) >> 58]``
+#: (a de Bruijn sequence: the top 6 bits of 2^c times it are distinct for c = 0 … 63).
+_DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_LOWEST = np.zeros(64, dtype=np.int64)
+for _c in range(64):
+    _LOWEST[((1 << _c) * 0x03F79D71B4CB0A89 % (1 << 64)) >> 58] = _c
 RANDOM, SEQUENTIAL, PARALLEL, CONTINUOUS = 0, 1, 2, 3
 _SCAN_ID = {"random": RANDOM, "sequential": SEQUENTIAL, "parallel": PARALLEL,
             "continuous": CONTINUOUS}
@@ -90,6 +96,12 @@ _SCAN_ID = {"random": RANDOM, "sequential": SEQUENTIAL, "parallel": PARALLEL,
 # ---------------------------------------------------------------------------------------------
 # numba core
 # ---------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _lowest_bit(w):
+    """Index of the lowest set bit of the non-zero uint64 ``w`` (de Bruijn multiplication)."""
+    return _LOWEST[((w & (~w + np.uint64(1))) * _DE_BRUIJN) >> np.uint64(58)]
+
+
 @njit(cache=True, inline="always")
 def _flips(u, si, fi, rule, mul):
     """Flip test u < f(y), y = 2 s_i H_i, from the field variable f_i = H_i or E_i = e^{2H_i},
@@ -202,7 +214,7 @@ def _block_moves(S, F, T, skeys, U, V, I, n0, n1, limit, sequential, mul, rule):
                 flips |= (np.uint64(_flips(U[c], S[I[c], c], F[c, I[c]], rule, mul)
                                     & (n < limit[c])) << np.uint64(c))
         while flips:
-            c = trailing_zeros(flips)
+            c = _lowest_bit(flips)
             flips &= flips - np.uint64(1)
             i = n if sequential else I[c]
             S[i, c] = -S[i, c]
