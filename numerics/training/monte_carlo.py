@@ -155,7 +155,9 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     model : Model, optional
         The model family (a Boltzmann machine of the data's size by default).
     n_chains : int, optional
-        Negative chains (default 1000; cd with samples: the minibatch itself).
+        Negative chains (default 1000; cd with samples: the minibatch itself, and another
+        ``n_chains`` draws that many rows of the minibatch with replacement, seeded by
+        (seed, update)).
     lr, momentum : float
         Learning rate η > 0, momentum μ ∈ [0, 1).
     n_steps : int
