@@ -48,7 +48,6 @@ Parallel sweeps run chain after chain and list their flips without a branch.  Se
 """
 from __future__ import annotations
 
-import math
 import numbers
 from contextlib import contextmanager
 
@@ -59,6 +58,7 @@ from numba import njit, prange
 from shortrun.numerics.core import rng
 from shortrun.numerics.core import states as _states
 from shortrun.numerics.core.states import check_size, index, n_states
+from shortrun.numerics.kernels.base import poisson_weights
 from shortrun.numerics.models.boltzmann import BoltzmannMachine, check_params
 from shortrun.conventions import (RULES, SCANS, check_choice, check_distribution, check_real,
                                   check_steps, memory_error)
@@ -251,14 +251,19 @@ def _record(traj, ti, times, c, s, upto):
 
 
 @njit(cache=True, inline="always")
+def _store_column(row, S, c):
+    """``row`` (int8 spins of one chain) = column c of the block's spins ``S`` (N, C)."""
+    for i in range(S.shape[0]):
+        row[i] = np.int8(S[i, c])
+
+
+@njit(cache=True, inline="always")
 def _record_block(traj, ti, times, c0, S, upto):
     """Store the block's states (chains c0 + c, spins ``S[:, c]``) at every grid time ≤ upto
     not yet stored."""
-    N, C = S.shape
     while ti < times.shape[0] and times[ti] <= upto:
-        for c in range(C):
-            for i in range(N):
-                traj[ti, c0 + c, i] = np.int8(S[i, c])
+        for c in range(S.shape[1]):
+            _store_column(traj[ti, c0 + c], S, c)
         ti += 1
     return ti
 
@@ -326,22 +331,19 @@ def _run_block(h, T, mul, states, c0, C, k, rule, scan, seed, times, traj, cdf):
             if scan == CONTINUOUS and timed:  # chain c at the grid times before its event n
                 for c in range(C):
                     while ti_c[c] < nt and n < limit[c] and times[ti_c[c]] < tau[c, n]:
-                        for i in range(N):
-                            traj[ti_c[c], c0 + c, i] = np.int8(S[i, c])
+                        _store_column(traj[ti_c[c], c0 + c], S, c)
                         ti_c[c] += 1
             _block_sweep(S, F, T, mul, skeys, rule, scan, U, V, I, n, min(n + step, moves), limit)
         if scan == CONTINUOUS and timed:
             for c in range(C):  # the grid times after the chain's last event
                 while ti_c[c] < nt and times[ti_c[c]] <= stop:
-                    for i in range(N):
-                        traj[ti_c[c], c0 + c, i] = np.int8(S[i, c])
+                    _store_column(traj[ti_c[c], c0 + c], S, c)
                     ti_c[c] += 1
             ti = ti_c[0]
         ti = _record_block(traj, ti, times, c0, S, stop)
         t += 1
     for c in range(C):
-        for i in range(N):
-            states[c0 + c, i] = np.int8(S[i, c])
+        _store_column(states[c0 + c], S, c)
 
 
 @njit(cache=True)
@@ -524,12 +526,9 @@ def _model_arrays(model):
 
 
 def _poisson_cdf(lam):
-    """CDF of Poisson(``lam``) at k = 0 … k_max, k_max = ⌈lam + 20√lam + 40⌉ (the tail beyond
-    holds less than 1e-40); pmf e^{k ln lam − lam − ln k!} (no underflow for large lam; relative
-    error about 1e-16 (lam + k), that of the exponent)."""
-    k = np.arange(int(np.ceil(lam + 20.0 * np.sqrt(lam) + 40.0)) + 1)
-    lgam = np.array([math.lgamma(x + 1.0) for x in k.tolist()])
-    return np.cumsum(np.exp(k * math.log(lam) - lam - lgam))
+    """CDF of Poisson(``lam``) at k = 0 … k_max, the tail beyond k_max below 1e-40 (from the
+    uniformisation weights :func:`shortrun.numerics.kernels.poisson_weights`)."""
+    return np.cumsum(poisson_weights(lam, tail=1e-40))
 
 
 def _field_tables(h, J):
