@@ -1,7 +1,7 @@
 """The real limits of the matrix-free exact kernels: time and memory of one step at N = 20, 22, 25.
 
-For each N (SK couplings, heat-bath, a random law p0) and each scan, one fresh process builds the
-kernel and applies one step to p0: a sequential sweep, a random-scan sweep U = R^N, and the
+For each N (the SK couplings of ``bench_kernel.py``, heat-bath, a random law p0) and each scan,
+one fresh process builds the kernel and applies one step to p0: a sequential sweep, a random-scan sweep U = R^N, and the
 continuous-time law at t = 1 (uniformisation).  Printed: the best wall time of ``--repeat``
 applications with numba on one thread and on all threads, the ratio to the sequential sweep
 (the baseline, same N, same run), and the peak memory of the step beyond the law p0 it starts
@@ -29,15 +29,13 @@ def one(N, scan, repeat):
     import numba
     import numpy as np
 
-    from shortrun.numerics import kernels, models
+    from bench_kernel import sk_model  # the couplings of bench_kernel.py
+    from shortrun.numerics import kernels
 
     def setup(N):
-        rng = np.random.default_rng(0)
-        J = np.triu(rng.normal(0.0, 1.0 / np.sqrt(N), (N, N)), 1)
-        model = models.BoltzmannMachine(rng.normal(0.0, 0.3, N), J + J.T)
-        p = rng.random(1 << N)
+        p = np.random.default_rng(1).random(1 << N)
         p /= p.sum()
-        K = kernels.BMKernel(model, "heatbath", scan)
+        K = kernels.BMKernel(sk_model(N, 1.0), "heatbath", scan)
         return (lambda: K.propagate(p, 1.0)) if scan == "continuous" else (lambda: K.apply(p))
 
     setup(16)()                                      # compile or load the numba caches first
