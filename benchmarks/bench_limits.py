@@ -1,8 +1,8 @@
 """The real limits of the matrix-free exact kernels: time and memory of one step at N = 20, 22, 25.
 
 For each N (the SK couplings of ``bench_kernel.py``, heat-bath, a random law p0) and each scan,
-one fresh process builds the kernel and applies one step to p0: a sequential sweep, a random-scan sweep U = R^N, and the
-continuous-time law at t = 1 (uniformisation).  Printed: the best wall time of ``--repeat``
+one fresh process builds the kernel and applies one step to p0: a sequential sweep, a
+random-scan sweep U = R^N, and the continuous-time law at t = 1 (uniformisation).  Printed: the best wall time of ``--repeat``
 applications with numba on one thread and on all threads, the ratio to the sequential sweep
 (the baseline, same N, same run), and the peak memory of the step beyond the law p0 it starts
 from: the arrays allocated from building the kernel to the end of the first step, as
