@@ -2,12 +2,12 @@
 
 For each N (the SK couplings of ``bench_kernel.py``, heat-bath, a random law p0) and each scan,
 one fresh process builds the kernel and applies one step to p0: a sequential sweep, a
-random-scan sweep U = R^N, and the continuous-time law at t = 1 (uniformisation).  Printed: the best wall time of ``--repeat``
-applications with numba on one thread and on all threads, the ratio to the sequential sweep
-(the baseline, same N, same run), and the peak memory of the step beyond the law p0 it starts
-from: the arrays allocated from building the kernel to the end of the first step, as
-``tracemalloc`` counts them (numpy arrays; the numba code is loaded before, by a step at N = 16).
-One process per (N, scan).  Expect a few minutes at N = 25.
+random-scan sweep U = R^N, and the continuous-time law at t = 1 (uniformisation). Printed: the
+best wall time of ``--repeat`` applications with numba on one thread and on all threads, the
+ratio to the sequential sweep (the baseline, same N, same run), and the peak memory of the step
+beyond the law p0 it starts from: the arrays allocated from building the kernel to the end of
+the first step, as ``tracemalloc`` counts them (numpy arrays; the numba code is loaded before,
+by a step at N = 16). One process per (N, scan). Expect a few minutes at N = 25.
 
     .venv/bin/python benchmarks/bench_limits.py [--N 20 22 25] [--repeat 2]
 """
