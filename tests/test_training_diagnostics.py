@@ -110,3 +110,23 @@ def test_equilibrium_stats_and_coupling_error_validation():
     assert np.allclose(diagnostics.equilibrium_stats(model), 0)
     with pytest.raises(ValueError, match="N="):
         diagnostics.coupling_error(model, teachers.ring(5, 0.1))
+
+
+def test_diagnostics_name_what_another_model_lacks():
+    """An RBM has no couplings J and no Boltzmann-machine kernel: mixing_time, equilibrium_stats
+    and memory_curve say so and point to the RBM's own kernel (instead of a TypeError), whose
+    mixing time agrees with the dense spectrum of its visible chain; a theta that is text is
+    named too."""
+    from shortrun.numerics.models import RBM
+    rbm = RBM.random(3, 2, seed=0)
+    for call in (lambda: diagnostics.mixing_time(rbm), lambda: diagnostics.equilibrium_stats(rbm),
+                 lambda: diagnostics.memory_curve(rbm, "uniform", [1], np.ones(8) / 8)):
+        with pytest.raises(ValueError, match=r"model is of type RBM; .*pass a BoltzmannMachine "
+                                             r"or its theta.*kernel\(model, 'heatbath', "
+                                             r"'alternating'\)\.mixing_time\(\)"):
+            call()
+    U = kernels.kernel(rbm, "heatbath", "alternating")
+    lam = np.sort(np.abs(np.linalg.eigvals(U.dense())))[::-1]
+    assert U.mixing_time() == pytest.approx(-1 / np.log(lam[1]), rel=1e-10)
+    with pytest.raises(ValueError, match="model='x' is text"):
+        diagnostics.mixing_time("x")

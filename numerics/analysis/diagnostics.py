@@ -21,13 +21,22 @@ import numpy as np
 from shortrun.numerics.kernels.boltzmann import BMKernel
 from shortrun.numerics.models.boltzmann import BoltzmannMachine
 from shortrun.numerics.core.moments import stats
-from shortrun.conventions import check_distribution
+from shortrun.conventions import check_distribution, check_real
+from shortrun.numerics.models.base import Model
 
 
 def _as_model(model_or_theta, N=None):
     if isinstance(model_or_theta, BoltzmannMachine):
         return model_or_theta
-    theta = np.asarray(model_or_theta, float)
+    if isinstance(model_or_theta, Model):
+        name = type(model_or_theta).__name__
+        raise ValueError(
+            f"model is of type {name}; these diagnostics need a Boltzmann machine's fields "
+            f"and couplings (h, J) and its kernel, which type {name} does not have: pass a "
+            "BoltzmannMachine or its theta.  For other models use their kernel, e.g. "
+            "shortrun.numerics.kernels.kernel(model, 'heatbath', 'alternating').mixing_time() "
+            "and .trajectory(p0, times) for an RBM.")
+    theta = check_real(model_or_theta, "model")
     if N is None:
         # P = N(N+1)/2  ->  N = (sqrt(8P + 1) - 1)/2
         N = int(round((np.sqrt(8 * theta.size + 1) - 1) / 2))
@@ -36,7 +45,7 @@ def _as_model(model_or_theta, N=None):
 
 def mixing_time(model, rule="heatbath", scan="random"):
     r"""τ(θ) = κ_1 = −1/ln|λ_1| of the kernel (G3), via
-    :func:`shortrun.numerics.spectral.decompose` (dense: N ≤ 13)."""
+    :func:`shortrun.numerics.kernels.spectral.decompose` (dense: N ≤ 13)."""
     from shortrun.numerics.kernels.spectral import decompose
     return decompose(BMKernel(_as_model(model), rule, scan, warn=False)).mixing_time
 
@@ -101,7 +110,7 @@ def memory_curve(model, p0, times, data, rule="heatbath", scan="random", mask=No
 
 def coupling_error(model, teacher):
     r""":math:`\sum_{i<j}(J^*_{ij} - \beta J^0_{ij})^2` against a
-    :class:`~shortrun.numerics.teachers.Teacher` (or any BoltzmannMachine as the reference)."""
+    :class:`~shortrun.numerics.data.teachers.Teacher` (or any BoltzmannMachine as the reference)."""
     J = _as_model(model).J
     ref = teacher.model.J if hasattr(teacher, "model") else _as_model(teacher).J
     if ref.shape != J.shape:
