@@ -3,7 +3,8 @@
 ``python -m shortrun.paper_figures`` (or ``shortrun figures``) finds every figure script
 ``paper_figures/fig_<name>.py``, runs its ``make(ctx)`` one after the other, and writes
 ``REPORT.md`` beside the PNG/PDF files: every quantitative check with its value, tolerance and
-PASS/FAIL, each figure with its caption, the time per figure and the versions used.
+PASS/FAIL, each figure with its caption and the files it wrote (those :func:`common.save`
+recorded while it ran), the time per figure and the versions used.
 
 A figure whose optional dependency is missing (JAX for the neural energies) is SKIPPED with the
 reason; a figure that raises is an ERROR (traceback summary in the report) and the others still
@@ -42,12 +43,17 @@ class FigureResult:
     checks: list = field(default_factory=list)
     seconds: float = 0.0
     cpu_seconds: float = 0.0
-    pngs: list = field(default_factory=list)
+    files: list = field(default_factory=list)
     message: str = ""
 
     @property
     def failed(self):
         return [c for c in self.checks if not c.passed]
+
+    @property
+    def pngs(self):
+        """The PNG files among :attr:`files` (the images the report embeds)."""
+        return [f for f in self.files if f.endswith(".png")]
 
 
 def discover():
@@ -81,14 +87,18 @@ def _summary(err):
     return text if len(text) <= 3000 else text[:3000] + " [...]"
 
 
-def _pngs_since(out, start):
-    return sorted(p.name for p in Path(out).glob("*.png") if p.stat().st_mtime >= start - 1.0)
+def _written(ctx, first):
+    """The files :func:`common.save` wrote since ``ctx.written[first]``: paths relative to
+    ``ctx.out``, in order, each once.  Nothing else in the directory counts (an earlier figure's
+    or an earlier run's files are not this figure's)."""
+    names = (Path(p).relative_to(ctx.out).as_posix() for p in ctx.written[first:])
+    return list(dict.fromkeys(names))
 
 
 def build(name, ctx):
     """Run one figure script; never raises (except on KeyboardInterrupt)."""
     res = FigureResult(name)
-    start, cpu = time.time(), time.process_time()
+    start, cpu, first = time.time(), time.process_time(), len(ctx.written)
     try:
         module = importlib.import_module(module_name(name))
         res.caption = (module.__doc__ or "").strip()
@@ -97,7 +107,7 @@ def build(name, ctx):
         bad = [c for c in res.checks if not isinstance(c, common.Check)]
         if bad:
             raise TypeError(f"make() must return a list of common.Check; got {type(bad[0])}.")
-        res.pngs = _pngs_since(ctx.out, start)
+        res.files = _written(ctx, first)
         if not res.checks:
             res.status, res.message = FAIL, "the figure returned no quantitative check."
         elif not res.pngs:
@@ -115,6 +125,7 @@ def build(name, ctx):
     except Exception as err:  # noqa: BLE001 - one broken figure must not stop the others
         res.status, res.message = ERROR, _summary(err)
     finally:
+        res.files = _written(ctx, first)     # also what a figure wrote before it raised
         import matplotlib.pyplot as plt
         plt.close("all")
     res.seconds = time.time() - start
