@@ -150,9 +150,25 @@ def parse(argv=None, prog="python -m shortrun.paper_figures"):
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     ap.add_argument("--list", action="store_true", help="list the figure names and exit")
     args = ap.parse_args(argv)
-    if args.scheduler is not None and "://" not in args.scheduler:
-        ap.error(f"--scheduler {args.scheduler!r} must be an address such as tcp://HOST:PORT.")
+    _check_args(ap, args)
     return ap, args
+
+
+def _check_args(ap, args):
+    """Refuse, before any work, what would fail later: a scheduler address that is not
+    ``protocol://HOST:PORT``, and an ``--out`` or ``--cache-dir`` that is a file, lies under one,
+    or cannot be written (``ap.error``: one line and exit status 2)."""
+    from shortrun.numerics.sweeps.engine import check_address, check_folder
+
+    checks = [(check_folder, args.out, "--out"), (check_folder, args.cache_dir, "--cache-dir"),
+              (check_address, args.scheduler, "--scheduler")]
+    for check, value, option in checks:
+        if value is None or (args.list and option != "--scheduler"):
+            continue
+        try:
+            check(value, option)
+        except ValueError as err:
+            ap.error(str(err))
 
 
 def select(ap, only):
