@@ -426,6 +426,9 @@ def _check_out(out):
     """``--out`` is, or can be created as, a writable folder (checked before any training)."""
     from shortrun.numerics.sweeps.engine import check_folder
 
+    if not str(out).strip():
+        raise InputError("--out='': an empty path; give a folder name (default "
+                         "shortrun-verify).")
     try:
         return check_folder(out, "--out")
     except ValueError as err:

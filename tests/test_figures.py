@@ -181,6 +181,15 @@ def test_command_line(tmp_path, capsys):
 # ---------------------------------------------------------------------------------------------
 # command-line arguments: bad paths and addresses refused before any figure runs
 # ---------------------------------------------------------------------------------------------
+def _free_port():
+    """A port nobody listens on (bound, then freed)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_cli_refuses_bad_folders_and_addresses_before_any_work(tmp_path, capsys, monkeypatch):
     def built(name, ctx):
         raise AssertionError("a figure ran before the arguments were refused")
@@ -192,7 +201,10 @@ def test_cli_refuses_bad_folders_and_addresses_before_any_work(tmp_path, capsys,
                         (["--cache-dir", afile], "--cache-dir='{}' is a file, not a folder"),
                         (["--scheduler", "tcp://"], "--scheduler='tcp://' has no host"),
                         (["--scheduler", "tcp://h"], "needs a port number"),
-                        (["--scheduler", "udp://h:1"], "unknown protocol 'udp'")]:
+                        (["--scheduler", "udp://h:1"], "unknown protocol 'udp'"),
+                        (["--scheduler", f"tcp://127.0.0.1:{_free_port()}"], "cannot reach"),
+                        (["--out", ""], "argument --out: an empty path"),
+                        (["--cache-dir", " "], "argument --cache-dir: an empty path")]:
         argv = ["figures", "--only", FIGURES[0], *map(str, args)]
         if "--out" not in argv:
             argv += ["--out", str(tmp_path / "out")]

@@ -321,7 +321,7 @@ def test_out_that_is_a_file_is_refused_before_training(files, tmp_path, capsys, 
     afile = tmp_path / "afile"
     afile.write_text("x")
     for out, words in [(afile, "is a file, not a folder"),
-                       (afile / "sub", "which is a file")]:
+                       (afile / "sub", "which is a file"), ("", "an empty path")]:
         assert _run([files["dir"] / "spins.npy", "--k", 1], out) == verify.EXIT_ERROR
         err = capsys.readouterr().err
         assert f"--out='{out}'" in err and words in err

@@ -44,8 +44,8 @@ from shortrun.numerics.sweeps import cache
 from shortrun.numerics.sweeps.grids import expand
 from shortrun.numerics.sweeps.table import Table
 
-__all__ = ["run", "shutdown", "check_address", "check_folder", "SweepWarning", "SWITCH_SECONDS",
-           "WARM_SWITCH_SECONDS"]
+__all__ = ["run", "shutdown", "check_address", "check_folder", "check_reachable", "SweepWarning",
+           "SWITCH_SECONDS", "WARM_SWITCH_SECONDS"]
 
 #: ``scheduler=None``: serial work (s) left beyond which the rest moves to a new local cluster.
 SWITCH_SECONDS = 8.0
@@ -206,10 +206,10 @@ def _unreachable(address, err):
                         "scheduler=None.")
 
 
-def _connect(address):
+def check_reachable(address):
+    """RuntimeError naming the fix unless a TCP connection to the HOST:PORT of ``address`` (a
+    checked :func:`check_address`) opens within :data:`PROBE_SECONDS` (``inproc``: not tried)."""
     import socket
-
-    from distributed import Client
 
     parsed = urlparse(address)
     if parsed.scheme != "inproc":
@@ -217,6 +217,12 @@ def _connect(address):
             socket.create_connection((parsed.hostname, parsed.port), PROBE_SECONDS).close()
         except OSError as err:
             raise _unreachable(address, f"{type(err).__name__}: {err}") from None
+
+
+def _connect(address):
+    from distributed import Client
+
+    check_reachable(address)
     try:
         return Client(address, timeout="20s", set_as_default=False)
     except (OSError, TimeoutError) as err:
