@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -355,17 +354,21 @@ def test_pcd_needs_no_k_budget(files, tmp_path):
     assert np.max(np.abs(moments.stats(pi) - data)) <= 1e-10 and s["k"] == 1e12
 
 
-def test_cost_estimate_is_the_least_time_per_sweep():
-    """The probe never runs more than k sweeps, and returns the least time per sweep."""
-    runs = []
+def test_cost_estimate_is_the_least_time_per_sweep(monkeypatch):
+    """The probe (on a fake clock: 10 ms per run + 2 ms per sweep) runs 1 (untimed), 1, 4, 16,
+    64 sweeps until a run takes PROBE_SECONDS, never more than k, and returns the least time
+    per sweep -- the longest run's, where the fixed overhead weighs least."""
+    clock, runs = [0.0], []
 
     def fake(n):
         runs.append(n)
-        time.sleep(verify.PROBE_SECONDS * min(n, 16) / 16)
-    per = verify.seconds_per_sweep(fake, 10**6)
-    assert runs == [1, 1, 4, 16] and per <= verify.PROBE_SECONDS / 16 * 1.5
+        clock[0] += 0.01 + 0.002 * n
+    monkeypatch.setattr(verify.time, "perf_counter", lambda: clock[0])
+    assert verify.PROBE_SECONDS == 0.1
+    assert verify.seconds_per_sweep(fake, 10**6) == pytest.approx((0.01 + 0.002 * 64) / 64)
+    assert runs == [1, 1, 4, 16, 64]
     runs.clear()
-    verify.seconds_per_sweep(fake, 3)
+    assert verify.seconds_per_sweep(fake, 3) == pytest.approx((0.01 + 0.002 * 3) / 3)
     assert runs == [1, 1, 3]
 
 
