@@ -138,13 +138,21 @@ def exit_status(results):
     return 0 if all(r.status in (PASS, SKIPPED) for r in results) else 1
 
 
+def _folder_path(text):
+    """A folder argument as a Path; an empty one (an unset shell variable?) is refused rather
+    than read as the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a folder name")
+    return Path(text)
+
+
 def parse(argv=None, prog="python -m shortrun.paper_figures"):
     ap = argparse.ArgumentParser(
         prog=prog,
         description="Build the paper figures (PNG + PDF) and REPORT.md, the verification report "
                     "of every quantitative check.  Exit status 1 if a check fails or a figure "
                     "errs.")
-    ap.add_argument("--out", default="results/figures", type=Path,
+    ap.add_argument("--out", default="results/figures", type=_folder_path,
                     help="output directory (default: results/figures under the current directory)")
     ap.add_argument("--only", default=None,
                     help="comma-separated figure names, e.g. --only memory,robustness "
@@ -156,14 +164,33 @@ def parse(argv=None, prog="python -m shortrun.paper_figures"):
     mode.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                     help="Dask scheduler address for the parameter sweeps (default: local)")
-    ap.add_argument("--cache-dir", default=None, type=Path,
+    ap.add_argument("--cache-dir", default=None, type=_folder_path,
                     help="where heavy numbers are cached (default: OUT/cache)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     ap.add_argument("--list", action="store_true", help="list the figure names and exit")
     args = ap.parse_args(argv)
-    if args.scheduler is not None and "://" not in args.scheduler:
-        ap.error(f"--scheduler {args.scheduler!r} must be an address such as tcp://HOST:PORT.")
+    _check_args(ap, args)
     return ap, args
+
+
+def _check_args(ap, args):
+    """Refuse, before any work, what would fail later: a scheduler address that is not
+    ``protocol://HOST:PORT`` or does not answer, and an ``--out`` or ``--cache-dir`` that is a
+    file, lies under one, or cannot be written (``ap.error``: one line and exit status 2)."""
+    from shortrun.numerics.sweeps.engine import check_address, check_folder, check_reachable
+
+    def address(value, option):
+        check_reachable(check_address(value, option))
+
+    checks = [(check_folder, args.out, "--out"), (check_folder, args.cache_dir, "--cache-dir"),
+              (address, args.scheduler, "--scheduler")]
+    for check, value, option in checks:
+        if value is None or args.list:
+            continue
+        try:
+            check(value, option)
+        except (ValueError, RuntimeError) as err:
+            ap.error(str(err))
 
 
 def select(ap, only):

@@ -232,6 +232,43 @@ def test_command_line(tmp_path, capsys):
     assert cli.main(["--help"]) == 0
 
 
+# ---------------------------------------------------------------------------------------------
+# command-line arguments: bad paths and addresses refused before any figure runs
+# ---------------------------------------------------------------------------------------------
+def _free_port():
+    """A port nobody listens on (bound, then freed)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cli_refuses_bad_folders_and_addresses_before_any_work(tmp_path, capsys, monkeypatch):
+    def built(name, ctx):
+        raise AssertionError("a figure ran before the arguments were refused")
+    monkeypatch.setattr(run, "build", built)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for args, words in [(["--out", afile], "--out='{}' is a file, not a folder"),
+                        (["--out", afile / "sub"], "which is a file"),
+                        (["--cache-dir", afile], "--cache-dir='{}' is a file, not a folder"),
+                        (["--scheduler", "tcp://"], "--scheduler='tcp://' has no host"),
+                        (["--scheduler", "tcp://h"], "needs a port number"),
+                        (["--scheduler", "udp://h:1"], "unknown protocol 'udp'"),
+                        (["--scheduler", f"tcp://127.0.0.1:{_free_port()}"], "cannot reach"),
+                        (["--out", ""], "argument --out: an empty path"),
+                        (["--cache-dir", " "], "argument --cache-dir: an empty path")]:
+        argv = ["figures", "--only", FIGURES[0], *map(str, args)]
+        if "--out" not in argv:
+            argv += ["--out", str(tmp_path / "out")]
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.splitlines()[-1].startswith("shortrun figures: error: ")
+        assert words.format(afile) in err and "Traceback" not in err
+    assert afile.read_text() == "x" and not (tmp_path / "out").exists()
+
+
 def test_context_sizes(tmp_path):
     tiny = common.Context(tmp_path, tiny=True)
     fast = common.Context(tmp_path)

@@ -51,14 +51,31 @@ class Kernel:
         return check_distribution(p0, self.n_states, "p0")
 
     def propagate(self, p0, k):
-        r""":math:`p(k, p_0) = U^k p_0` by k matrix-free applications."""
+        r""":math:`p(k, p_0) = U^k p_0` by k matrix-free applications.
+
+        The loop stops early, with the same bits, once the iterates repeat exactly in floating
+        point: a fixed vector (:math:`Up = p`, then :math:`U^n p = p`) or a 2-cycle
+        (:math:`U^2 p = p`, e.g. parallel Metropolis flipping every spin), so a k far beyond the
+        mixing time costs only the steps until then.  A run still going after 5 s reports its
+        progress on stderr every 5 s (:class:`~shortrun.numerics.core.progress.Progress`); for
+        such k, :func:`~shortrun.numerics.kernels.spectral.decompose` gives
+        :math:`U^k p_0` at a cost independent of k (small N).
+        """
+        from shortrun.numerics.core.progress import Progress
+
         k = check_steps(k, "k")
         p = self.check_p0(p0)
-        for _ in range(k):
+        before = None
+        report = Progress("kernels.law", None, k)
+        for n in range(k):
             q = self.apply(p)
             if np.array_equal(q, p):  # a fixed vector of U in floating point: U^n p = p exactly
                 return q
-            p = q
+            if before is not None and np.array_equal(q, before):   # U^2 p = p exactly
+                return q if (k - n) % 2 else p
+            before, p = p, q
+            report(n + 1, "steps of U (for k beyond the mixing time: kernel.stationary(), or "
+                   "spectral.decompose(kernel).propagate(p0, k) at any k)")
         return p
 
     def trajectory(self, p0, times):
@@ -126,7 +143,30 @@ def law(model, p0, k=None, rule=None, scan=None, *, t=None, warn=True):
     steps = t if t is not None else k
     if steps is None:
         raise ValueError("k is required: the number of steps (or t= for scan='continuous').")
-    return kernel(model, rule, scan, warn=warn).propagate(p0, steps)
+    kern = kernel(model, rule, scan, warn=warn)
+    if scan == "continuous":
+        time = check_steps(steps, "t", integer=False)
+        check_uniformisation(getattr(kern, "N", 1) * time, "t", time)
+    return kern.propagate(p0, steps)
+
+
+#: Largest Poisson mean λ = N t of a uniformisation: it sums about λ + 8√λ terms, one
+#: application of R = I + W/N each, with weight arrays of that length (80 MB at the limit).
+MAX_UNIFORMISATION_LAMBDA = 1e7
+
+
+def check_uniformisation(lam, name="lam", value=None):
+    """ValueError naming the argument ``name`` (of ``value``, default ``lam``) when the
+    uniformisation of Poisson mean ``lam`` would exceed :data:`MAX_UNIFORMISATION_LAMBDA`
+    (instead of a MemoryError or an endless loop)."""
+    if lam > MAX_UNIFORMISATION_LAMBDA:
+        shown = float(lam if value is None else value)
+        raise ValueError(f"{name}={shown:g}: the continuous-time law by uniformisation sums "
+                         f"about N t = {lam:.3g} Poisson terms, beyond the limit "
+                         f"{MAX_UNIFORMISATION_LAMBDA:.0e}.  For a time far beyond the mixing "
+                         "time the law is the stationary one (kernel(...).stationary()); "
+                         "spectral.decompose(kernel(...)).propagate(p0, t) gives e^{tW} p0 at a "
+                         "cost independent of t (small N); or pass a shorter time.")
 
 
 def poisson_weights(lam, tail=1e-17):
@@ -159,6 +199,7 @@ def poisson_weights(lam, tail=1e-17):
     \frac{e^{-\lambda}\lambda^n}{n!} q_n\bigr\|_1 \le 2\varepsilon \le 2\,\mathrm{tail}`
     (ε from the dropped terms, ε from the renormalisation).
     """
+    check_uniformisation(lam)
     n_max = int(np.ceil(lam + 8.0 * np.sqrt(lam) + 30.0))
     while poisson.sf(n_max, lam) > tail:
         n_max += int(np.sqrt(lam)) + 10
