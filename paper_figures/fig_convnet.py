@@ -96,7 +96,7 @@ def make(ctx):
     from shortrun.numerics.neural import memory     # needs the optional extra (jax, optax)
 
     config = ctx.size(memory.FAST, memory.FULL, tiny=memory.TINY)
-    r = common.cached(ctx, NAME, dict(memory.settings(config), version=2),
+    r = common.cached(ctx, NAME, dict(memory.settings(config), version=3),
                       lambda: memory.run(config, progress=None if ctx.progress else False))
     k, t = config.k, r["t"]
     checks = checks_of(r, k)
