@@ -261,6 +261,13 @@ def test_convnet_channels_must_be_a_sequence(channels):
         energies.convnet(channels)
 
 
+@pytest.mark.parametrize("a0, match", [(np.nan, "a0 contains NaN"), ("x", "a0='x' is text"),
+                                       ([1.0, 2.0], "a0 must be a single number")])
+def test_quadratic_a0_must_be_a_finite_number(a0, match):
+    with pytest.raises(ValueError, match=match):
+        energies.quadratic(2, a0=a0)
+
+
 def test_diverging_langevin_chains_raise_not_nan():
     """eta * a >= 2 on the quadratic energy (curvature a = 3, eta = 1): the chains overflow float64
     within 1000 steps; sample raises naming eta instead of returning NaN, unless asked for them."""

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from shortrun.conventions import check_choice, check_count, check_real
+from shortrun.conventions import check_choice, check_count, check_finite, check_real
 
 jax.config.update("jax_enable_x64", True)
 
@@ -150,10 +150,13 @@ def quadratic(dim, dtype=np.float64, a0=1.0):
 
     Parameters ``{'W': (d, d), 'b': (d,)}`` with :math:`A = (W + W^\top)/2`, so gradient steps on
     W move A within the symmetric matrices; ``init`` returns ``W = a0·I``, ``b = 0`` (the key is
-    ignored).  Langevin on it is the Gaussian chain of (Ga).
+    ignored; ``a0`` must be a finite number).  Langevin on it is the Gaussian chain of (Ga).
     """
     dim = check_count(dim, "dim")
     dtype = _dtype(dtype)
+    a0 = check_finite(a0, "a0", "pass a finite number, e.g. 1.0 (W starts at a0·I).")
+    if a0.ndim:
+        raise ValueError(f"a0 must be a single number (W starts at a0·I); got shape {a0.shape}.")
     a0 = float(a0)
 
     def init(key=None):
