@@ -208,6 +208,8 @@ def test_bad_input_is_named(small_digits):
         training.train(energy, small_digits, 2, eta=0.5, sigma2=-1.0, n_steps=1)
     with pytest.raises(ValueError, match="seed"):
         training.train(energy, small_digits, 2, seed=-1, **kw)
+    with pytest.raises(ValueError, match=r"lr=0 must be a finite positive number; pass Adam's"):
+        training.train(energy, small_digits, 2, lr=0, **kw)
     with pytest.raises(ValueError, match="seed"):
         langevin.as_key(1.5)
     with pytest.raises(ValueError, match="activation"):

@@ -223,8 +223,10 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
     sigma2 = check_nonnegative(sigma2, "sigma2", "pass the noise variance per step, e.g. 1e-4.")
     n_chains = check_count(n_chains, "n_chains")
     batch = min(check_count(batch_size, "batch_size"), len(x_data))
-    lr, b1, b2 = (check_nonnegative(v, name, "Adam's rate and moment decays are numbers >= 0.")
-                  for v, name in ((lr, "lr"), (b1, "b1"), (b2, "b2")))
+    lr = check_positive(lr, "lr", "pass Adam's learning rate, e.g. 1e-3 (lr = 0 would return the "
+                        "start unchanged).")
+    b1, b2 = (check_nonnegative(v, name, "Adam's moment decays are numbers in [0, 1).")
+              for v, name in ((b1, "b1"), (b2, "b2")))
     if not (b1 < 1 and b2 < 1):
         raise ValueError(f"b1={b1!r} and b2={b2!r} must be < 1 (Adam's moment decays).")
     n_steps = check_steps(n_steps, "n_steps")
