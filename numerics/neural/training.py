@@ -235,13 +235,13 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
     grad_clip = None if grad_clip is None else check_positive(
         grad_clip, "grad_clip", "pass the largest global norm of g, e.g. 1.0, or None for no clip.")
     alpha = check_nonnegative(energy_penalty, "energy_penalty",
-                              "pass the weight of the energy-magnitude penalty, e.g. 0.01, or 0.")
+                              "pass the weight of the energy-magnitude penalty, e.g. 0.1, or 0.")
     box = langevin.check_box(box)
     base = langevin.as_key(seed)
     if params0 is None:
-        params = energy.init(jax.random.fold_in(base, PCD_INIT + 1))
-    params = energies.check_params(energy, params if params0 is None else params0,
-                                   "params" if params0 is None else "params0")
+        params = energies.check_params(energy, energy.init(jax.random.fold_in(base, PCD_INIT + 1)))
+    else:
+        params = energies.check_params(energy, params0, "params0")
     optimizer = optax.adam(lr, b1=b1, b2=b2)
     if grad_clip is not None:
         optimizer = optax.chain(optax.clip_by_global_norm(grad_clip), optimizer)
