@@ -39,7 +39,8 @@ Jacobian is singular or F has kinks, so the solver is built not to depend on rou
   otherwise the status and message say how every stage ended (a failure is reported, never a
   non-root returned as converged).
 
-Newton from a start where it converges is unchanged, bit for bit.  With
+Newton iterates whose Jacobians are regular (condition number ≤ 1e12) are unchanged, bit for
+bit, and the globalisation runs only where every start failed.  With
 ``SHORTRUN_PERTURB=1e-14`` (:mod:`shortrun.numerics.core.perturb`) every Newton start and every
 input law is perturbed by a few ulps; the test suite passes in that mode too.
 """
@@ -357,8 +358,9 @@ def homotopy(prob, theta0=None, *, tol=1e-11, max_iter=60, max_step=2.0, theta_m
     augmented matrix stays regular there.  Once t reaches 1 the point is polished by damped
     Newton on F (:func:`newton`), so a returned root satisfies ‖F‖∞ ≤ tol like any other.
 
-    The path either reaches t = 1 (a root), runs off to ‖θ‖∞ > ``theta_max`` (``'diverged'``:
-    no finite root on this path, as for (S2)), or stops (``'stalled'``: step below 1e-7;
+    The path either reaches t = 1 (a root), runs off to ‖θ‖∞ > ``theta_max`` or stalls beyond
+    ``theta_max / 5`` (``'diverged'``: no finite root on this path, as for (S2)), or stops
+    (``'stalled'``: step below 1e-7 at bounded θ;
     ``'max_iter'``: 200 points).  ``max_step`` caps the arclength step.  Never raises on
     failure; returns a :class:`FixedPoint` whose ``iterations`` counts path points plus
     Newton iterations.
@@ -428,6 +430,13 @@ def _homotopy_run(prob, theta, report, opts):
                 break
         if not ok:
             h *= 0.5
+            far = float(np.max(np.abs(z[:-1]))) > 0.2 * opts["theta_max"]
+            if h < _PATH_MIN_STEP and far:      # F saturates far out: as in _no_progress
+                th = theta_of(z)
+                return fail("diverged", divergence_message(
+                    prob, th, f"the continuation path from theta0 to the data stalls far out "
+                              f"(max |theta| = {np.max(np.abs(th[m])):.3g} > theta_max/5 at "
+                              f"t = {z[-1]:.4g}, after {points} points)"), th, points)
             if h < _PATH_MIN_STEP:
                 return fail("stalled", f"continuation stalled at t = {z[-1]:.4g} after {points} "
                             "points: the path could not be followed with steps down to 1e-7 "
