@@ -2,7 +2,13 @@
 
 Tolerance policy (docs/architecture.md): exact-vs-exact comparisons on 2^N states use
 ``exact_tol(N) = 16 · 2^N · eps`` (round-off grows at most linearly with the number of states
-summed); Monte Carlo comparisons use nσ of the computed error bar.
+summed); a route that inverts an ill-conditioned similarity (the spectral route of a non-normal
+kernel) uses the bound it computes from its condition number (``Spectrum.error_bound``); Monte
+Carlo comparisons use nσ of the computed error bar.
+
+Perturbed mode: ``SHORTRUN_PERTURB=1e-14 [SHORTRUN_PERTURB_SEED=s] pytest ...`` moves every
+Newton start and every input law by a relative 1e-14 (``shortrun.numerics.core.perturb``, read
+there only); the header of the run says whether it is on.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import numpy as np
 import pytest
 
 from shortrun.numerics import models
+from shortrun.numerics.core import perturb
 
 EPS = np.finfo(float).eps
 
@@ -70,3 +77,11 @@ def mc_gradients(model, p_data, k, rule, scan, n_chains, n_draws, seed):
 @pytest.fixture
 def tol():
     return exact_tol
+
+
+def pytest_report_header(config):
+    eps = perturb.amplitude()
+    if eps:
+        return (f"perturbed mode: {perturb.ENV}={eps:g}, {perturb.SEED_ENV}={perturb.seed()} "
+                "(every Newton start and input law moved by this relative amount)")
+    return f"perturbed mode: off ({perturb.ENV} unset)"

@@ -30,7 +30,8 @@ import numpy as np
 
 from shortrun.conventions import (PROTOCOLS, check_choice, check_distribution, check_finite,
                                   check_real, check_steps)
-from shortrun.numerics.data.teachers import as_data, default_model
+from shortrun.numerics.core import perturb
+from shortrun.numerics.data.teachers import Data, as_data, default_model
 from shortrun.numerics.kernels import (NotBoltzmannWarning, kernel, law_tangent,
                                        stationary_tangent)
 from shortrun.numerics.models.base import Model
@@ -211,6 +212,8 @@ def problem(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, ma
         start is ``theta0``).  Default: a Boltzmann machine of the data's size.
     """
     data = as_data(data)
+    if perturb.amplitude():                     # perturbed mode (core/perturb.py): a few ulps
+        data = Data(perturb.law(data.p, "p_data"), data.M, data.name)
     template = default_model(data.N) if model is None else model
     if not isinstance(template, Model):
         raise ValueError(f"model must be a shortrun model (shortrun.numerics.models: a Boltzmann machine, an RBM, ...); got "
@@ -240,7 +243,7 @@ def problem(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, ma
                              "for a chain from a fixed p0.")
         start = np.array(data.p) if protocol == "cd" else None
     else:
-        start = check_distribution("uniform" if p0 is None else p0, n, "p0")
+        start = perturb.law(check_distribution("uniform" if p0 is None else p0, n, "p0"), "p0")
     if start is not None:
         start.setflags(write=False)
     mask = parameter_mask(template, mask)
