@@ -20,6 +20,9 @@ PROB_ATOL = 1e-9
 RULES = ("heatbath", "metropolis")
 SCANS = ("random", "sequential", "parallel", "continuous")
 PROTOCOLS = ("rdm", "cd", "pcd", "eq")
+#: The protocols that run chains, hence the ones of Monte Carlo training ('eq' needs p_theta
+#: itself, i.e. the exact route).
+SAMPLED_PROTOCOLS = ("rdm", "cd", "pcd")
 _MAX_STEPS = np.iinfo(np.int64).max
 
 

@@ -53,7 +53,7 @@ def check_rates(lr, momentum, n_steps, tol):
     return lr, momentum, n_steps, tol
 
 
-def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, model=None,
+def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
           lr=0.1, momentum=0.0, n_steps=1000, tol=1e-10, theta0=None, mask=None, record_every=1,
           mixing_every=None, theta_max=50.0, window=200, progress=None, checkpoint=None,
           checkpoint_seconds=60.0):
@@ -69,7 +69,7 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     ----------
     data, k, protocol, rule, scan, p0, mask, model
         See :func:`~shortrun.numerics.training.problem.problem` (``model``: the model family,
-        a Boltzmann machine by default).
+        a Boltzmann machine by default; ``rule``/``scan``: the model's own by default).
     lr : float > 0
         Learning rate η.
     momentum : float in [0, 1)

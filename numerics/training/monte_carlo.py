@@ -27,7 +27,8 @@ import numbers
 
 import numpy as np
 
-from shortrun.conventions import check_choice, check_real, check_steps, memory_error
+from shortrun.conventions import (SAMPLED_PROTOCOLS, check_choice, check_distribution,
+                                  check_real, check_steps, memory_error)
 from shortrun.numerics.core.states import MEMORY_BUDGET
 from shortrun.numerics.core import rng
 from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
@@ -35,17 +36,20 @@ from shortrun.numerics.core.moments import n_spins
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.data import teachers
 from shortrun.numerics.data.teachers import default_model
-from shortrun.numerics.models.base import Model
+from shortrun.numerics.models.base import Model, update_names
 from shortrun.numerics.sampling import initial_states, sample
 from shortrun.numerics.sampling.spins import check_seed
 from shortrun.numerics.training.divergence import DivergenceMonitor
 from shortrun.numerics.training.exact import check_rates
-from shortrun.numerics.training.problem import Problem, parameter_mask
+from shortrun.numerics.training.problem import Problem, check_model, parameter_mask
 from shortrun.numerics.training.result import History, TrainingResult
 
 __all__ = ["train", "PROTOCOLS", "DEFAULT_CHAINS"]
 
-PROTOCOLS = ("rdm", "cd", "pcd")
+#: The protocols of Monte Carlo training (:data:`shortrun.conventions.SAMPLED_PROTOCOLS`).
+PROTOCOLS = SAMPLED_PROTOCOLS
+#: Largest state space on which the result's Problem carries the data's exact (empirical) law.
+EXACT_PROBLEM_MAX_STATES = 1 << 20
 DEFAULT_CHAINS = 1000
 #: Reserved update number whose seed draws the initial persistent chains.
 PCD_INIT = 1 << 62
@@ -128,7 +132,7 @@ def _negative_start(model, protocol, p0, chains, batch, law, n_chains, seed, ste
     return batch[gen.integers(0, len(batch), size=n_chains)], None
 
 
-def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, model=None,
+def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
           n_chains=None, lr=0.1, momentum=0.0, n_steps=1000, tol=0.0, theta0=None, mask=None,
           batch_size=None, seed=0, theta_max=50.0, progress=None, checkpoint=None,
           checkpoint_seconds=60.0):
@@ -149,7 +153,8 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     protocol : {'rdm', 'cd', 'pcd'}
         (``'eq'`` needs the exact law: use the exact trainer.)
     rule, scan
-        As in :func:`shortrun.numerics.sampling.sample` for the model type.
+        As in :func:`shortrun.numerics.sampling.sample` for the model type (``None``: the
+        model's own ``DEFAULT_RULE`` / ``DEFAULT_SCAN``).
     p0 : 'uniform' (None), probability vector, or (n_chains, N) states
         Start of the rdm chains at every update, of the pcd chains once; not for cd.
     model : Model, optional
@@ -186,19 +191,19 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     -------
     TrainingResult
         ``history`` has one row per update; ``chains`` holds the negative chains after the last
-        update (the persistent chains for pcd).
+        update (the persistent chains for pcd).  ``problem`` is the exact twin of the run (the
+        data's law -- the empirical histogram of samples -- and p0 as a law, see
+        :func:`_exact_twin`), so ``result.problem.residual(result.theta)`` is the exact
+        residual (G5) of the Monte Carlo estimate; beyond ``EXACT_PROBLEM_MAX_STATES`` states
+        its data is ``None`` and the exact methods say so.
     """
     protocol = check_choice(protocol, PROTOCOLS, "protocol")
     N, samples, law = _data_source(data, batch_size)
-    template = default_model(N) if model is None else model
-    if not isinstance(template, Model):
-        raise ValueError(f"model must be a shortrun model (shortrun.numerics.models: a Boltzmann machine, an RBM, ...); got "
-                         f"{type(template).__name__}.")
+    template = check_model(default_model(N) if model is None else model)
     if template.n_units != N:
         raise ValueError(f"model has {template.n_units} (visible) units but the data have N = "
                          f"{N}; build the model with N = {N}.")
-    rule = check_choice(rule, template.RULES, "rule")
-    scan = check_choice(scan, template.SCANS, "scan")
+    rule, scan = update_names(template, rule, scan)
     k = check_steps(k, "k", integer=scan != "continuous")
     lr, momentum, n_steps, tol = check_rates(lr, momentum, n_steps, tol)
     seed = check_seed(seed)
@@ -211,7 +216,7 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     if protocol != "cd" or samples is None:
         n_chains = DEFAULT_CHAINS if n_chains is None else n_chains
     batches = _Batches(samples, batch_size or len(samples), seed) if samples is not None else None
-    prob = Problem(data, template, k, protocol, rule, scan, p0, m)
+    prob = _exact_twin(template, samples, law, k, protocol, rule, scan, p0, m)
 
     def positive(model, batch):  # ⟨φ_θ⟩ of the data: exact from a law, else sampled
         if law is not None:
@@ -308,6 +313,32 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
                     seed=seed, batch_size=batch_size)
     return TrainingResult(theta, prob, history, converged, n_done, message, chains=chains,
                           settings=settings)
+
+
+def _exact_twin(template, samples, law, k, protocol, rule, scan, p0, mask):
+    """The exact :class:`Problem` of a Monte Carlo run: the data's law (the empirical histogram of
+    ``samples`` over the states, indexed by ``template.index_of``) and p0 as a law (uniform, the
+    given law, or the histogram of given start states; the data for cd).  ``data=None`` (exact
+    methods refused) beyond :data:`EXACT_PROBLEM_MAX_STATES` states."""
+    n = template.n_states
+    if n > EXACT_PROBLEM_MAX_STATES:
+        return Problem(None, template, k, protocol, rule, scan, None, mask)
+
+    def histogram(states):
+        counts = np.bincount(template.index_of(states), minlength=n)
+        return counts / counts.sum()
+
+    p = np.asarray(law, float) if law is not None else histogram(samples)
+    data = teachers.Data(p, None if samples is None else len(samples),
+                         "law" if law is not None else "samples")
+    if protocol == "cd":
+        start = np.array(data.p)
+    elif isinstance(p0, str) or np.ndim(p0) == 1:
+        start = check_distribution(p0, n, "p0")
+    else:
+        start = histogram(p0)
+    start.setflags(write=False)
+    return Problem(data, template, k, protocol, rule, scan, start, mask)
 
 
 def _divergence_text(stop):
