@@ -29,15 +29,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from shortrun.conventions import (check_choice, check_count, check_finite, check_nonnegative,
-                                  check_positive, check_steps)
+from shortrun.conventions import (SAMPLED_PROTOCOLS, check_choice, check_count, check_finite,
+                                  check_nonnegative, check_positive, check_steps)
 from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.neural import langevin
 
 __all__ = ["train", "TrainResult", "PROTOCOLS", "flatten", "unflatten"]
 
-PROTOCOLS = ("rdm", "cd", "pcd")
+PROTOCOLS = SAMPLED_PROTOCOLS
 #: Reserved update number whose key draws the initial persistent chains.
 PCD_INIT = 2**31 - 1
 _UPDATES = {}
