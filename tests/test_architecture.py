@@ -154,6 +154,20 @@ def test_the_architecture_diagram_gives_the_layers_of_the_table():
     assert {row: n for row, n in rows.items() if n != layer(DIAGRAM[row])} == {}
 
 
+def test_protocol_names_are_declared_once():
+    """The tuples of protocol names live in shortrun/conventions.py only (PROTOCOLS,
+    SAMPLED_PROTOCOLS); every other module imports them."""
+    bad = []
+    for name, path in MODULES.items():
+        if name == "shortrun.conventions":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Tuple, ast.List)) and {"rdm", "cd", "pcd"} <= {
+                    e.value for e in node.elts if isinstance(e, ast.Constant)}:
+                bad.append(f"{name}:{node.lineno}")
+    assert bad == []
+
+
 def test_training_names_no_concrete_model():
     """Training works through the model interface only (docs/architecture.md)."""
     hits = [str(p.relative_to(ROOT)) for p in (ROOT / "numerics" / "training").rglob("*.py")
