@@ -65,6 +65,9 @@ CASES = [
     Case("bm", _bm),
     Case("independent", lambda: IndependentSpins(np.array([0.4, -0.3, 0.2]))),
     Case("rbm", lambda: RBM.random(4, 1, seed=3, scale=0.8, field=0.3), theta0=lambda m: m.theta),
+    Case("bm-sk6", lambda: teachers.sk(6, 0.6, seed=2, field=0.3).model, k=3, slow=True),
+    Case("rbm-5x1", lambda: RBM.random(5, 1, seed=4, scale=0.8, field=0.3),
+         theta0=lambda m: m.theta, slow=True),
 ]
 
 
@@ -97,7 +100,7 @@ def _k(case, scan):
 
 
 def test_every_registered_model_type_is_in_the_suite():
-    tested = {type(c.make()) for c in CASES}
+    tested = {type(c.make()) for c in CASES if not c.slow}
     assert [t.__name__ for t in registered_models() if t not in tested] == []
 
 
@@ -228,9 +231,13 @@ def test_newton_and_training_reach_the_fixed_point_with_the_models_own_update(ca
     # heavy-ball training from 1e-3 away, tuned by the spectrum of the exact Jacobian at θ*:
     # lr = 4/(√λmax + √λmin)², μ = r², r = (√κ − 1)/(√κ + 1) the contraction per update, and
     # twice the updates that r needs to shrink 1e-3 to 1e-11
+    # (the Jacobian is not symmetric: its eigenvalues may be complex, with positive real parts
+    # at a stable fixed point; their moduli bound the tuning)
     lam = np.linalg.eigvals(fp.problem.residual_and_jacobian(fp.theta)[1])
-    assert np.all(np.abs(lam.imag) <= 1e-9 * np.abs(lam).max()) and lam.real.min() > 0
-    lo, hi = float(lam.real.min()), float(lam.real.max())
+    assert lam.real.min() > 0
+    lo, hi = float(np.abs(lam).min()), float(np.abs(lam).max())
+    assert hi / lo < 1e8, (f"the fixed point is nearly singular (condition {hi / lo:.2g}): more "
+                           "parameters than the law determines; pick a smaller member for the suite")
     r = (np.sqrt(hi / lo) - 1) / (np.sqrt(hi / lo) + 1)
     n_steps = int(2 * np.log(1e8) / -np.log(max(r, 0.5))) + 50
     run = training.train(data, case.k, "rdm", model=family, theta0=fp.theta + 1e-3,
