@@ -46,13 +46,20 @@ pytestmark = pytest.mark.filterwarnings("ignore::shortrun.numerics.kernels.NotBo
 class Case:
     """One model of the suite: ``make()`` returns a small member at a generic θ; ``k`` the steps
     of the k-step checks; ``theta0(model)`` the Newton start (None: the problem's default);
-    ``slow``: run only with ``-m slow``."""
+    ``data(model)`` the model's Gibbs law as a ``teachers.Data`` of its state space (default
+    ``Data.from_distribution``, 2^N states); ``slow``: run only with ``-m slow``."""
 
     name: str
     make: object
     k: int = 2
     theta0: object = None
     slow: bool = False
+    data: object = None
+
+    def gibbs_data(self, model):
+        if self.data is not None:
+            return self.data(model)
+        return teachers.Data.from_distribution(np.array(model.boltzmann()))
 
 
 def _bm():
@@ -222,7 +229,7 @@ def test_sampler_matches_the_exact_law(case, rule, scan):
 @pytest.mark.parametrize("case", _params(CASES, per_update=False))
 def test_newton_and_training_reach_the_fixed_point_with_the_models_own_update(case):
     teacher = case.make()
-    data = teachers.Data.from_distribution(np.array(teacher.boltzmann()))
+    data = case.gibbs_data(teacher)
     family = teacher.with_theta(np.zeros(teacher.n_params))
     theta0 = None if case.theta0 is None else case.theta0(teacher)
     fp = fixed_point.solve(data, case.k, "rdm", model=family, theta0=theta0, tol=1e-11)

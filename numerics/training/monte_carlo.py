@@ -216,7 +216,7 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     if protocol != "cd" or samples is None:
         n_chains = DEFAULT_CHAINS if n_chains is None else n_chains
     batches = _Batches(samples, batch_size or len(samples), seed) if samples is not None else None
-    prob = _exact_twin(template, samples, law, k, protocol, rule, scan, p0, m)
+    prob = _exact_twin(template, data, samples, law, k, protocol, rule, scan, p0, m)
 
     def positive(model, batch):  # ⟨φ_θ⟩ of the data: exact from a law, else sampled
         if law is not None:
@@ -315,22 +315,28 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
                           settings=settings)
 
 
-def _exact_twin(template, samples, law, k, protocol, rule, scan, p0, mask):
-    """The exact :class:`Problem` of a Monte Carlo run: the data's law (the empirical histogram of
-    ``samples`` over the states, indexed by ``template.index_of``) and p0 as a law (uniform, the
-    given law, or the histogram of given start states; the data for cd).  ``data=None`` (exact
-    methods refused) beyond :data:`EXACT_PROBLEM_MAX_STATES` states."""
+def _exact_twin(template, given, samples, law, k, protocol, rule, scan, p0, mask):
+    """The exact :class:`Problem` of a Monte Carlo run: the data's law (the ``teachers.Data``
+    given, or the empirical histogram of ``samples`` over the states, indexed by
+    ``template.index_of``) and p0 as a law (uniform, the given law, or the histogram of given
+    start states; the data for cd).  ``data=None`` (exact methods refused) beyond
+    :data:`EXACT_PROBLEM_MAX_STATES` states, and for a law or samples over a state space that is
+    not 2^N when no ``teachers.Data`` of it was given."""
     n = template.n_states
-    if n > EXACT_PROBLEM_MAX_STATES:
+    binary = all(q == 2 for q in template.levels)
+    if n > EXACT_PROBLEM_MAX_STATES or not (binary or isinstance(given, teachers.Data)):
         return Problem(None, template, k, protocol, rule, scan, None, mask)
 
     def histogram(states):
         counts = np.bincount(template.index_of(states), minlength=n)
         return counts / counts.sum()
 
-    p = np.asarray(law, float) if law is not None else histogram(samples)
-    data = teachers.Data(p, None if samples is None else len(samples),
-                         "law" if law is not None else "samples")
+    if isinstance(given, teachers.Data):
+        data = given
+    else:
+        p = np.asarray(law, float) if law is not None else histogram(samples)
+        data = teachers.Data(p, None if samples is None else len(samples),
+                             "law" if law is not None else "samples")
     if protocol == "cd":
         start = np.array(data.p)
     elif isinstance(p0, str) or np.ndim(p0) == 1:

@@ -144,11 +144,16 @@ class Problem:
 
     def data_stats(self, model):
         r""":math:`\langle\phi_\theta\rangle_{\rm data}` (θ-independent for a Boltzmann machine)."""
+        return model.stats(self.data_law())
+
+    def data_law(self):
+        """The data's law over the states (refused, with the reason, when the problem has none)."""
         if self.data is None:
             raise ValueError(f"this problem has no exact data law: it comes from a Monte Carlo run "
-                             f"on {self.template.n_states} states, too many for the exact route; "
+                             f"on {self.template.n_states} states (levels {self.template.levels}) "
+                             "without a teachers.Data of them, or too many for the exact route; "
                              "evaluate it with the Monte Carlo estimators (sampling.sample).")
-        return model.stats(self.data.p)
+        return self.data.p
 
     def negative_law(self, model, persistent=None):
         """The negative law of one training update (``persistent``: pcd's vector)."""
@@ -172,7 +177,7 @@ class Problem:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotBoltzmannWarning)
             F, jac = FIXED_POINT_JACOBIAN[self.protocol](self, model)
-        Fd, jac_d = model.stats_jacobian(self.data.p, None)
+        Fd, jac_d = model.stats_jacobian(self.data_law(), None)
         m = self.mask
         return (F - Fd)[m], (jac - jac_d)[np.ix_(m, m)]
 
