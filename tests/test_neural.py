@@ -226,7 +226,7 @@ def test_diverging_chains_raise_naming_eta():
     data = _points(20, 2, 0)
     with pytest.raises(RuntimeError, match="lower eta"):
         training.train(energy, data, 60, "rdm", eta=1.0, sigma2=0.1, n_steps=2, progress=False,
-                       params0={"W": -2.0 * np.eye(2), "b": np.zeros(2)})
+                       theta0={"W": -2.0 * np.eye(2), "b": np.zeros(2)})
 
 
 # --------------------------------------------------------------------------- quality measures

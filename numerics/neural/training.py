@@ -22,6 +22,7 @@ leaves (``jax.tree_util``) and rebuilt from the structure of a fresh ``init``.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import jax
@@ -35,7 +36,7 @@ from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.neural import langevin
 
-__all__ = ["train", "TrainResult", "PROTOCOLS", "flatten", "unflatten"]
+__all__ = ["train", "TrainingResult", "TrainResult", "PROTOCOLS", "flatten", "unflatten"]
 
 PROTOCOLS = SAMPLED_PROTOCOLS
 #: Reserved update number whose key draws the initial persistent chains.
@@ -44,8 +45,9 @@ _UPDATES = {}
 
 
 @dataclass(frozen=True)
-class TrainResult:
-    """Outcome of :func:`train`.
+class TrainingResult:
+    """Outcome of :func:`train` (the neural twin of
+    :class:`shortrun.numerics.training.TrainingResult`).
 
     ``params`` : the trained parameter pytree (JAX arrays);
     ``gap[n]`` : ⟨E⟩_minibatch − ⟨E⟩_chains at the parameters of update n (the contrastive
@@ -62,6 +64,10 @@ class TrainResult:
     trace: np.ndarray | None
     chains: np.ndarray
     settings: dict = field(default_factory=dict)
+
+
+#: Deprecated name of :class:`TrainingResult`.
+TrainResult = TrainingResult
 
 
 def flatten(tree):
@@ -135,8 +141,9 @@ def _data(data, energy):
 
 
 def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_size=64, lr=1e-3,
-          b1=0.9, b2=0.999, n_steps=1000, params0=None, seed=0, keep_params=False,
-          max_abs_chain=1e3, progress=None, checkpoint=None, checkpoint_seconds=60.0):
+          b1=0.9, b2=0.999, n_steps=1000, theta0=None, seed=0, keep_params=False,
+          max_abs_chain=1e3, progress=None, checkpoint=None, checkpoint_seconds=60.0,
+          params0=None):
     r"""Train ``energy`` on ``data`` with K-step Langevin chains and Adam.
 
     .. math:: \theta \leftarrow \theta - \mathrm{Adam}_{\ell,\beta_1,\beta_2}\Big(
@@ -160,11 +167,11 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
         Adam's learning rate and moment decays.
     n_steps : int
         Number of updates (may grow when resuming from a checkpoint).
-    params0 : pytree, optional
-        Start; default ``energy.init(fold_in(key(seed), PCD_INIT + 1))``.
+    theta0 : pytree, optional
+        Start (the name of the other trainers; ``params0`` is its deprecated alias); default ``energy.init(fold_in(key(seed), PCD_INIT + 1))``.
     seed : int
     keep_params : bool
-        Keep the flat parameter vector before every update in ``TrainResult.trace`` (small models).
+        Keep the flat parameter vector before every update in ``TrainingResult.trace`` (small models).
     max_abs_chain : float
         ``RuntimeError`` when a chain leaves the box ``|x| <= max_abs_chain`` or the parameters stop
         being finite (a diverging run: lower ``lr`` or ``eta``).
@@ -177,7 +184,7 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
 
     Returns
     -------
-    TrainResult
+    TrainingResult
     """
     protocol = check_choice(protocol, PROTOCOLS, "protocol")
     k = check_count(k, "k", minimum=1)
@@ -194,7 +201,12 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
     seed = check_count(seed, "seed", minimum=0)
     check_positive(max_abs_chain, "max_abs_chain", "pass the bound on |x| that means divergence.")
     base = langevin.as_key(seed)
-    params = energy.init(jax.random.fold_in(base, PCD_INIT + 1)) if params0 is None else params0
+    if params0 is not None:
+        if theta0 is not None:
+            raise ValueError("pass theta0 only (params0 is its deprecated alias), not both.")
+        warnings.warn("params0 is deprecated: pass theta0.", DeprecationWarning, stacklevel=2)
+        theta0 = params0
+    params = energy.init(jax.random.fold_in(base, PCD_INIT + 1)) if theta0 is None else theta0
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=energy.dtype), params)
     optimizer = optax.adam(lr, b1=b1, b2=b2)
     opt_state = optimizer.init(params)
@@ -263,7 +275,7 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
     settings = dict(energy=dict(energy.config), k=k, protocol=protocol, eta=eta, sigma2=sigma2,
                     n_chains=n_chains if protocol != "cd" else batch, batch_size=batch, lr=lr,
                     b1=b1, b2=b2, n_steps=n_steps, seed=seed)
-    return TrainResult(params=params, gap=gap, grad_norm=gnorm, trace=trace,
+    return TrainingResult(params=params, gap=gap, grad_norm=gnorm, trace=trace,
                        chains=np.asarray(chains),
                        settings=settings)
 
