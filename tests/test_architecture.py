@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import resolve_dotted
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -190,3 +191,32 @@ def test_nothing_points_outside_the_repository():
                 if any(word in text for word in OUTSIDE):
                     bad.append(str(path.relative_to(ROOT)))
     assert sorted(bad) == []
+
+
+#: A dotted name of the package, e.g. ``shortrun.numerics.core.states.from01`` (not the prefix of
+#: an f-string such as ``f"shortrun.paper_figures.fig_{name}"``).
+DOTTED = re.compile(r"shortrun(?:\.[A-Za-z_]\w*)+(?![\w{])")
+
+
+def resolves(name):
+    """True if ``name`` is a module of the package or an attribute path below one."""
+    try:
+        resolve_dotted(name)
+    except (ImportError, AttributeError):
+        return False
+    return True
+
+
+def test_every_dotted_name_in_messages_and_docs_resolves():
+    """Every ``shortrun.…`` name that an error message, a docstring, a comment, the README or
+    docs/ cites imports and resolves (a message naming ``shortrun.numerics.states.from01()``
+    after the function moved to ``core.states`` sends the user nowhere)."""
+    files = [p for folder in FOLDERS for p in sorted((ROOT / folder).rglob("*.py"))]
+    files += [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    names = {}
+    for path in files:
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for name in DOTTED.findall(line):
+                names.setdefault(name, f"{path.relative_to(ROOT)}:{n}")
+    assert len(names) > 100   # the scan sees the names (the docs alone cite about 150)
+    assert sorted(f"{where}: {name}" for name, where in names.items() if not resolves(name)) == []

@@ -86,6 +86,11 @@ class Model(abc.ABC):
         """A start for the Newton solver given the data's statistics (zeros by default)."""
         return np.zeros(self.n_params)
 
+    def check_start(self, theta, mask) -> None:
+        """Refuse a training start ``theta`` (with trainable entries ``mask``) from which no
+        update can move where training should go, with a ValueError naming ``theta0`` and the
+        fix (e.g. an RBM's identical hidden units); every start is accepted by default."""
+
     def independent_spin_bound(self, theta, data_stats, mask, protocol, rule, scan, k, p0):
         """Where a closed form says that no finite fixed point exists, ``(q, bad)`` with the
         offending parameters; ``None`` when it does not apply (default)."""

@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 
 from shortrun.conventions import check_count
-from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
+from shortrun.numerics.core.checkpoint import Checkpointer, expect_array, fingerprint
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.kernels.spectral import decompose
 from shortrun.numerics.training.divergence import DivergenceMonitor, divergence_message
@@ -43,14 +43,36 @@ def _number(x, name, ok, what):
 
 
 def check_rates(lr, momentum, n_steps, tol):
-    """Validated ``(lr, momentum, n_steps, tol)`` shared by both trainers: lr >= 0 (0 measures
-    the gradient at theta0 repeatedly), momentum in [0, 1), n_steps >= 0 an integer, tol >= 0."""
-    lr = _number(lr, "lr", lambda v: 0 <= v < np.inf, "a finite learning rate >= 0, such as 0.1")
+    """Validated ``(lr, momentum, n_steps, tol)`` shared by both trainers: lr > 0 (a run with
+    lr = 0 cannot move from theta0), momentum in [0, 1), n_steps >= 0 an integer, tol >= 0."""
+    lr = _number(lr, "lr", lambda v: 0 < v < np.inf,
+                 "a finite learning rate > 0, such as 0.1 (lr=0 would return theta0 unchanged)")
     momentum = _number(momentum, "momentum", lambda v: 0 <= v < 1,
                        "a number in [0, 1) (0: plain gradient ascent)")
     n_steps = check_count(n_steps, "n_steps", 0)
     tol = _number(tol, "tol", lambda v: v >= 0, "a number >= 0 (0: run all n_steps)")
     return lr, momentum, n_steps, tol
+
+
+def _check_state(state, step, prob, record_every, n_trainable):
+    """Refuse a checkpoint whose content this run cannot have saved (for
+    :meth:`~shortrun.numerics.core.checkpoint.Checkpointer.resume`): θ and the velocity of
+    length P and finite, the persistent law (pcd), the monitor, and history rows at the steps
+    ``0, record_every, ...`` below ``step`` (a snapshot precedes the update it is taken at).
+    The persistent vector is stored whenever p0 is (rdm, pcd) but read back for pcd only."""
+    P = prob.P
+    expect_array(state, "theta", (P,))
+    expect_array(state, "velocity", (P,))
+    expect_array(state, "persistent", (0,) if prob.p0 is None else (prob.template.n_states,))
+    rows, want = state["rows"], np.arange(0, step, record_every)
+    for f in History.FIELDS:
+        shape = (len(want),) + ((P,) if f in ("theta", "grad") and len(want) else ())
+        expect_array(rows, f, shape, finite=f not in ("mismatch_eq", "mixing_time"),
+                     where="rows.")
+    if not np.array_equal(rows["step"], want):
+        raise ValueError(f"history rows at steps {rows['step'].tolist()} where the steps "
+                         f"0, {record_every}, ... below step={step} are expected")
+    DivergenceMonitor().restore(state["monitor"], n_trainable)
 
 
 def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
@@ -125,15 +147,18 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     trainable = np.flatnonzero(m)
     monitor = DivergenceMonitor(theta_max, window,
                                 describe=lambda a: prob.template.describe_param(trainable[a]))
+    monitor.check_start(theta[m])
+    prob.template.check_start(theta, m)
     rows = {f: [] for f in History.FIELDS}
-    state, step = ckpt.resume(n_steps)
+    state, step = ckpt.resume(n_steps, lambda state, step: _check_state(
+        state, step, prob, record_every, len(trainable)))
     if state is None:
         velocity = np.zeros(prob.P)
         persistent = None if prob.p0 is None else np.array(prob.p0)
     else:
         theta, velocity = state["theta"], state["velocity"]
         persistent = state["persistent"] if prob.protocol == "pcd" else None
-        monitor.restore(state["monitor"])
+        monitor.restore(state["monitor"], len(trainable))
         for f in History.FIELDS:
             rows[f] = list(state["rows"][f])
     converged, gmax = False, np.inf

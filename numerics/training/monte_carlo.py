@@ -31,7 +31,7 @@ from shortrun.conventions import (SAMPLED_PROTOCOLS, check_choice, check_distrib
                                   check_real, check_steps, memory_error)
 from shortrun.numerics.core.states import MEMORY_BUDGET
 from shortrun.numerics.core import rng
-from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
+from shortrun.numerics.core.checkpoint import Checkpointer, expect_array, fingerprint
 from shortrun.numerics.core.moments import n_spins
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.data import teachers
@@ -132,6 +132,24 @@ def _negative_start(model, protocol, p0, chains, batch, law, n_chains, seed, ste
     return batch[gen.integers(0, len(batch), size=n_chains)], None
 
 
+def _check_state(state, step, hist, N, n_pcd):
+    """Refuse a checkpoint whose content this run cannot have saved (for
+    :meth:`~shortrun.numerics.core.checkpoint.Checkpointer.resume`): finite θ and velocity of
+    length P, ±1 chains of N spins (``n_pcd`` of them for pcd) and ``step`` rows of history."""
+    P = hist["theta"].shape[1]
+    expect_array(state, "theta", (P,))
+    expect_array(state, "velocity", (P,))
+    chains = expect_array(state, "chains", (n_pcd, N) if n_pcd else (None, N))
+    if not np.all((chains == 1) | (chains == -1)):
+        raise ValueError("'chains' with entries other than -1 and +1")
+    done = state["hist"]
+    for key, full in hist.items():
+        expect_array(done, key, (step,) + full.shape[1:],
+                     finite=key not in ("mismatch_eq", "mixing_time"), where="hist.")
+    if not np.array_equal(done["step"], np.arange(step)):
+        raise ValueError(f"history steps other than 0, ..., {step - 1}")
+
+
 def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
           n_chains=None, lr=0.1, momentum=0.0, n_steps=1000, tol=0.0, theta0=None, mask=None,
           batch_size=None, seed=0, theta_max=50.0, progress=None, checkpoint=None,
@@ -209,6 +227,7 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     seed = check_seed(seed)
     theta = _theta0(theta0, template)
     m = parameter_mask(template, mask)
+    template.check_start(theta, m)
     if protocol == "cd" and p0 is not None:
         raise ValueError("p0 must not be given for protocol='cd' (its chains start at the data); "
                          "use protocol='rdm' for chains from a fixed p0.")
@@ -248,7 +267,9 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     trainable = np.flatnonzero(m)
     monitor = DivergenceMonitor(theta_max, None,
                                 describe=lambda a: template.describe_param(trainable[a]))
-    state, first = ckpt.resume(n_steps)
+    monitor.check_start(theta[m])
+    state, first = ckpt.resume(n_steps, lambda state, step: _check_state(
+        state, step, hist, N, len(chains) if protocol == "pcd" else None))
     if state is not None:
         theta, velocity = state["theta"], state["velocity"]
         chains = state["chains"] if protocol == "pcd" or first else chains
