@@ -169,6 +169,17 @@ def test_protocol_names_are_declared_once():
     assert bad == []
 
 
+def test_both_trainers_share_one_core():
+    """The exact and the Monte Carlo trainer validate, update, diagnose divergence and
+    fingerprint checkpoints through training/core.py, not each with its own copy."""
+    for name in ("exact.py", "monte_carlo.py"):
+        text = (ROOT / "numerics" / "training" / name).read_text()
+        for call in ("core.start(", "core.heavy_ball(", "core.divergence_error(",
+                     "core.checkpointer(", "core.result_message(", "check_rates("):
+            assert call in text, (name, call)
+        assert "momentum * velocity" not in text and "DivergenceMonitor(theta_max" not in text, name
+
+
 def test_training_names_no_concrete_model():
     """Training works through the model interface only (docs/architecture.md)."""
     hits = [str(p.relative_to(ROOT)) for p in (ROOT / "numerics" / "training").rglob("*.py")

@@ -124,7 +124,7 @@ def _reference(teacher, what):
 
 def coupling_error(model, teacher):
     r""":math:`\sum_{i<j}(J^*_{ij} - \beta J^0_{ij})^2` against a
-    :class:`~shortrun.numerics.teachers.Teacher` (or any BoltzmannMachine as the reference)."""
+    :class:`~shortrun.numerics.data.teachers.Teacher` (or any BoltzmannMachine as the reference)."""
     J = _couplings(model, "coupling_error")
     ref = _reference(teacher, "coupling_error")
     if ref.shape != J.shape:

@@ -28,19 +28,19 @@ import numbers
 import numpy as np
 
 from shortrun.conventions import (SAMPLED_PROTOCOLS, check_choice, check_distribution,
-                                  check_real, check_steps, memory_error)
+                                  check_steps, memory_error)
 from shortrun.numerics.core.states import MEMORY_BUDGET
 from shortrun.numerics.core import rng
-from shortrun.numerics.core.checkpoint import Checkpointer, expect_array, fingerprint
+from shortrun.numerics.core.checkpoint import expect_array
 from shortrun.numerics.core.moments import n_spins
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.data import teachers
 from shortrun.numerics.data.teachers import default_model
-from shortrun.numerics.models.base import Model, update_names
+from shortrun.numerics.models.base import update_names
 from shortrun.numerics.sampling import initial_states, sample
 from shortrun.numerics.sampling.spins import check_seed
-from shortrun.numerics.training.divergence import DivergenceMonitor
-from shortrun.numerics.training.exact import check_rates
+from shortrun.numerics.training import core
+from shortrun.numerics.training.core import check_rates
 from shortrun.numerics.training.problem import Problem, check_model, parameter_mask
 from shortrun.numerics.training.result import History, TrainingResult
 
@@ -85,19 +85,6 @@ def _data_source(data, batch_size):
                              f"{len(samples)} samples (None: all of them at every update).")
         batch_size = int(batch_size)
     return samples.shape[1], samples, None
-
-
-def _theta0(theta0, template):
-    P = template.n_params
-    if theta0 is None:
-        return np.zeros(P)
-    if isinstance(theta0, Model):
-        theta0 = theta0.theta
-    theta = np.array(check_real(theta0, "theta0"))
-    if theta.shape != (P,) or not np.all(np.isfinite(theta)):
-        raise ValueError(f"theta0 must be a finite vector of P = {P} entries (theta order of "
-                         f"{type(template).__name__}), a model, or None.")
-    return theta
 
 
 class _Batches:
@@ -225,9 +212,8 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     k = check_steps(k, "k", integer=scan != "continuous")
     lr, momentum, n_steps, tol = check_rates(lr, momentum, n_steps, tol)
     seed = check_seed(seed)
-    theta = _theta0(theta0, template)
     m = parameter_mask(template, mask)
-    template.check_start(theta, m)
+    theta, monitor = core.start(template, m, theta0, theta_max, None)
     if protocol == "cd" and p0 is not None:
         raise ValueError("p0 must not be given for protocol='cd' (its chains start at the data); "
                          "use protocol='rdm' for chains from a fixed p0.")
@@ -259,15 +245,11 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
                 mismatch_k=np.empty(n_steps), mismatch_eq=np.full(n_steps, np.nan),
                 mixing_time=np.full(n_steps, np.nan))
     velocity = np.zeros(P)
-    ckpt = Checkpointer(checkpoint, fingerprint(
-        trainer="monte_carlo.train", model=type(template).__name__,
+    ckpt = core.checkpointer(
+        checkpoint, checkpoint_seconds, "monte_carlo.train", template,
         data=samples if samples is not None else law, k=k, protocol=protocol, rule=rule,
         scan=scan, p0=p0, n_chains=n_chains, lr=lr, momentum=momentum, tol=tol, theta0=theta,
-        mask=m, batch_size=batch_size, seed=seed, theta_max=theta_max), checkpoint_seconds)
-    trainable = np.flatnonzero(m)
-    monitor = DivergenceMonitor(theta_max, None,
-                                describe=lambda a: template.describe_param(trainable[a]))
-    monitor.check_start(theta[m])
+        mask=m, batch_size=batch_size, seed=seed, theta_max=theta_max)
     state, first = ckpt.resume(n_steps, lambda state, step: _check_state(
         state, step, hist, N, len(chains) if protocol == "pcd" else None))
     if state is not None:
@@ -312,11 +294,10 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
                 converged = True
                 current = (step + 1, theta, velocity, new_chains)
                 break
-            new_velocity = momentum * velocity + lr * grad
-            new_theta = theta + new_velocity
+            new_theta, new_velocity = core.heavy_ball(theta, velocity, grad, lr, momentum)
             stop = monitor(step + 1, new_theta[m], grad[m])
             if stop:
-                raise RuntimeError(_divergence_text(stop))
+                raise core.divergence_error(stop, prob, new_theta, lr, momentum)
             current = (step + 1, new_theta, new_velocity, new_chains)
             report(step + 1, "|grad| {:.3e}  mismatch {:.3e}", hist["grad_norm"][step], mismatch)
     except KeyboardInterrupt:
@@ -327,9 +308,8 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     step, theta, velocity, chains = current
     n_done = step
     history = History.from_columns({key: a[:n_done] for key, a in hist.items()})
-    gmax = history.mismatch_k[-1] if n_done else np.nan
-    message = (f"converged: |grad|_inf <= tol = {tol:g} after {n_done} updates" if converged
-               else f"ran {n_done} updates (last |data - chains|_inf = {gmax:.3g})")
+    gmax = float(np.max(np.abs(history.grad[-1]))) if n_done else np.nan
+    message = core.result_message(converged, gmax, tol, n_done)
     settings = dict(n_chains=n_chains, lr=lr, momentum=momentum, n_steps=n_steps, tol=tol,
                     seed=seed, batch_size=batch_size)
     return TrainingResult(theta, prob, history, converged, n_done, message, chains=chains,
@@ -367,12 +347,3 @@ def _exact_twin(template, given, samples, law, k, protocol, rule, scan, p0, mask
     start.setflags(write=False)
     return Problem(data, template, k, protocol, rule, scan, start, mask)
 
-
-def _divergence_text(stop):
-    kind, reason = stop
-    if kind == "unstable":
-        return (f"training diverged: {reason}; lower lr or momentum.")
-    return (f"training diverged: {reason}.  Either no finite fixed point of (G5) exists ((S2): "
-            "with random-scan heat-bath from uniform p0 a field runs to infinity when "
-            "|m_D| >= 1 - q, q = (1-1/N)^(kN)) or lr is too large; raise theta_max if large "
-            "parameters are expected.")
