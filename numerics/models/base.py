@@ -173,10 +173,11 @@ def exponential_family_tangent(Phi, p):
     return (Phi - F) * p[:, None]
 
 
-def update_names(model, rule=None, scan=None):
+def update_names(model, rule=None, scan=None, *, validate=True):
     """``(rule, scan)`` of ``model``'s chains: ``None`` becomes the model's ``DEFAULT_RULE`` /
     ``DEFAULT_SCAN`` (its first ``RULES`` / ``SCANS`` entry when unset), and both are checked
-    against ``RULES`` / ``SCANS`` (a misspelt name gets a suggestion)."""
+    against ``RULES`` / ``SCANS`` (a misspelt name gets a suggestion).  ``validate=False``
+    leaves the check to the registered kernel or sampler (whose messages may say more)."""
     cls = type(model)
     rules, scans = getattr(cls, "RULES", ()), getattr(cls, "SCANS", ())
     if rule is None:
@@ -186,6 +187,8 @@ def update_names(model, rule=None, scan=None):
     if rule is None or scan is None:
         raise ValueError(f"{cls.__name__} declares no update rule or scan; set its class "
                          "attributes RULES and SCANS (and DEFAULT_RULE / DEFAULT_SCAN).")
+    if not validate:
+        return rule, scan
     return check_choice(rule, rules, "rule"), check_choice(scan, scans, "scan")
 
 
