@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from shortrun.conventions import SAMPLED_PROTOCOLS
 from shortrun.paper_figures import common
 
 NAME = "convnet"
-PROTOCOLS = ("rdm", "cd", "pcd")
+PROTOCOLS = SAMPLED_PROTOCOLS
 LABEL = {"rdm": "Rdm-K", "cd": "CD-K", "pcd": "PCD-K"}
 COLOR = {"rdm": "C3", "cd": "C0", "pcd": "C2"}
 #: rows of the sample grid: the grid times nearest to these multiples of K

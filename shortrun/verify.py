@@ -49,12 +49,15 @@ from pathlib import Path
 
 import numpy as np
 
+from shortrun.conventions import SAMPLED_PROTOCOLS
+
 #: Largest N for the exact route (2^N-state vectors and a P×P Jacobian per Newton step).
 EXACT_MAX_N = 14
 EXIT_OK, EXIT_ERROR = 0, 2
 #: Chains that measure the statistics of the trained machine on the Monte Carlo route (at least).
 EVAL_CHAINS = 10000
-PROTOCOLS = ("rdm", "cd", "pcd")
+#: The protocols verify trains with (the ones that run chains).
+PROTOCOLS = SAMPLED_PROTOCOLS
 #: Longest estimated wall time (s) of one Newton step of the exact route: the law and its P
 #: derivatives propagated through k sweeps one by one (timed on this machine before training,
 #: :func:`check_cost`).  Beyond it k is refused: for k far beyond the chain's mixing time the
@@ -329,9 +332,11 @@ def _parse(argv):
     ap.add_argument("--p0", default="uniform",
                     help="start of the chains: 'uniform' (default) or a .npy probability vector "
                          "over the 2^N states (bit i of the index is 1 <=> s_i = +1)")
-    ap.add_argument("--rule", default="heatbath", help="heatbath (default) or metropolis")
-    ap.add_argument("--scan", default="random",
-                    help="random (default), sequential, parallel or continuous")
+    ap.add_argument("--rule", default=None,
+                    help="heatbath or metropolis (default: the model's own, heatbath)")
+    ap.add_argument("--scan", default=None,
+                    help="random, sequential, parallel or continuous (default: the model's own, "
+                         "random)")
     ap.add_argument("--protocol", default="rdm", help="rdm (default), cd or pcd")
     ap.add_argument("--out", default="shortrun-verify", help="folder for verify.json, verify.md "
                                                              "and verify.png")
@@ -350,10 +355,13 @@ def _parse(argv):
 
 def _settings(a):
     from shortrun import conventions
+    from shortrun.numerics.models import BoltzmannMachine  # the model verify trains
 
+    rule = BoltzmannMachine.DEFAULT_RULE if a.rule is None else a.rule
+    scan = BoltzmannMachine.DEFAULT_SCAN if a.scan is None else a.scan
     choices = []
-    for option, value, allowed in (("rule", a.rule, conventions.RULES),
-                                   ("scan", a.scan, conventions.SCANS),
+    for option, value, allowed in (("rule", rule, BoltzmannMachine.RULES),
+                                   ("scan", scan, BoltzmannMachine.SCANS),
                                    ("protocol", a.protocol, PROTOCOLS)):
         try:
             choices.append(conventions.check_choice(value, allowed, option))

@@ -2,7 +2,8 @@
 
 Every ``import``/``from ... import`` in the package (lazy ones inside functions included) is read
 with :mod:`ast`; a module may import its own layer or a lower one, never a higher one, and the
-module graph has no cycle.
+module graph has no cycle.  :data:`LAYERS` is the one table of layer numbers: the package
+docstrings ("Layer n: ...") and the diagram of docs/architecture.md are checked against it.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from conftest import resolve_dotted
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: (package prefix, layer): lower layers never import higher ones (docs/architecture.md).
+#: (package prefix, layer): lower layers never import higher ones (docs/architecture.md).  The
+#: one source of the layer numbers; the first matching prefix wins.
 LAYERS = [
     ("shortrun.conventions", 0),
     ("shortrun.theory", 1),
@@ -23,6 +25,7 @@ LAYERS = [
     ("shortrun.numerics.models", 2),
     ("shortrun.numerics.kernels", 3),
     ("shortrun.numerics.sampling", 4),
+    ("shortrun.numerics.registry", 4),  # sees kernels and samplers: registers every model type
     ("shortrun.numerics.data", 5),
     ("shortrun.numerics.training", 6),
     ("shortrun.numerics.analysis", 7),
@@ -113,6 +116,68 @@ def test_no_import_circle():
         if n not in state:
             visit(n)
     assert cycles == []
+
+
+#: docs/architecture.md's diagram rows: folder name -> package prefix of LAYERS.
+DIAGRAM = {"shortrun.conventions": "shortrun.conventions", "theory/": "shortrun.theory",
+           "core/": "shortrun.numerics.core", "models/": "shortrun.numerics.models",
+           "kernels/": "shortrun.numerics.kernels", "sampling/": "shortrun.numerics.sampling",
+           "registry.py": "shortrun.numerics.registry", "data/": "shortrun.numerics.data",
+           "training/": "shortrun.numerics.training", "analysis/, neural/": "shortrun.numerics.analysis",
+           "sweeps/": "shortrun.numerics.sweeps", "paper_figures/": "shortrun.paper_figures",
+           "shortrun.cli, .verify": "shortrun.cli"}
+
+
+@pytest.mark.parametrize("name", sorted(n for n, p in MODULES.items() if p.name == "__init__.py"))
+def test_package_docstrings_give_the_layer_of_the_table(name):
+    doc = ast.get_docstring(ast.parse(MODULES[name].read_text())) or ""
+    said = [int(n) for n in re.findall(r"\bLayer (\d+)\b", doc)]
+    assert all(n == layer(name) for n in said), (name, said, layer(name))
+
+
+def test_every_numerics_subpackage_states_its_layer():
+    missing = [n for n, p in MODULES.items() if p.name == "__init__.py"
+               and n.count(".") == 2 and n.startswith("shortrun.numerics.")
+               and n != "shortrun.numerics.neural"  # optional extra: says where it sits in prose
+               and not re.match(r"Layer \d+:", ast.get_docstring(ast.parse(p.read_text())) or "")]
+    assert missing == []
+
+
+def test_the_architecture_diagram_gives_the_layers_of_the_table():
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    diagram = text[text.index("## The layers"):text.index("A module may import")]
+    rows = {}
+    for line in diagram.splitlines():
+        m = re.match(r"^[\s│├└─]*(\S.*?)\s{2,}(\d+)\s", line + " ")
+        if m:
+            rows[m.group(1)] = int(m.group(2))
+    assert set(rows) == set(DIAGRAM), sorted(rows)
+    assert {row: n for row, n in rows.items() if n != layer(DIAGRAM[row])} == {}
+
+
+def test_protocol_names_are_declared_once():
+    """The tuples of protocol names live in shortrun/conventions.py only (PROTOCOLS,
+    SAMPLED_PROTOCOLS); every other module imports them."""
+    bad = []
+    for name, path in MODULES.items():
+        if name == "shortrun.conventions":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Tuple, ast.List)) and {"rdm", "cd", "pcd"} <= {
+                    e.value for e in node.elts if isinstance(e, ast.Constant)}:
+                bad.append(f"{name}:{node.lineno}")
+    assert bad == []
+
+
+def test_both_trainers_share_one_core():
+    """The exact and the Monte Carlo trainer validate, update, diagnose divergence and
+    fingerprint checkpoints through training/core.py, not each with its own copy."""
+    for name in ("exact.py", "monte_carlo.py"):
+        text = (ROOT / "numerics" / "training" / name).read_text()
+        for call in ("core.start(", "core.heavy_ball(", "core.divergence_error(",
+                     "core.checkpointer(", "core.result_message(", "check_rates("):
+            assert call in text, (name, call)
+        assert "momentum * velocity" not in text and "DivergenceMonitor(theta_max" not in text, name
 
 
 def test_training_names_no_concrete_model():

@@ -244,11 +244,11 @@ def test_bad_parameters_are_named_not_einsum_or_key_errors(small_digits):
     nan_net = jax.tree_util.tree_map(lambda a: jnp.full_like(a, jnp.nan), TINY.init(jax.random.key(0)))
     with pytest.raises(ValueError, match=r"params\['bias0'\] contains NaN"):
         langevin.sample(TINY, nan_net, small_digits[:2], [1], 0.5, 1e-3)
-    with pytest.raises(ValueError, match=r"params0\['bias0'\] contains NaN or inf; pass finite"):
-        training.train(TINY, small_digits, 2, eta=0.5, sigma2=1e-3, n_steps=1, params0=nan_net,
+    with pytest.raises(ValueError, match=r"theta0\['bias0'\] contains NaN or inf; pass finite"):
+        training.train(TINY, small_digits, 2, eta=0.5, sigma2=1e-3, n_steps=1, theta0=nan_net,
                        progress=False)
-    with pytest.raises(ValueError, match=r"params0 does not fit .*missing \['b'\]"):
-        training.train(quad, x0, 2, eta=0.1, sigma2=0.01, n_steps=1, params0={"W": np.eye(2)},
+    with pytest.raises(ValueError, match=r"theta0 does not fit .*missing \['b'\]"):
+        training.train(quad, x0, 2, eta=0.1, sigma2=0.01, n_steps=1, theta0={"W": np.eye(2)},
                        progress=False)
     # float64 parameters of a float32 network are cast (they used to break the Langevin loop)
     p64 = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), TINY.init(jax.random.key(0)))
@@ -321,7 +321,7 @@ def test_diverging_chains_raise_naming_eta():
     data = _points(20, 2, 0)
     with pytest.raises(RuntimeError, match="lower eta"):
         training.train(energy, data, 60, "rdm", eta=1.0, sigma2=0.1, n_steps=2, progress=False,
-                       params0={"W": -2.0 * np.eye(2), "b": np.zeros(2)})
+                       theta0={"W": -2.0 * np.eye(2), "b": np.zeros(2)})
 
 
 def _reference_updates(X, W, b, k, eta, lr, n_steps, alpha, clip, box, b1=0.9, b2=0.999):
@@ -370,7 +370,7 @@ def test_trainer_update_equals_a_numpy_reference(alpha, clip, box):
     X = rng.normal([0.3, -0.5, 0.2], [0.7, 1.1, 0.9], size=(40, 3))
     W0, b0 = np.diag([0.8, 1.2, 0.5]) + 0.1, np.array([0.1, -0.2, 0.3])
     kw = dict(eta=0.3, sigma2=0.0, batch_size=len(X), lr=0.05, n_steps=6, keep_params=True,
-              progress=False, params0={"W": W0, "b": b0})
+              progress=False, theta0={"W": W0, "b": b0})
     res = training.train(energies.quadratic(3), X, 4, "cd", energy_penalty=alpha, grad_clip=clip,
                          box=box, **kw)
     trace, gaps, norms = _reference_updates(X, W0, b0, 4, 0.3, 0.05, 6, alpha, clip, box)
@@ -540,3 +540,19 @@ def test_quadratic_trainer_reaches_the_gaussian_fixed_point(k):
     assert np.all(a_err < 0.01)  # the error bars are tight: the test can fail
     if k == 5:
         assert a_th.min() < 0 and a_mean.min() < 0
+
+
+def test_params0_is_a_deprecated_alias_of_theta0():
+    """params0= still starts the run where theta0= does, with a DeprecationWarning; both at once is
+    an error naming them."""
+    quad = energies.quadratic(2)
+    x0 = _points(8, 2, 0)
+    start = {"W": 1.5 * np.eye(2), "b": np.zeros(2)}
+    new = training.train(quad, x0, 2, eta=0.1, sigma2=0.01, n_steps=2, theta0=start, progress=False)
+    with pytest.warns(DeprecationWarning, match="params0 is deprecated: pass theta0"):
+        old = training.train(quad, x0, 2, eta=0.1, sigma2=0.01, n_steps=2, params0=start,
+                             progress=False)
+    assert all(np.array_equal(np.asarray(new.params[k]), np.asarray(old.params[k])) for k in start)
+    with pytest.raises(ValueError, match="pass theta0 only"):
+        training.train(quad, x0, 2, eta=0.1, sigma2=0.01, n_steps=2, theta0=start, params0=start,
+                       progress=False)

@@ -5,18 +5,20 @@ All kernels are **column-stochastic**: :math:`U[x', x] = P(x \to x')`,
 
 .. math:: p(k, p_0) = U_\theta^k\, p_0 .
 
-A model type registers its kernel with :func:`kernel` (``@kernel.register``) and its exact tangent
-with :func:`law_tangent` and :func:`stationary_tangent`; :func:`law` and the trainers then work
-for it unchanged.
+A model type registers its kernel and its exact tangents once, with
+:func:`shortrun.numerics.core.dispatch.register_model` (in ``numerics/registry.py``);
+:func:`kernel`, :func:`law`, :func:`law_tangent`, :func:`stationary_tangent` and the trainers
+then work for it unchanged.  ``rule=None`` / ``scan=None`` mean the model's own
+(``DEFAULT_RULE`` / ``DEFAULT_SCAN``, :func:`shortrun.numerics.models.base.update_names`).
 """
 from __future__ import annotations
-
-from shortrun.numerics.core.dispatch import model_dispatch
 
 import numpy as np
 from scipy.stats import poisson
 
 from shortrun.conventions import check_distribution, check_steps
+from shortrun.numerics.core.dispatch import capability
+from shortrun.numerics.models.base import Model, update_names
 
 
 class NotBoltzmannWarning(UserWarning):
@@ -94,33 +96,27 @@ class Kernel:
 
 
 
-def _default(model, names, given):
-    """``given``, or the first entry of the model type's ``RULES`` / ``SCANS``."""
-    if given is not None:
-        return given
-    choices = getattr(type(model), names, ())
-    return choices[0] if choices else ("heatbath" if names == "RULES" else "random")
+def kernel(model, rule=None, scan=None, *, warn=True):
+    """The exact kernel of ``model`` for the update ``rule`` and ``scan`` (a :class:`Kernel`;
+    ``None``: the model's own rule / scan)."""
+    build = capability(model, "kernel", model_base=Model)
+    rule, scan = update_names(model, rule, scan, validate=False)
+    return build(model, rule, scan, warn=warn)
 
 
-@model_dispatch
-def kernel(model, rule="heatbath", scan="random", *, warn=True):
-    """The exact kernel of ``model`` for the update ``rule`` and ``scan`` (a :class:`Kernel`)."""
-    raise ValueError(f"model must be a model with an exact kernel (BoltzmannMachine, RBM, ...); "
-                     f"got {type(model).__name__}.  Build one with "
-                     "shortrun.numerics.models.BoltzmannMachine(h, J).")
-
-
-@model_dispatch
-def law_tangent(model, p0, k, rule="heatbath", scan="random"):
+def law_tangent(model, p0, k, rule=None, scan=None):
     r"""``(p, D)``: :math:`p(k, p_0) = U_\theta^k p_0` (G2) and :math:`D = \partial p/\partial\theta`,
     exact (forward mode), shape (n_states, P)."""
-    raise ValueError(f"no exact tangent is registered for {type(model).__name__}.")
+    tangent = capability(model, "law_tangent", model_base=Model)
+    rule, scan = update_names(model, rule, scan, validate=False)
+    return tangent(model, p0, k, rule, scan)
 
 
-@model_dispatch
-def stationary_tangent(model, rule="heatbath", scan="random"):
+def stationary_tangent(model, rule=None, scan=None):
     r"""``(π, ∂π/∂θ)`` of the stationary law of ``kernel(model, rule, scan)``."""
-    raise ValueError(f"no exact tangent is registered for {type(model).__name__}.")
+    tangent = capability(model, "stationary_tangent", model_base=Model)
+    rule, scan = update_names(model, rule, scan, validate=False)
+    return tangent(model, rule, scan)
 
 
 def law(model, p0, k=None, rule=None, scan=None, *, t=None, warn=True):
@@ -129,12 +125,12 @@ def law(model, p0, k=None, rule=None, scan=None, *, t=None, warn=True):
     ``p0`` is a probability vector over the states or ``'uniform'``; ``k`` is an integer number
     of steps (sweeps).  For ``scan='continuous'`` pass the time as ``t=`` (in sweeps), the law
     :math:`e^{tW}p_0`; ``k`` is accepted there as the same time for compatibility.  ``rule`` and
-    ``scan`` default to the model's first ``RULES`` / ``SCANS`` entries (a Boltzmann machine:
+    ``scan`` default to the model's ``DEFAULT_RULE`` / ``DEFAULT_SCAN`` (a Boltzmann machine:
     random-scan heat-bath; an RBM: alternating Gibbs).  Same signature as
     :func:`shortrun.numerics.sampling.sample`.
     """
-    rule = _default(model, "RULES", rule)
-    scan = _default(model, "SCANS", scan)
+    capability(model, "kernel", model_base=Model)
+    rule, scan = update_names(model, rule, scan, validate=False)
     if t is not None and k is not None:
         raise ValueError("pass either k (steps) or t (continuous time), not both.")
     if t is not None and scan != "continuous":

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.stats import poisson
 
 from shortrun.numerics.kernels import site_updates as su
-from shortrun.numerics.kernels.base import Kernel, NotBoltzmannWarning, kernel
+from shortrun.numerics.kernels.base import Kernel, NotBoltzmannWarning
 from shortrun.numerics.kernels.dense import DENSE_MAX_N, check_dense_size, dense_kernel
 from shortrun.numerics.models.boltzmann import BoltzmannMachine
 from shortrun.numerics.core.states import check_size
@@ -233,7 +233,3 @@ def parallel_heatbath_stationary(model):
         logw[start:stop] = s @ model.h + np.logaddexp(H, -H).sum(axis=1)
     return normalised_exp(logw)
 
-
-@kernel.register
-def _(model: BoltzmannMachine, rule="heatbath", scan="random", *, warn=True):
-    return BMKernel(model, rule, scan, warn=warn)

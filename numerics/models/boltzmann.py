@@ -112,6 +112,8 @@ class BoltzmannMachine(Model):
 
     RULES = ("heatbath", "metropolis")
     SCANS = ("random", "sequential", "parallel", "continuous")
+    DEFAULT_RULE = "heatbath"
+    DEFAULT_SCAN = "random"
 
     h: np.ndarray
     J: np.ndarray

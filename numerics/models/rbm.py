@@ -177,6 +177,8 @@ class RBM(Model):
 
     RULES = ("heatbath",)
     SCANS = ("alternating",)
+    DEFAULT_RULE = "heatbath"
+    DEFAULT_SCAN = "alternating"
     #: φ_θ depends on θ (hidden conditional means): trainers re-evaluate the data's statistics.
     STATS_DEPEND_ON_THETA = True
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shortrun.conventions import SAMPLED_PROTOCOLS
 from shortrun.numerics.analysis import memory as analysis_memory
 from shortrun.numerics.neural import digits, energies, langevin, quality, training
 
@@ -46,7 +47,7 @@ class Config:
     n_test: int = 300                 # held-out digits = samples scored per time
     t_max_factor: int = 100           # time grid K/10 ... t_max_factor * K
     n_shown: int = 8                  # samples kept per time for the image grids
-    protocols: tuple = ("rdm", "cd", "pcd")
+    protocols: tuple = SAMPLED_PROTOCOLS
     seed: int = 0
 
 

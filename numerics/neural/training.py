@@ -38,6 +38,7 @@ leaves (``jax.tree_util``) and rebuilt from the structure of a fresh ``init``.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import jax
@@ -45,16 +46,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from shortrun.conventions import (check_choice, check_count, check_finite, check_nonnegative,
-                                  check_positive, check_steps)
+from shortrun.conventions import (SAMPLED_PROTOCOLS, check_choice, check_count, check_finite,
+                                  check_nonnegative, check_positive, check_steps)
 from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.neural import energies, langevin
 
-__all__ = ["train", "TrainResult", "PROTOCOLS", "flatten", "unflatten", "ENERGY_PENALTY",
-           "GRAD_CLIP", "BOX"]
+__all__ = ["train", "TrainingResult", "TrainResult", "PROTOCOLS", "flatten", "unflatten",
+           "ENERGY_PENALTY", "GRAD_CLIP", "BOX"]
 
-PROTOCOLS = ("rdm", "cd", "pcd")
+PROTOCOLS = SAMPLED_PROTOCOLS
 #: Defaults of the stabilisers of (L2): the weight α of the energy-magnitude penalty, the largest
 #: global norm of g (None: no clip) and the box the chains are projected on (None: plain (L1)).
 ENERGY_PENALTY = 0.1
@@ -66,8 +67,9 @@ _UPDATES = {}
 
 
 @dataclass(frozen=True)
-class TrainResult:
-    """Outcome of :func:`train`.
+class TrainingResult:
+    """Outcome of :func:`train` (the neural twin of
+    :class:`shortrun.numerics.training.TrainingResult`).
 
     ``params`` : the trained parameter pytree (JAX arrays);
     ``gap[n]`` : ⟨E⟩_minibatch − ⟨E⟩_chains at the parameters of update n (the contrastive
@@ -84,6 +86,10 @@ class TrainResult:
     trace: np.ndarray | None
     chains: np.ndarray
     settings: dict = field(default_factory=dict)
+
+
+#: Deprecated name of :class:`TrainingResult`.
+TrainResult = TrainingResult
 
 
 def flatten(tree):
@@ -160,9 +166,9 @@ def _data(data, energy):
 
 
 def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_size=64, lr=1e-3,
-          b1=0.9, b2=0.999, n_steps=1000, params0=None, seed=0, keep_params=False,
+          b1=0.9, b2=0.999, n_steps=1000, theta0=None, seed=0, keep_params=False,
           max_abs_chain=1e3, energy_penalty=ENERGY_PENALTY, grad_clip=GRAD_CLIP, box=BOX,
-          progress=None, checkpoint=None, checkpoint_seconds=60.0):
+          progress=None, checkpoint=None, checkpoint_seconds=60.0, params0=None):
     r"""Train ``energy`` on ``data`` with K-step Langevin chains and Adam.
 
     .. math:: \theta \leftarrow \theta - \mathrm{Adam}_{\ell,\beta_1,\beta_2}\Big(
@@ -189,11 +195,11 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
         Adam's learning rate and moment decays.
     n_steps : int
         Number of updates (may grow when resuming from a checkpoint).
-    params0 : pytree, optional
-        Start; default ``energy.init(fold_in(key(seed), PCD_INIT + 1))``.
+    theta0 : pytree, optional
+        Start (the name of the other trainers; ``params0`` is its deprecated alias); default ``energy.init(fold_in(key(seed), PCD_INIT + 1))``.
     seed : int
     keep_params : bool
-        Keep the flat parameter vector before every update in ``TrainResult.trace`` (small models).
+        Keep the flat parameter vector before every update in ``TrainingResult.trace`` (small models).
     max_abs_chain : float
         ``RuntimeError`` when a chain leaves the box ``|x| <= max_abs_chain`` or the parameters stop
         being finite (a diverging run: lower ``lr`` or ``eta``, or raise ``energy_penalty``).
@@ -214,7 +220,7 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
 
     Returns
     -------
-    TrainResult
+    TrainingResult
     """
     protocol = check_choice(protocol, PROTOCOLS, "protocol")
     k = check_count(k, "k", minimum=1)
@@ -238,10 +244,16 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
                               "pass the weight of the energy-magnitude penalty, e.g. 0.1, or 0.")
     box = langevin.check_box(box)
     base = langevin.as_key(seed)
-    if params0 is None:
+    name = "theta0"
+    if params0 is not None:
+        if theta0 is not None:
+            raise ValueError("pass theta0 only (params0 is its deprecated alias), not both.")
+        warnings.warn("params0 is deprecated: pass theta0.", DeprecationWarning, stacklevel=2)
+        theta0, name = params0, "params0"
+    if theta0 is None:
         params = energies.check_params(energy, energy.init(jax.random.fold_in(base, PCD_INIT + 1)))
     else:
-        params = energies.check_params(energy, params0, "params0")
+        params = energies.check_params(energy, theta0, name)
     optimizer = optax.adam(lr, b1=b1, b2=b2)
     if grad_clip is not None:
         optimizer = optax.chain(optax.clip_by_global_norm(grad_clip), optimizer)
@@ -315,7 +327,7 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
                     n_chains=n_chains if protocol != "cd" else batch, batch_size=batch, lr=lr,
                     b1=b1, b2=b2, n_steps=n_steps, seed=seed, grad_clip=grad_clip,
                     energy_penalty=alpha, box=box)
-    return TrainResult(params=params, gap=gap, grad_norm=gnorm, trace=trace,
+    return TrainingResult(params=params, gap=gap, grad_norm=gnorm, trace=trace,
                        chains=np.asarray(chains),
                        settings=settings)
 

@@ -652,25 +652,17 @@ def stats_error(states):
 
 
 # ---------------------------------------------------------------------------------------------
-# registration with the sampler interface (shortrun.numerics.sampling.base)
+# the functions registered for the spin models (numerics/registry.py)
 # ---------------------------------------------------------------------------------------------
 from shortrun.numerics.models.independent import IndependentSpins  # noqa: E402
-from shortrun.numerics.sampling import base as _base  # noqa: E402
-
-_base.sample.register(BoltzmannMachine)(sample)
 
 
-@_base.initial_states.register
-def _(model: BoltzmannMachine, p0, n_chains, seed):
+def model_initial_states(model, p0, n_chains, seed):
+    """Initial ±1 states of ``model``'s chains (a BoltzmannMachine or IndependentSpins)."""
     return initial_states(p0, model.N, n_chains, seed)[0]
 
 
-@_base.sample.register
-def _(model: IndependentSpins, p0, k, rule="heatbath", scan="random", n_chains=None, seed=0,
-      times=None):
+def independent_sample(model: IndependentSpins, p0, k, rule="heatbath", scan="random",
+                       n_chains=None, seed=0, times=None):
+    """:func:`sample` of the Boltzmann machine with J = 0 (IndependentSpins)."""
     return sample(model.as_boltzmann_machine(), p0, k, rule, scan, n_chains, seed, times)
-
-
-@_base.initial_states.register
-def _(model: IndependentSpins, p0, n_chains, seed):
-    return initial_states(p0, model.N, n_chains, seed)[0]

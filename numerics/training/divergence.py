@@ -39,10 +39,11 @@ def divergence_message(prob, theta, how):
                 f"{np.round(prob.data_stats(prob.template)[bad], 6).tolist()}, 1 - q = {1 - q:.6g}): "
                 "the fields diverge.")
     else:
-        msg += ("  Compare the independent-spin case (S2, random-scan heat-bath: the fields "
-                "diverge when |m_D| >= 1 - q, q = (1-1/N)^(kN)): a k-step chain cannot reach "
-                "statistics this strong; raise k, change p0, or check for data statistics at the "
-                "boundary (|<s_i>| or |<s_i s_j>| equal to 1).")
+        msg += ("  Compare the independent-spin case (S2): under random-scan heat-bath the "
+                "fields diverge when |m_D| >= 1 - q, q = (1-1/N)^(kN); a k-step chain cannot "
+                "reach statistics this strong; raise k, change p0, or check for data statistics "
+                "at the boundary (|<s_i>| or |<s_i s_j>| equal to 1).  A learning rate too large "
+                "for the run shows as an unstable run instead (lower lr or momentum).")
     if prob.scan == "parallel":
         msg += ("  Caution, parallel (synchronous) updates: finite roots often exist although "
                 "gradient ascent runs away from them (they are unstable for it) and Newton "

@@ -14,15 +14,15 @@ conventions is :mod:`shortrun.numerics.training.monte_carlo`.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from shortrun.conventions import check_count
-from shortrun.numerics.core.checkpoint import Checkpointer, expect_array, fingerprint
+from shortrun.numerics.core.checkpoint import expect_array
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.kernels.spectral import decompose
-from shortrun.numerics.training.divergence import DivergenceMonitor, divergence_message
+from shortrun.numerics.training import core
+from shortrun.numerics.training.core import check_rates  # noqa: F401  (its historical home)
+from shortrun.numerics.training.divergence import DivergenceMonitor
 from shortrun.numerics.training.problem import problem
 from shortrun.numerics.training.result import History, TrainingResult
 
@@ -30,28 +30,6 @@ from shortrun.numerics.training.result import History, TrainingResult
 def stats(model, p):
     r""":math:`\langle\phi_\theta\rangle_p` (one call per update and one per recorded row)."""
     return model.stats(p)
-
-
-def _number(x, name, ok, what):
-    """A real number (not a bool, not complex, not text) as a float that satisfies ``ok``."""
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
-        raise ValueError(f"{name}={x!r} must be {what}.")
-    v = float(x)
-    if np.isnan(v) or not ok(v):
-        raise ValueError(f"{name}={x!r} must be {what}.")
-    return v
-
-
-def check_rates(lr, momentum, n_steps, tol):
-    """Validated ``(lr, momentum, n_steps, tol)`` shared by both trainers: lr > 0 (a run with
-    lr = 0 cannot move from theta0), momentum in [0, 1), n_steps >= 0 an integer, tol >= 0."""
-    lr = _number(lr, "lr", lambda v: 0 < v < np.inf,
-                 "a finite learning rate > 0, such as 0.1 (lr=0 would return theta0 unchanged)")
-    momentum = _number(momentum, "momentum", lambda v: 0 <= v < 1,
-                       "a number in [0, 1) (0: plain gradient ascent)")
-    n_steps = check_count(n_steps, "n_steps", 0)
-    tol = _number(tol, "tol", lambda v: v >= 0, "a number >= 0 (0: run all n_steps)")
-    return lr, momentum, n_steps, tol
 
 
 def _check_state(state, step, prob, record_every, n_trainable):
@@ -75,7 +53,7 @@ def _check_state(state, step, prob, record_every, n_trainable):
     DivergenceMonitor().restore(state["monitor"], n_trainable)
 
 
-def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, model=None,
+def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
           lr=0.1, momentum=0.0, n_steps=1000, tol=1e-10, theta0=None, mask=None, record_every=1,
           mixing_every=None, theta_max=50.0, window=200, progress=None, checkpoint=None,
           checkpoint_seconds=60.0):
@@ -91,7 +69,7 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     ----------
     data, k, protocol, rule, scan, p0, mask, model
         See :func:`~shortrun.numerics.training.problem.problem` (``model``: the model family,
-        a Boltzmann machine by default).
+        a Boltzmann machine by default; ``rule``/``scan``: the model's own by default).
     lr : float > 0
         Learning rate η.
     momentum : float in [0, 1)
@@ -134,21 +112,17 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     if mixing_every is not None:
         mixing_every = check_count(mixing_every, "mixing_every")
     report = Progress("train", progress, n_steps, report_first=True)
-    theta = prob.check_theta(theta0)
     m = prob.mask
+    theta, monitor = core.start(prob.template, m, theta0, theta_max, window)
+    trainable = np.flatnonzero(m)
     target = prob.data_stats(prob.template)
     moving = prob.template.STATS_DEPEND_ON_THETA
-    ckpt = Checkpointer(checkpoint, fingerprint(
-        trainer="training.train", model=type(prob.template).__name__, p_data=prob.data.p,
+    ckpt = core.checkpointer(
+        checkpoint, checkpoint_seconds, "training.train", prob.template, p_data=prob.data.p,
         stats=target, k=prob.k, protocol=prob.protocol, rule=prob.rule, scan=prob.scan,
         p0=prob.p0, mask=m, lr=lr, momentum=momentum, tol=tol, theta0=theta,
         record_every=record_every, mixing_every=mixing_every, theta_max=theta_max,
-        window=window), checkpoint_seconds)
-    trainable = np.flatnonzero(m)
-    monitor = DivergenceMonitor(theta_max, window,
-                                describe=lambda a: prob.template.describe_param(trainable[a]))
-    monitor.check_start(theta[m])
-    prob.template.check_start(theta, m)
+        window=window)
     rows = {f: [] for f in History.FIELDS}
     state, step = ckpt.resume(n_steps, lambda state, step: _check_state(
         state, step, prob, record_every, len(trainable)))
@@ -201,23 +175,16 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
             if last:
                 break
             stop = monitor(step, theta[m], grad[m])
-            if stop and stop[0] == "unstable":
-                raise RuntimeError(f"training is unstable ({stop[1]}): lower the learning rate "
-                                   f"(lr={lr:g}) or the momentum ({momentum:g}).")
             if stop:
-                raise RuntimeError(divergence_message(prob, theta,
-                                                      f"training diverges ({stop[1]})"))
-            velocity = momentum * velocity + lr * grad
-            theta = theta + velocity
+                raise core.divergence_error(stop, prob, theta, lr, momentum)
+            theta, velocity = core.heavy_ball(theta, velocity, grad, lr, momentum)
             report(step, "|grad|_inf {:.3e}  max|theta| {:.3g}", gmax, np.max(np.abs(theta)))
     except KeyboardInterrupt:
         save(top)
         raise
     save(top)
-    if converged:
-        message = f"converged: |grad|_inf = {gmax:.3g} <= tol = {tol:g} after {step} updates"
-    else:
-        message = f"not converged: |grad|_inf = {gmax:.3g} > tol = {tol:g} after {step} updates"
+    message = core.result_message(converged, gmax, tol, step)
+    if not converged:
         if step and gmax >= rows["mismatch_k"][0]:
             message += ("; the gradient did not decrease from its initial value "
                         f"{rows['mismatch_k'][0]:.3g}: the learning rate (lr={lr:g}) may be too "

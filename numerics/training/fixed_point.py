@@ -62,6 +62,9 @@ from shortrun.numerics.sampling.spins import check_seed
 
 #: Most Newton starts one call runs (restarts + 1, n_starts).
 MAX_STARTS = 100_000
+#: Standard deviation of the seeded extra starts of :func:`solve` (``restarts``) and
+#: :func:`distinct_roots` around ``theta0``: one default for both.
+START_SCALE = 0.5
 
 
 @dataclass(frozen=True)
@@ -537,9 +540,9 @@ def _newton_runs(prob, starts, opts, progress):
         yield _newton(prob, start, report, f"start {j + 1}/{n}  " if n > 1 else "", **opts)
 
 
-def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, model=None,
+def solve(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
           theta0=None, mask=None, tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0, restarts=0, seed=0,
-          scale=0.5, check=True, progress=None):
+          scale=START_SCALE, check=True, progress=None):
     r"""The fixed point θ* of short-run training (G5) by damped Newton with the exact Jacobian.
 
     Solves :math:`F(\theta) = \langle\phi\rangle_{p_{\rm fix}(\theta)}
@@ -567,7 +570,8 @@ def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
         theta_max / 5; otherwise as ``'stalled'`` (``FixedPoint.status``).
     restarts, seed, scale : int, int, float
         If Newton fails from ``theta0``, try up to ``restarts`` further starts ``theta0 + scale
-        * N(0, 1)`` (seeded); the message says how many starts were used and how the others
+        * N(0, 1)`` (seeded; ``scale`` defaults to :data:`START_SCALE`, as in
+        :func:`distinct_roots`); the message says how many starts were used and how the others
         ended.  Metropolis kernels, whose F has kinks where a local field vanishes, and parallel
         (synchronous) updates, whose roots are often far from the default start, need this.
         With ``restarts >= 1``, once Newton failed from every start, solve also runs the
@@ -647,13 +651,14 @@ class RootSet:
                 f"({len(self.failures)} did not converge)")
 
 
-def distinct_roots(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *,
-                   model=None, n_starts=8, seed=0, scale=1.0, theta0=None, mask=None, distinct_tol=1e-6,
+def distinct_roots(data, k, protocol="rdm", rule=None, scan=None, p0=None, *,
+                   model=None, n_starts=8, seed=0, scale=START_SCALE, theta0=None, mask=None, distinct_tol=1e-6,
                    tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0, progress=None):
     r"""Run Newton from ``n_starts`` seeded starts and return the distinct roots (non-uniqueness).
 
     Start 0 is ``theta0`` (by default :meth:`Problem.default_start`); start j ≥ 1 adds
-    ``scale * default_rng(seed).standard_normal(P)`` to its trainable entries.  Two converged
+    ``scale * default_rng(seed).standard_normal(P)`` to its trainable entries (``scale``:
+    :data:`START_SCALE` by default, as in :func:`solve`).  Two converged
     roots are the same when ‖θ_a − θ_b‖∞ ≤ distinct_tol · max(1, ‖θ_a‖∞).  ``progress`` as in
     :func:`solve`.
 
