@@ -27,6 +27,7 @@ x is at most :math:`\|b - (I-\rho A)x\|_1/(1-\rho)`.  See docs/theory.md, (B1)-(
 """
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import numpy as np
@@ -48,6 +49,8 @@ DEFAULT_NU = 0.1
 RESOLVENT_RTOL = 1e-12
 #: Iterative-refinement rounds of :func:`resolvent` (each one a GMRES solve on the residual).
 MAX_REFINE = 8
+#: scipy < 1.12 names GMRES's relative tolerance ``tol``, later versions ``rtol``.
+_GMRES_RTOL = "rtol" if "rtol" in inspect.signature(gmres).parameters else "tol"
 
 
 def check_rho(rho, name="rho"):
@@ -132,7 +135,8 @@ def resolvent(kern, k, b, rho, rtol=RESOLVENT_RTOL):
         if todo.size == 0:
             return x.reshape(b.shape), bound.reshape(b.shape[1:])
         for j in todo:
-            d, _ = gmres(op, r[:, j], rtol=1e-10, atol=0.0, restart=min(n, 60), maxiter=50)
+            d, _ = gmres(op, r[:, j], atol=0.0, restart=min(n, 60), maxiter=50,
+                         **{_GMRES_RTOL: 1e-10})
             x[:, j] += d
         r = cols - x + rho * apply_steps(kern, k, x)
     raise RuntimeError(f"the buffer resolvent (I - rho U^k)^-1 with rho={rho:g} did not reach its "

@@ -5,7 +5,7 @@ r"""Exact short-run training by gradient ascent on the biased gradient (G4).
           v \leftarrow \mu v + \eta\,\tilde\nabla L,\quad \theta \leftarrow \theta + v,
 
 with the negative law computed exactly on all states for the protocol of the
-:class:`~shortrun.numerics.training.problem.Problem` (rdm, cd, pcd, eq).  If training converges,
+:class:`~shortrun.numerics.training.problem.Problem` (rdm, cd, pcd, eq, buffer (B1)).  If training converges,
 θ* is a fixed point (G5).  A fixed point need not exist ((S2): independent spins, random-scan
 heat-bath, uniform p0: the fields diverge when :math:`|m_D| \ge 1 - q`); the trainer detects a
 diverging run (:class:`~shortrun.numerics.training.divergence.DivergenceMonitor`) and raises a

@@ -237,8 +237,9 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     p0 = "uniform" if p0 is None else p0
     if protocol != "cd" or samples is None:
         n_chains = DEFAULT_CHAINS if n_chains is None else n_chains
-    if protocol == "buffer" and not (isinstance(n_chains, numbers.Integral)
-                                     and 1 <= n_chains <= buffer_size):
+    if protocol == "buffer" and (isinstance(n_chains, (bool, np.bool_))
+                                 or not isinstance(n_chains, numbers.Integral)
+                                 or not 1 <= n_chains <= buffer_size):
         raise ValueError(f"n_chains={n_chains!r} must be an integer between 1 and buffer_size="
                          f"{buffer_size}: each update overwrites n_chains distinct buffer entries.")
     batches = _Batches(samples, batch_size or len(samples), seed) if samples is not None else None
