@@ -20,8 +20,8 @@ stops where :math:`\langle\phi\rangle_{B^*(\theta)} = \langle\phi\rangle_{\rm da
 
 with :math:`(\partial A)s` the registered law tangent of k steps from the fixed start s.  Both
 solves are matrix-free (:func:`resolvent`): GMRES on the operator :math:`I-\rho A`, each
-application of A = k steps of :meth:`Kernel.propagate` (on the positive and negative parts of a
-signed vector), followed by a certified a-posteriori bound: A is column-stochastic, so
+application of A = k steps of the kernel (:func:`apply_steps`), followed by a certified
+a-posteriori bound: A is column-stochastic, so
 :math:`\|(I-\rho A)^{-1}\|_1 \le \sum_j\rho^j = 1/(1-\rho)` and the error of an approximate solution
 x is at most :math:`\|b - (I-\rho A)x\|_1/(1-\rho)`.  See docs/theory.md, (B1)-(B3).
 """
@@ -88,12 +88,23 @@ def start_law(p0, rho, buffer):
 
 
 def apply_steps(kern, k, v):
-    r""":math:`U^k v` for a signed vector (or the columns of a matrix) v, through the kernel's
-    :meth:`propagate` on laws only: :math:`U^k v = |v_+|\,U^k(v_+/|v_+|) - |v_-|\,U^k(v_-/|v_-|)`
-    (linearity; the contract guarantees ``propagate`` for laws, also in continuous time)."""
+    r""":math:`U^k v` for a signed vector (or the columns of a matrix) v.
+
+    A discrete-time kernel applies its one-step operator ``apply`` k times (U is linear on any
+    vector); a kernel whose ``apply`` refuses a signed vector, and continuous time (no single
+    step), go through :meth:`propagate` on laws only:
+    :math:`U^k v = |v_+|\,U^k(v_+/|v_+|) - |v_-|\,U^k(v_-/|v_-|)` (linearity)."""
     v = np.asarray(v, dtype=float)
     if v.ndim == 2:
         return np.column_stack([apply_steps(kern, k, c) for c in v.T]) if v.shape[1] else v.copy()
+    if kern.time == "discrete":
+        try:
+            out = v
+            for _ in range(int(k)):
+                out = kern.apply(out)
+            return np.array(out, dtype=float)
+        except ValueError:
+            pass
     out = np.zeros_like(v)
     for sign in (1.0, -1.0):
         part = np.maximum(sign * v, 0.0)
