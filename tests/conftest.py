@@ -6,6 +6,8 @@ summed); Monte Carlo comparisons use nσ of the computed error bar.
 """
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -34,6 +36,35 @@ def random_distribution(N, seed):
     rng = np.random.default_rng(seed)
     p = rng.random(1 << N)
     return p / p.sum()
+
+
+def resolve_dotted(dotted):
+    """Import the longest importable module prefix of ``dotted`` and get the rest as attributes
+    (ImportError / AttributeError when the name does not exist)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)  # AttributeError: the name does not exist
+        return obj
+    raise ImportError(dotted)
+
+
+def mc_gradients(model, p_data, k, rule, scan, n_chains, n_draws, seed):
+    r"""``n_draws`` independent Monte Carlo estimates of the biased gradient (G4) at the fixed
+    ``model``, :math:`\langle\phi\rangle_{p_{\rm data}} - \overline{\phi}` over ``n_chains``
+    Rdm-k chains from the uniform law, draw n seeded by ``rng.chain_key(seed, n)``: the gradient
+    that update n of ``monte_carlo.train(p_data, k, 'rdm', ..., seed=seed)`` computes at θ
+    (which refuses lr = 0, so the draws at one θ are taken here)."""
+    from shortrun.numerics import sampling
+    from shortrun.numerics.core import rng
+    target = model.stats(p_data)
+    return np.array([target - model.sample_stats(sampling.sample(
+        model, "uniform", k, rule=rule, scan=scan, n_chains=n_chains,
+        seed=int(rng.chain_key(seed, n)))) for n in range(n_draws)])
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import resolve_dotted
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -168,6 +169,17 @@ def test_protocol_names_are_declared_once():
     assert bad == []
 
 
+def test_both_trainers_share_one_core():
+    """The exact and the Monte Carlo trainer validate, update, diagnose divergence and
+    fingerprint checkpoints through training/core.py, not each with its own copy."""
+    for name in ("exact.py", "monte_carlo.py"):
+        text = (ROOT / "numerics" / "training" / name).read_text()
+        for call in ("core.start(", "core.heavy_ball(", "core.divergence_error(",
+                     "core.checkpointer(", "core.result_message(", "check_rates("):
+            assert call in text, (name, call)
+        assert "momentum * velocity" not in text and "DivergenceMonitor(theta_max" not in text, name
+
+
 def test_training_names_no_concrete_model():
     """Training works through the model interface only (docs/architecture.md)."""
     hits = [str(p.relative_to(ROOT)) for p in (ROOT / "numerics" / "training").rglob("*.py")
@@ -190,3 +202,32 @@ def test_nothing_points_outside_the_repository():
                 if any(word in text for word in OUTSIDE):
                     bad.append(str(path.relative_to(ROOT)))
     assert sorted(bad) == []
+
+
+#: A dotted name of the package, e.g. ``shortrun.numerics.core.states.from01`` (not the prefix of
+#: an f-string such as ``f"shortrun.paper_figures.fig_{name}"``).
+DOTTED = re.compile(r"shortrun(?:\.[A-Za-z_]\w*)+(?![\w{])")
+
+
+def resolves(name):
+    """True if ``name`` is a module of the package or an attribute path below one."""
+    try:
+        resolve_dotted(name)
+    except (ImportError, AttributeError):
+        return False
+    return True
+
+
+def test_every_dotted_name_in_messages_and_docs_resolves():
+    """Every ``shortrun.…`` name that an error message, a docstring, a comment, the README or
+    docs/ cites imports and resolves (a message naming ``shortrun.numerics.states.from01()``
+    after the function moved to ``core.states`` sends the user nowhere)."""
+    files = [p for folder in FOLDERS for p in sorted((ROOT / folder).rglob("*.py"))]
+    files += [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    names = {}
+    for path in files:
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for name in DOTTED.findall(line):
+                names.setdefault(name, f"{path.relative_to(ROOT)}:{n}")
+    assert len(names) > 100   # the scan sees the names (the docs alone cite about 150)
+    assert sorted(f"{where}: {name}" for name, where in names.items() if not resolves(name)) == []

@@ -234,7 +234,7 @@ def test_parallel_roots_repel_gradient_ascent():
     eig = np.linalg.eigvals(fp.problem.residual_and_jacobian(fp.theta)[1])
     print("real parts of the eigenvalues of dF/dtheta at the root:", np.round(np.sort(eig.real), 3))
     assert fp.residual <= 1e-10 and eig.real.min() < -0.5
-    with pytest.raises(RuntimeError, match="training diverges"):
+    with pytest.raises(RuntimeError, match="training diverged"):
         training.train(data, 1, "rdm", "heatbath", "parallel", lr=0.05, n_steps=20000,
                        theta0=fp.theta + 1e-6, progress=False)
     from shortrun.numerics.models import BoltzmannMachine

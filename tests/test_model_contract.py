@@ -313,11 +313,11 @@ def test_the_issue_examples_now_work_for_an_rbm():
     """train, memory_curve and a Monte Carlo run on an RBM without naming its scan."""
     rbm = RBM.random(3, 2, seed=0)
     data = teachers.Data.from_distribution(np.array(RBM.random(3, 2, seed=1).boltzmann()))
-    run = training.train(data, 2, model=rbm, n_steps=3, tol=0.0)
+    run = training.train(data, 2, model=rbm, theta0=rbm.theta, n_steps=3, tol=0.0)
     assert run.problem.scan == "alternating" and run.steps == 3
     curve = diagnostics.memory_curve(run.model, "uniform", [0, 1, 2], data)
     assert curve.stats.shape == (3, rbm.n_params)
-    mc = monte_carlo.train(data, 2, model=rbm, n_chains=50, n_steps=2, seed=0)
+    mc = monte_carlo.train(data, 2, model=rbm, theta0=rbm.theta, n_chains=50, n_steps=2, seed=0)
     # the Monte Carlo result carries the exact twin of its problem
     F = mc.problem.residual(mc.theta)
     np.testing.assert_allclose(F, run.problem.residual(mc.theta), rtol=0, atol=0)

@@ -221,6 +221,27 @@ def test_bad_input_is_named(small_digits):
         quality.confidence(None, np.full((3, 2), np.nan))
 
 
+@pytest.mark.parametrize("a0, match", [
+    (np.nan, "a0 contains NaN or inf; pass a finite number"),
+    (np.inf, "a0 contains NaN or inf"),
+    ("x", "a0='x' is text"),
+    (None, "a0 is None"),
+    (1 + 2j, "a0 has complex entries"),
+    ([1.0, 2.0], r"a0 must be a single number .*shape \(2,\)"),
+])
+def test_quadratic_names_a_bad_a0(a0, match):
+    with pytest.raises(ValueError, match=match):
+        energies.quadratic(2, a0=a0)
+
+
+def test_quadratic_a0_gives_w_equal_a0_times_identity():
+    """Every real a0 (numpy scalars, ints, negative: a concave start) gives W = a0·I, b = 0."""
+    for a0 in (2, np.float32(0.5), -1.5, np.array(3.0)):
+        params = energies.quadratic(3, a0=a0).init()
+        np.testing.assert_array_equal(np.asarray(params["W"]), float(a0) * np.eye(3))
+        np.testing.assert_array_equal(np.asarray(params["b"]), np.zeros(3))
+
+
 def test_diverging_chains_raise_naming_eta():
     energy = energies.quadratic(2)
     data = _points(20, 2, 0)

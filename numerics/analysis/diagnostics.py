@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shortrun.conventions import check_distribution
+from shortrun.conventions import check_distribution, check_real
 from shortrun.numerics.kernels import kernel
 from shortrun.numerics.kernels.spectral import decompose
 from shortrun.numerics.models.base import Model
@@ -34,7 +34,7 @@ def _as_model(model_or_theta, N=None):
     """A model as given, or a Boltzmann machine from its θ vector."""
     if isinstance(model_or_theta, Model):
         return model_or_theta
-    theta = np.asarray(model_or_theta, float)
+    theta = check_real(model_or_theta, "model")
     if N is None:
         # P = N(N+1)/2  ->  N = (sqrt(8P + 1) - 1)/2
         N = int(round((np.sqrt(8 * theta.size + 1) - 1) / 2))
@@ -124,7 +124,7 @@ def _reference(teacher, what):
 
 def coupling_error(model, teacher):
     r""":math:`\sum_{i<j}(J^*_{ij} - \beta J^0_{ij})^2` against a
-    :class:`~shortrun.numerics.teachers.Teacher` (or any BoltzmannMachine as the reference)."""
+    :class:`~shortrun.numerics.data.teachers.Teacher` (or any BoltzmannMachine as the reference)."""
     J = _couplings(model, "coupling_error")
     ref = _reference(teacher, "coupling_error")
     if ref.shape != J.shape:

@@ -12,7 +12,9 @@ The public entry points (:func:`shortrun.numerics.kernels.kernel`, ``law``, ``la
 ``rule``/``scan`` from the model and call the registered function; a capability the model type
 lacks raises :class:`MissingCapability`, which names the capability and how to register it.
 
-Signatures of the capabilities (``rule`` and ``scan`` arrive resolved and validated):
+Signatures of the capabilities (``rule`` and ``scan`` arrive resolved: ``None`` replaced by the
+model's default; each capability checks them against the model's ``RULES`` / ``SCANS``, so that
+its messages can say more than the names):
 
 =======================  ==========================================================================
 ``kernel``               ``(model, rule, scan, *, warn=True) -> Kernel`` (column-stochastic, (G2))

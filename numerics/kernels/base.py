@@ -83,7 +83,7 @@ def kernel(model, rule=None, scan=None, *, warn=True):
     """The exact kernel of ``model`` for the update ``rule`` and ``scan`` (a :class:`Kernel`;
     ``None``: the model's own rule / scan)."""
     build = capability(model, "kernel", model_base=Model)
-    rule, scan = update_names(model, rule, scan)
+    rule, scan = update_names(model, rule, scan, validate=False)
     return build(model, rule, scan, warn=warn)
 
 
@@ -91,14 +91,14 @@ def law_tangent(model, p0, k, rule=None, scan=None):
     r"""``(p, D)``: :math:`p(k, p_0) = U_\theta^k p_0` (G2) and :math:`D = \partial p/\partial\theta`,
     exact (forward mode), shape (n_states, P)."""
     tangent = capability(model, "law_tangent", model_base=Model)
-    rule, scan = update_names(model, rule, scan)
+    rule, scan = update_names(model, rule, scan, validate=False)
     return tangent(model, p0, k, rule, scan)
 
 
 def stationary_tangent(model, rule=None, scan=None):
     r"""``(π, ∂π/∂θ)`` of the stationary law of ``kernel(model, rule, scan)``."""
     tangent = capability(model, "stationary_tangent", model_base=Model)
-    rule, scan = update_names(model, rule, scan)
+    rule, scan = update_names(model, rule, scan, validate=False)
     return tangent(model, rule, scan)
 
 
@@ -113,7 +113,7 @@ def law(model, p0, k=None, rule=None, scan=None, *, t=None, warn=True):
     :func:`shortrun.numerics.sampling.sample`.
     """
     capability(model, "kernel", model_base=Model)
-    rule, scan = update_names(model, rule, scan)
+    rule, scan = update_names(model, rule, scan, validate=False)
     if t is not None and k is not None:
         raise ValueError("pass either k (steps) or t (continuous time), not both.")
     if t is not None and scan != "continuous":

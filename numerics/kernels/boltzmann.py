@@ -179,7 +179,7 @@ class BMKernel(Kernel):
 
     def dense(self):
         """The dense matrix U (or the generator W for continuous time), built independently of
-        the matrix-free operators (:mod:`shortrun.numerics.dense`)."""
+        the matrix-free operators (:mod:`shortrun.numerics.kernels.dense`)."""
         return dense_kernel(self.model, self.rule, self.scan)
 
     def stationary(self):
@@ -192,7 +192,7 @@ class BMKernel(Kernel):
         NonUniqueStationaryError
             (a ValueError) Parallel Metropolis whose stationary law is not unique: a spin with
             :math:`s_i H_i \le 0` flips surely, so the synchronous chain can split into several
-            closed classes of states (:func:`~shortrun.numerics.spectral.closed_classes`), e.g.
+            closed classes of states (:func:`~shortrun.numerics.kernels.spectral.closed_classes`), e.g.
             h = 0, J = 0, where every step maps s to −s.
         """
         if self.scan == "parallel":

@@ -86,6 +86,11 @@ class Model(abc.ABC):
         """A start for the Newton solver given the data's statistics (zeros by default)."""
         return np.zeros(self.n_params)
 
+    def check_start(self, theta, mask) -> None:
+        """Refuse a training start ``theta`` (with trainable entries ``mask``) from which no
+        update can move where training should go, with a ValueError naming ``theta0`` and the
+        fix (e.g. an RBM's identical hidden units); every start is accepted by default."""
+
     def independent_spin_bound(self, theta, data_stats, mask, protocol, rule, scan, k, p0):
         """Where a closed form says that no finite fixed point exists, ``(q, bad)`` with the
         offending parameters; ``None`` when it does not apply (default)."""
@@ -168,10 +173,11 @@ def exponential_family_tangent(Phi, p):
     return (Phi - F) * p[:, None]
 
 
-def update_names(model, rule=None, scan=None):
+def update_names(model, rule=None, scan=None, *, validate=True):
     """``(rule, scan)`` of ``model``'s chains: ``None`` becomes the model's ``DEFAULT_RULE`` /
     ``DEFAULT_SCAN`` (its first ``RULES`` / ``SCANS`` entry when unset), and both are checked
-    against ``RULES`` / ``SCANS`` (a misspelt name gets a suggestion)."""
+    against ``RULES`` / ``SCANS`` (a misspelt name gets a suggestion).  ``validate=False``
+    leaves the check to the registered kernel or sampler (whose messages may say more)."""
     cls = type(model)
     rules, scans = getattr(cls, "RULES", ()), getattr(cls, "SCANS", ())
     if rule is None:
@@ -181,6 +187,8 @@ def update_names(model, rule=None, scan=None):
     if rule is None or scan is None:
         raise ValueError(f"{cls.__name__} declares no update rule or scan; set its class "
                          "attributes RULES and SCANS (and DEFAULT_RULE / DEFAULT_SCAN).")
+    if not validate:
+        return rule, scan
     return check_choice(rule, rules, "rule"), check_choice(scan, scans, "scan")
 
 

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from shortrun.conventions import check_choice, check_count
+from shortrun.conventions import check_choice, check_count, check_finite
 
 jax.config.update("jax_enable_x64", True)
 
@@ -149,6 +149,11 @@ def quadratic(dim, dtype=np.float64, a0=1.0):
     """
     dim = check_count(dim, "dim")
     dtype = _dtype(dtype)
+    a0 = check_finite(a0, "a0", "pass a finite number (init returns W = a0 I; a0 = 1: the "
+                                "standard Gaussian).")
+    if a0.ndim:
+        raise ValueError(f"a0 must be a single number (init returns W = a0 I); got an array of "
+                         f"shape {a0.shape}.")
     a0 = float(a0)
 
     def init(key=None):

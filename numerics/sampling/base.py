@@ -17,7 +17,7 @@ def sample(model, p0, k, rule=None, scan=None, n_chains=None, seed=0, times=None
     :func:`shortrun.numerics.kernels.law` (G2), same signature.  See the registered
     implementation of the model type (e.g. :func:`shortrun.numerics.sampling.spins.sample`)."""
     run = capability(model, "sampler", model_base=Model)
-    rule, scan = update_names(model, rule, scan)
+    rule, scan = update_names(model, rule, scan, validate=False)
     return run(model, p0, k, rule, scan, n_chains, seed, times)
 
 

@@ -11,7 +11,7 @@ k steps is Gaussian with the moments (Ga)
           \Sigma_k = M^k\Sigma_0M^k + \sigma^2(I - M^{2k})(I - M^2)^{-1},
 
 which is what the sample mean and covariance of :func:`sample_ula` estimate.  Normals come from
-the counter-based :mod:`shortrun.numerics.rng` (bit-identical whatever the thread count).
+the counter-based :mod:`shortrun.numerics.core.rng` (bit-identical whatever the thread count).
 """
 from __future__ import annotations
 

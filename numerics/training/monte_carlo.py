@@ -33,20 +33,20 @@ import numbers
 import numpy as np
 
 from shortrun.conventions import (MONTE_CARLO_PROTOCOLS, check_choice, check_count,
-                                  check_distribution, check_real, check_steps, memory_error)
+                                  check_distribution, check_steps, memory_error)
 from shortrun.numerics.core.states import MEMORY_BUDGET
 from shortrun.numerics.core import rng
-from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
+from shortrun.numerics.core.checkpoint import expect_array
 from shortrun.numerics.core.moments import n_spins
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.data import teachers
 from shortrun.numerics.data.teachers import default_model
-from shortrun.numerics.models.base import Model, update_names
+from shortrun.numerics.models.base import update_names
 from shortrun.numerics.sampling import initial_states, sample
 from shortrun.numerics.sampling.spins import check_seed
 from shortrun.numerics.training import buffer as _buffer
-from shortrun.numerics.training.divergence import DivergenceMonitor
-from shortrun.numerics.training.exact import check_rates
+from shortrun.numerics.training import core
+from shortrun.numerics.training.core import check_rates
 from shortrun.numerics.training.problem import Problem, check_model, parameter_mask
 from shortrun.numerics.training.result import History, TrainingResult
 
@@ -95,19 +95,6 @@ def _data_source(data, batch_size):
     return samples.shape[1], samples, None
 
 
-def _theta0(theta0, template):
-    P = template.n_params
-    if theta0 is None:
-        return np.zeros(P)
-    if isinstance(theta0, Model):
-        theta0 = theta0.theta
-    theta = np.array(check_real(theta0, "theta0"))
-    if theta.shape != (P,) or not np.all(np.isfinite(theta)):
-        raise ValueError(f"theta0 must be a finite vector of P = {P} entries (theta order of "
-                         f"{type(template).__name__}), a model, or None.")
-    return theta
-
-
 class _Batches:
     r"""Minibatch of update n as a function of (seed, n) alone, so a resumed run draws the same
     batches: epoch e = n // B (B = ⌊M / batch_size⌋ batches per epoch) uses the permutation of
@@ -138,6 +125,24 @@ def _negative_start(model, protocol, p0, chains, batch, law, n_chains, seed, ste
         return batch, None
     gen = np.random.default_rng([seed, 1, step])  # cd: n_chains draws from the minibatch
     return batch[gen.integers(0, len(batch), size=n_chains)], None
+
+
+def _check_state(state, step, hist, N, n_pcd):
+    """Refuse a checkpoint whose content this run cannot have saved (for
+    :meth:`~shortrun.numerics.core.checkpoint.Checkpointer.resume`): finite θ and velocity of
+    length P, ±1 chains of N spins (``n_pcd`` of them for pcd) and ``step`` rows of history."""
+    P = hist["theta"].shape[1]
+    expect_array(state, "theta", (P,))
+    expect_array(state, "velocity", (P,))
+    chains = expect_array(state, "chains", (n_pcd, N) if n_pcd else (None, N))
+    if not np.all((chains == 1) | (chains == -1)):
+        raise ValueError("'chains' with entries other than -1 and +1")
+    done = state["hist"]
+    for key, full in hist.items():
+        expect_array(done, key, (step,) + full.shape[1:],
+                     finite=key not in ("mismatch_eq", "mixing_time"), where="hist.")
+    if not np.array_equal(done["step"], np.arange(step)):
+        raise ValueError(f"history steps other than 0, ..., {step - 1}")
 
 
 def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
@@ -229,8 +234,8 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     k = check_steps(k, "k", integer=scan != "continuous")
     lr, momentum, n_steps, tol = check_rates(lr, momentum, n_steps, tol)
     seed = check_seed(seed)
-    theta = _theta0(theta0, template)
     m = parameter_mask(template, mask)
+    theta, monitor = core.start(template, m, theta0, theta_max, None)
     if protocol == "cd" and p0 is not None:
         raise ValueError("p0 must not be given for protocol='cd' (its chains start at the data); "
                          "use protocol='rdm' for chains from a fixed p0.")
@@ -272,16 +277,14 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
                 mismatch_k=np.empty(n_steps), mismatch_eq=np.full(n_steps, np.nan),
                 mixing_time=np.full(n_steps, np.nan))
     velocity = np.zeros(P)
-    ckpt = Checkpointer(checkpoint, fingerprint(
-        trainer="monte_carlo.train", model=type(template).__name__,
+    ckpt = core.checkpointer(
+        checkpoint, checkpoint_seconds, "monte_carlo.train", template,
         data=samples if samples is not None else law, k=k, protocol=protocol, rule=rule,
         scan=scan, p0=p0, n_chains=n_chains, lr=lr, momentum=momentum, tol=tol, theta0=theta,
         mask=m, batch_size=batch_size, seed=seed, theta_max=theta_max,
-        **({} if rho is None else dict(rho=rho, buffer_size=buffer_size))), checkpoint_seconds)
-    trainable = np.flatnonzero(m)
-    monitor = DivergenceMonitor(theta_max, None,
-                                describe=lambda a: template.describe_param(trainable[a]))
-    state, first = ckpt.resume(n_steps)
+        **({} if rho is None else dict(rho=rho, buffer_size=buffer_size)))
+    state, first = ckpt.resume(n_steps, lambda state, step: _check_state(
+        state, step, hist, N, len(chains) if protocol in ("pcd", "buffer") else None))
     if state is not None:
         theta, velocity = state["theta"], state["velocity"]
         chains = state["chains"] if protocol in ("pcd", "buffer") or first else chains
@@ -329,11 +332,10 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
                 converged = True
                 current = (step + 1, theta, velocity, new_chains)
                 break
-            new_velocity = momentum * velocity + lr * grad
-            new_theta = theta + new_velocity
+            new_theta, new_velocity = core.heavy_ball(theta, velocity, grad, lr, momentum)
             stop = monitor(step + 1, new_theta[m], grad[m])
             if stop:
-                raise RuntimeError(_divergence_text(stop))
+                raise core.divergence_error(stop, prob, new_theta, lr, momentum)
             current = (step + 1, new_theta, new_velocity, new_chains)
             report(step + 1, "|grad| {:.3e}  mismatch {:.3e}", hist["grad_norm"][step], mismatch)
     except KeyboardInterrupt:
@@ -344,9 +346,8 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     step, theta, velocity, chains = current
     n_done = step
     history = History.from_columns({key: a[:n_done] for key, a in hist.items()})
-    gmax = history.mismatch_k[-1] if n_done else np.nan
-    message = (f"converged: |grad|_inf <= tol = {tol:g} after {n_done} updates" if converged
-               else f"ran {n_done} updates (last |data - chains|_inf = {gmax:.3g})")
+    gmax = float(np.max(np.abs(history.grad[-1]))) if n_done else np.nan
+    message = core.result_message(converged, gmax, tol, n_done)
     settings = dict(n_chains=n_chains, lr=lr, momentum=momentum, n_steps=n_steps, tol=tol,
                     seed=seed, batch_size=batch_size,
                     **({} if rho is None else dict(rho=rho, buffer_size=buffer_size)))
@@ -393,12 +394,3 @@ def _exact_twin(template, given, samples, law, k, protocol, rule, scan, p0, mask
     start.setflags(write=False)
     return Problem(data, template, k, protocol, rule, scan, start, mask, rho)
 
-
-def _divergence_text(stop):
-    kind, reason = stop
-    if kind == "unstable":
-        return (f"training diverged: {reason}; lower lr or momentum.")
-    return (f"training diverged: {reason}.  Either no finite fixed point of (G5) exists ((S2): "
-            "with random-scan heat-bath from uniform p0 a field runs to infinity when "
-            "|m_D| >= 1 - q, q = (1-1/N)^(kN)) or lr is too large; raise theta_max if large "
-            "parameters are expected.")

@@ -32,13 +32,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shortrun.conventions import (PROTOCOLS, check_choice, check_distribution, check_finite,
-                                  check_real, check_steps)
+from shortrun.conventions import PROTOCOLS, check_choice, check_distribution, check_steps
 from shortrun.numerics.data.teachers import as_data, default_model
 from shortrun.numerics.kernels import (NotBoltzmannWarning, kernel, law_tangent,
                                        stationary_tangent)
 from shortrun.numerics.models.base import Model, update_names
 from shortrun.numerics.training import buffer as _buffer
+from shortrun.numerics.training.core import check_theta0
 
 
 def parameter_mask(model, mask=None):
@@ -215,17 +215,9 @@ class Problem:
                           dtype=float)
 
     def check_theta(self, theta0=None):
-        """Validated float copy of a start ``theta0`` (zeros by default)."""
-        if theta0 is None:
-            return np.zeros(self.P)
-        if isinstance(theta0, Model):
-            theta0 = theta0.theta
-        t = np.array(check_real(theta0, "theta0"))
-        if t.shape != (self.P,):
-            raise ValueError(f"theta0 must have P = {self.P} entries (theta order of "
-                             f"{type(self.template).__name__}); got shape {t.shape}.")
-        return check_finite(t, "theta0")
-
+        """Validated float copy of a start ``theta0`` (zeros by default;
+        :func:`shortrun.numerics.training.core.check_theta0`)."""
+        return check_theta0(theta0, self.template)
 
 def check_model(template, n_data_states=None):
     """``template`` is a shortrun model whose state space has the data's ``n_data_states``."""
