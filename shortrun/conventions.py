@@ -19,10 +19,13 @@ PROB_ATOL = 1e-9
 
 RULES = ("heatbath", "metropolis")
 SCANS = ("random", "sequential", "parallel", "continuous")
-PROTOCOLS = ("rdm", "cd", "pcd", "eq")
+PROTOCOLS = ("rdm", "cd", "pcd", "eq", "buffer")
 #: The protocols that run chains, hence the ones of Monte Carlo training ('eq' needs p_theta
 #: itself, i.e. the exact route).
 SAMPLED_PROTOCOLS = ("rdm", "cd", "pcd")
+#: The protocols of the Monte Carlo trainer of the state-space models: the sampled ones and the
+#: replay buffer ('buffer', whose chains start from a buffer of earlier end states).
+MONTE_CARLO_PROTOCOLS = SAMPLED_PROTOCOLS + ("buffer",)
 _MAX_STEPS = np.iinfo(np.int64).max
 
 

@@ -9,7 +9,8 @@ from shortrun import conventions as cv
 def test_names():
     assert cv.RULES == ("heatbath", "metropolis")
     assert cv.SCANS == ("random", "sequential", "parallel", "continuous")
-    assert cv.PROTOCOLS == ("rdm", "cd", "pcd", "eq")
+    assert cv.PROTOCOLS == ("rdm", "cd", "pcd", "eq", "buffer")
+    assert cv.MONTE_CARLO_PROTOCOLS == ("rdm", "cd", "pcd", "buffer")
 
 
 @pytest.mark.parametrize("value, choices, best", [

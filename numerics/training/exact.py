@@ -5,7 +5,7 @@ r"""Exact short-run training by gradient ascent on the biased gradient (G4).
           v \leftarrow \mu v + \eta\,\tilde\nabla L,\quad \theta \leftarrow \theta + v,
 
 with the negative law computed exactly on all states for the protocol of the
-:class:`~shortrun.numerics.training.problem.Problem` (rdm, cd, pcd, eq).  If training converges,
+:class:`~shortrun.numerics.training.problem.Problem` (rdm, cd, pcd, eq, buffer (B1)).  If training converges,
 θ* is a fixed point (G5).  A fixed point need not exist ((S2): independent spins, random-scan
 heat-bath, uniform p0: the fields diverge when :math:`|m_D| \ge 1 - q`); the trainer detects a
 diverging run (:class:`~shortrun.numerics.training.divergence.DivergenceMonitor`) and raises a
@@ -20,6 +20,7 @@ from shortrun.conventions import check_count
 from shortrun.numerics.core.checkpoint import expect_array
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.kernels.spectral import decompose
+from shortrun.numerics.training import buffer as _buffer
 from shortrun.numerics.training import core
 from shortrun.numerics.training.core import check_rates  # noqa: F401  (its historical home)
 from shortrun.numerics.training.divergence import DivergenceMonitor
@@ -56,7 +57,7 @@ def _check_state(state, step, prob, record_every, n_trainable):
 def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
           lr=0.1, momentum=0.0, n_steps=1000, tol=1e-10, theta0=None, mask=None, record_every=1,
           mixing_every=None, theta_max=50.0, window=200, progress=None, checkpoint=None,
-          checkpoint_seconds=60.0):
+          checkpoint_seconds=60.0, rho=None, nu=None):
     r"""Exact short-run training by gradient ascent on the biased gradient (G4).
 
     .. math::
@@ -95,6 +96,13 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
         See :mod:`shortrun.numerics.core.checkpoint`.
     checkpoint_seconds : float
         Wall time between periodic saves (0: after every update).
+    rho : float in [0, 1), optional
+        Protocol 'buffer' only: the reuse probability (default 0.95; 0 is Rdm-k bit for bit).
+    nu : float in (0, 1] or 'limit', optional
+        Protocol 'buffer' only: the fraction of the buffer replaced per update (B1), starting
+        from B = p0 (default 0.1, the Monte Carlo trainer's default n_chains / buffer_size);
+        ``'limit'`` uses the stationary buffer law B*(θ) (B2) at every update.  The fixed points
+        do not depend on ν.
 
     Returns
     -------
@@ -106,7 +114,12 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
         When the parameters diverge (no finite fixed point, e.g. (S2)), with the cause; or when
         the updates are unstable (lr or momentum too large: θ oscillates past ``theta_max``).
     """
-    prob = problem(data, k, protocol, rule, scan, p0, mask, model=model)
+    prob = problem(data, k, protocol, rule, scan, p0, mask, model=model, rho=rho)
+    if prob.protocol == "buffer":
+        nu = _buffer.check_nu(nu)
+    elif nu is not None:
+        raise ValueError(f"nu={nu!r} is the buffer's replacement rate (protocol='buffer'); drop it "
+                         f"for protocol={prob.protocol!r}.")
     lr, momentum, n_steps, tol = check_rates(lr, momentum, n_steps, tol)
     record_every = check_count(record_every, "record_every")
     if mixing_every is not None:
@@ -122,7 +135,7 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
         stats=target, k=prob.k, protocol=prob.protocol, rule=prob.rule, scan=prob.scan,
         p0=prob.p0, mask=m, lr=lr, momentum=momentum, tol=tol, theta0=theta,
         record_every=record_every, mixing_every=mixing_every, theta_max=theta_max,
-        window=window)
+        window=window, **({} if nu is None else dict(rho=prob.rho, nu=nu)))
     rows = {f: [] for f in History.FIELDS}
     state, step = ckpt.resume(n_steps, lambda state, step: _check_state(
         state, step, prob, record_every, len(trainable)))
@@ -131,7 +144,7 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
         persistent = None if prob.p0 is None else np.array(prob.p0)
     else:
         theta, velocity = state["theta"], state["velocity"]
-        persistent = state["persistent"] if prob.protocol == "pcd" else None
+        persistent = state["persistent"] if prob.protocol in ("pcd", "buffer") else None
         monitor.restore(state["monitor"], len(trainable))
         for f in History.FIELDS:
             rows[f] = list(state["rows"][f])
@@ -156,7 +169,10 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
                 if ckpt.due():
                     save(dict(top))
             model = prob.model(theta)
-            neg = prob.negative_law(model, persistent)
+            if prob.protocol == "buffer":
+                neg, persistent = _buffer.exact_update(prob, model, persistent, nu)
+            else:
+                neg = prob.negative_law(model, persistent)
             if prob.protocol == "pcd":
                 persistent = neg
             if moving:  # statistics with θ-dependent features (RBM hidden means): re-evaluate

@@ -265,7 +265,7 @@ def _newton_run(prob, theta0, report, label, *, tol, max_iter, max_step, theta_m
     tops = [float(np.max(np.abs(theta[m])))]
     status, message, it = "max_iter", "", 0
     stale = False                       # jac reused from an earlier iterate (a chord step)
-    reuse = prob.protocol in ("rdm", "cd")      # Jacobian = P tangent columns through k steps
+    reuse = prob.protocol in ("rdm", "cd", "buffer")  # Jacobian: P tangent columns through k steps
     while norms[-1] > tol and it < max_iter:
         step = _damped_step(prob, theta, F, jac, max_step)
         trial = None if step is None else step[0]
@@ -542,12 +542,14 @@ def _newton_runs(prob, starts, opts, progress):
 
 def solve(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
           theta0=None, mask=None, tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0, restarts=0, seed=0,
-          scale=START_SCALE, check=True, progress=None):
+          scale=START_SCALE, check=True, progress=None, rho=None):
     r"""The fixed point θ* of short-run training (G5) by damped Newton with the exact Jacobian.
 
     Solves :math:`F(\theta) = \langle\phi\rangle_{p_{\rm fix}(\theta)}
     - \langle\phi\rangle_{\rm data} = 0` on the trainable entries (``mask``; the others stay at ``theta0``), where
-    :math:`p_{\rm fix} = U_\theta^k p_0` for rdm/cd (see :mod:`shortrun.numerics.training`).
+    :math:`p_{\rm fix} = U_\theta^k p_0` for rdm/cd, the stationary buffer law
+    :math:`B^*(\theta)` for buffer (B2), its Jacobian through the resolvent (B3) (see
+    :mod:`shortrun.numerics.training`).
 
     Parameters
     ----------
@@ -584,6 +586,8 @@ def solve(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     progress : bool or None
         Progress line on stderr (iteration, start, ‖F‖∞, max |θ|), as for the trainers: None =
         only once the solve has taken 5 s, True = every second, False = never.
+    rho : float in [0, 1), optional
+        Protocol 'buffer' only: the buffer's reuse probability (default 0.95).
 
     Returns
     -------
@@ -595,7 +599,7 @@ def solve(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
         (``check=True``) no convergence; the message says whether the iterates diverged (no
         finite fixed point on their path, (S2)) or stalled (no root near the start).
     """
-    prob = problem(data, k, protocol, rule, scan, p0, mask, model=model)
+    prob = problem(data, k, protocol, rule, scan, p0, mask, model=model, rho=rho)
     opts = _check_newton_args(tol, max_step, theta_max, max_iter)
     restarts = check_count(restarts, "restarts", 0)
     if restarts > MAX_STARTS:
@@ -653,20 +657,20 @@ class RootSet:
 
 def distinct_roots(data, k, protocol="rdm", rule=None, scan=None, p0=None, *,
                    model=None, n_starts=8, seed=0, scale=START_SCALE, theta0=None, mask=None, distinct_tol=1e-6,
-                   tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0, progress=None):
+                   tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0, progress=None, rho=None):
     r"""Run Newton from ``n_starts`` seeded starts and return the distinct roots (non-uniqueness).
 
     Start 0 is ``theta0`` (by default :meth:`Problem.default_start`); start j ≥ 1 adds
     ``scale * default_rng(seed).standard_normal(P)`` to its trainable entries (``scale``:
     :data:`START_SCALE` by default, as in :func:`solve`).  Two converged
-    roots are the same when ‖θ_a − θ_b‖∞ ≤ distinct_tol · max(1, ‖θ_a‖∞).  ``progress`` as in
-    :func:`solve`.
+    roots are the same when ‖θ_a − θ_b‖∞ ≤ distinct_tol · max(1, ‖θ_a‖∞).  ``progress`` and
+    ``rho`` (protocol 'buffer') as in :func:`solve`.
 
     Returns
     -------
     RootSet
     """
-    prob = problem(data, k, protocol, rule, scan, p0, mask, model=model)
+    prob = problem(data, k, protocol, rule, scan, p0, mask, model=model, rho=rho)
     opts = _check_newton_args(tol, max_step, theta_max, max_iter)
     n_starts = check_count(n_starts, "n_starts")
     if n_starts > MAX_STARTS:

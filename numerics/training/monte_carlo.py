@@ -14,7 +14,12 @@ chains after k steps of the model's registered sampler
 * ``'rdm'`` — fresh chains from the fixed ``p0`` (uniform by default); fixed point (G5):
   ⟨φ⟩ of the k-step process equals ⟨φ⟩ of the data;
 * ``'cd'`` — chains start at data samples (the current minibatch);
-* ``'pcd'`` — chains persist from one update to the next (started once from ``p0``).
+* ``'pcd'`` — chains persist from one update to the next (started once from ``p0``);
+* ``'buffer'`` — a replay buffer of ``buffer_size`` states (drawn once from ``p0``): each update
+  draws ``n_chains`` distinct entries, each chain starts from its entry with probability ρ
+  (``rho``) or fresh from p0, and the end states overwrite the drawn entries
+  (:func:`shortrun.numerics.training.buffer.mc_update`); fixed point (B2): ⟨φ⟩ of the stationary
+  buffer law B*(θ) equals ⟨φ⟩ of the data.
 
 Everything is a function of ``seed``: the minibatches of epoch e come from
 ``numpy.random.default_rng([seed, 0, e])`` and the chains of update n from the counter-based
@@ -27,8 +32,8 @@ import numbers
 
 import numpy as np
 
-from shortrun.conventions import (SAMPLED_PROTOCOLS, check_choice, check_distribution,
-                                  check_steps, memory_error)
+from shortrun.conventions import (MONTE_CARLO_PROTOCOLS, check_choice, check_count,
+                                  check_distribution, check_steps, memory_error)
 from shortrun.numerics.core.states import MEMORY_BUDGET
 from shortrun.numerics.core import rng
 from shortrun.numerics.core.checkpoint import expect_array
@@ -39,6 +44,7 @@ from shortrun.numerics.data.teachers import default_model
 from shortrun.numerics.models.base import update_names
 from shortrun.numerics.sampling import initial_states, sample
 from shortrun.numerics.sampling.spins import check_seed
+from shortrun.numerics.training import buffer as _buffer
 from shortrun.numerics.training import core
 from shortrun.numerics.training.core import check_rates
 from shortrun.numerics.training.problem import Problem, check_model, parameter_mask
@@ -46,13 +52,15 @@ from shortrun.numerics.training.result import History, TrainingResult
 
 __all__ = ["train", "PROTOCOLS", "DEFAULT_CHAINS"]
 
-#: The protocols of Monte Carlo training (:data:`shortrun.conventions.SAMPLED_PROTOCOLS`).
-PROTOCOLS = SAMPLED_PROTOCOLS
+#: The protocols of Monte Carlo training (:data:`shortrun.conventions.MONTE_CARLO_PROTOCOLS`).
+PROTOCOLS = MONTE_CARLO_PROTOCOLS
 #: Largest state space on which the result's Problem carries the data's exact (empirical) law.
 EXACT_PROBLEM_MAX_STATES = 1 << 20
 DEFAULT_CHAINS = 1000
 #: Reserved update number whose seed draws the initial persistent chains.
 PCD_INIT = 1 << 62
+#: Reserved update number whose seed draws the initial replay buffer.
+BUFFER_INIT = PCD_INIT + 1
 
 
 def _data_source(data, batch_size):
@@ -140,7 +148,7 @@ def _check_state(state, step, hist, N, n_pcd):
 def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
           n_chains=None, lr=0.1, momentum=0.0, n_steps=1000, tol=0.0, theta0=None, mask=None,
           batch_size=None, seed=0, theta_max=50.0, progress=None, checkpoint=None,
-          checkpoint_seconds=60.0):
+          checkpoint_seconds=60.0, rho=None, buffer_size=None):
     r"""Train by stochastic ascent on the biased gradient (G4) with short-run chains.
 
     .. math:: v \leftarrow \mu v + \eta\,(\langle\phi\rangle_{\rm batch}
@@ -155,13 +163,14 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
         With a law, ⟨φ⟩_data is exact (``model.stats``) and only the chains are sampled.
     k : int
         Steps (sweeps) per update (a real time in sweeps for ``scan='continuous'``).
-    protocol : {'rdm', 'cd', 'pcd'}
+    protocol : {'rdm', 'cd', 'pcd', 'buffer'}
         (``'eq'`` needs the exact law: use the exact trainer.)
     rule, scan
         As in :func:`shortrun.numerics.sampling.sample` for the model type (``None``: the
         model's own ``DEFAULT_RULE`` / ``DEFAULT_SCAN``).
     p0 : 'uniform' (None), probability vector, or (n_chains, N) states
-        Start of the rdm chains at every update, of the pcd chains once; not for cd.
+        Start of the rdm chains at every update, of the pcd chains once, of the buffer's fresh
+        chains and initial entries (given states: rows drawn at random); not for cd.
     model : Model, optional
         The model family (a Boltzmann machine of the data's size by default).
     n_chains : int, optional
@@ -191,18 +200,31 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
         uninterrupted run returns (``n_steps`` may grow).
     checkpoint_seconds : float
         Wall time between periodic saves (0: before every update).
+    rho : float in [0, 1), optional
+        Protocol 'buffer' only: probability that a chain starts from the buffer (default 0.95).
+    buffer_size : int, optional
+        Protocol 'buffer' only: number of states in the buffer (default 10,000, >= n_chains).
+        Each entry is replaced with probability ν = n_chains / buffer_size per update: the exact
+        twin is ``training.train(..., protocol='buffer', rho=rho, nu=n_chains / buffer_size)``.
 
     Returns
     -------
     TrainingResult
         ``history`` has one row per update; ``chains`` holds the negative chains after the last
-        update (the persistent chains for pcd).  ``problem`` is the exact twin of the run (the
+        update (the persistent chains for pcd, the whole buffer for buffer).  ``problem`` is the exact twin of the run (the
         data's law -- the empirical histogram of samples -- and p0 as a law, see
         :func:`_exact_twin`), so ``result.problem.residual(result.theta)`` is the exact
         residual (G5) of the Monte Carlo estimate; beyond ``EXACT_PROBLEM_MAX_STATES`` states
         its data is ``None`` and the exact methods say so.
     """
     protocol = check_choice(protocol, PROTOCOLS, "protocol")
+    if protocol == "buffer":
+        rho = _buffer.check_rho(rho)
+        buffer_size = (_buffer.DEFAULT_BUFFER if buffer_size is None
+                       else check_count(buffer_size, "buffer_size"))
+    elif rho is not None or buffer_size is not None:
+        raise ValueError(f"rho and buffer_size belong to protocol='buffer'; drop them for "
+                         f"protocol={protocol!r}.")
     N, samples, law = _data_source(data, batch_size)
     template = check_model(default_model(N) if model is None else model)
     if template.n_units != N:
@@ -220,8 +242,13 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     p0 = "uniform" if p0 is None else p0
     if protocol != "cd" or samples is None:
         n_chains = DEFAULT_CHAINS if n_chains is None else n_chains
+    if protocol == "buffer" and (isinstance(n_chains, (bool, np.bool_))
+                                 or not isinstance(n_chains, numbers.Integral)
+                                 or not 1 <= n_chains <= buffer_size):
+        raise ValueError(f"n_chains={n_chains!r} must be an integer between 1 and buffer_size="
+                         f"{buffer_size}: each update overwrites n_chains distinct buffer entries.")
     batches = _Batches(samples, batch_size or len(samples), seed) if samples is not None else None
-    prob = _exact_twin(template, data, samples, law, k, protocol, rule, scan, p0, m)
+    prob = _exact_twin(template, data, samples, law, k, protocol, rule, scan, p0, m, rho)
 
     def positive(model, batch):  # ⟨φ_θ⟩ of the data: exact from a law, else sampled
         if law is not None:
@@ -234,6 +261,11 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     if protocol == "pcd":
         chains = initial_states(template.with_theta(theta), p0, n_chains,
                                 int(rng.chain_key(seed, PCD_INIT)))
+    if protocol == "buffer":  # the buffer rides in ``chains`` (the run's state, checkpointed)
+        if np.ndim(p0) == 2:  # given start states: validated once, fresh starts are their rows
+            p0 = np.array(initial_states(template, p0, None, 0))
+        chains = _initial_buffer(template.with_theta(theta), p0, buffer_size,
+                                 int(rng.chain_key(seed, BUFFER_INIT)))
 
     P = theta.shape[0]
     need = 8.0 * n_steps * (2 * P + 5)
@@ -249,12 +281,13 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
         checkpoint, checkpoint_seconds, "monte_carlo.train", template,
         data=samples if samples is not None else law, k=k, protocol=protocol, rule=rule,
         scan=scan, p0=p0, n_chains=n_chains, lr=lr, momentum=momentum, tol=tol, theta0=theta,
-        mask=m, batch_size=batch_size, seed=seed, theta_max=theta_max)
+        mask=m, batch_size=batch_size, seed=seed, theta_max=theta_max,
+        **({} if rho is None else dict(rho=rho, buffer_size=buffer_size)))
     state, first = ckpt.resume(n_steps, lambda state, step: _check_state(
-        state, step, hist, N, len(chains) if protocol == "pcd" else None))
+        state, step, hist, N, len(chains) if protocol in ("pcd", "buffer") else None))
     if state is not None:
         theta, velocity = state["theta"], state["velocity"]
-        chains = state["chains"] if protocol == "pcd" or first else chains
+        chains = state["chains"] if protocol in ("pcd", "buffer") or first else chains
         for key, done in state["hist"].items():
             hist[key][:first] = done
     report = Progress("mc_training", progress, n_steps)
@@ -277,11 +310,16 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
             _, theta, velocity, chains = current
             model_t = template.with_theta(theta)
             batch = batches(step) if batches is not None else None
-            start, n = _negative_start(model_t, protocol, p0, chains, batch, law, n_chains, seed,
-                                       step)
-            new_chains = sample(model_t, start, k, rule=rule, scan=scan, n_chains=n,
-                                seed=int(rng.chain_key(seed, step)))
-            chain_stats = model_t.sample_stats(new_chains)
+            if protocol == "buffer":
+                negatives, new_chains = _buffer.mc_update(
+                    model_t, chains, p0, k, rule, scan, n_chains, rho, seed, step,
+                    int(rng.chain_key(seed, step)))
+            else:
+                start, n = _negative_start(model_t, protocol, p0, chains, batch, law, n_chains,
+                                           seed, step)
+                negatives = new_chains = sample(model_t, start, k, rule=rule, scan=scan,
+                                                n_chains=n, seed=int(rng.chain_key(seed, step)))
+            chain_stats = model_t.sample_stats(negatives)
             data_full = full if fixed else positive(model_t, None)
             data_batch = data_full if batch_size is None else positive(model_t, batch)
             grad = np.where(m, data_batch - chain_stats, 0.0)
@@ -311,12 +349,21 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     gmax = float(np.max(np.abs(history.grad[-1]))) if n_done else np.nan
     message = core.result_message(converged, gmax, tol, n_done)
     settings = dict(n_chains=n_chains, lr=lr, momentum=momentum, n_steps=n_steps, tol=tol,
-                    seed=seed, batch_size=batch_size)
+                    seed=seed, batch_size=batch_size,
+                    **({} if rho is None else dict(rho=rho, buffer_size=buffer_size)))
     return TrainingResult(theta, prob, history, converged, n_done, message, chains=chains,
                           settings=settings)
 
 
-def _exact_twin(template, given, samples, law, k, protocol, rule, scan, p0, mask):
+def _initial_buffer(model, p0, size, seed):
+    """The initial replay buffer: ``size`` draws of p0 (a law or 'uniform'), or rows of given
+    start states drawn at random."""
+    if np.ndim(p0) == 2:
+        return p0[np.random.default_rng(seed).integers(0, len(p0), size=size)]
+    return initial_states(model, p0, size, seed)
+
+
+def _exact_twin(template, given, samples, law, k, protocol, rule, scan, p0, mask, rho=None):
     """The exact :class:`Problem` of a Monte Carlo run: the data's law (the ``teachers.Data``
     given, or the empirical histogram of ``samples`` over the states, indexed by
     ``template.index_of``) and p0 as a law (uniform, the given law, or the histogram of given
@@ -326,7 +373,7 @@ def _exact_twin(template, given, samples, law, k, protocol, rule, scan, p0, mask
     n = template.n_states
     binary = all(q == 2 for q in template.levels)
     if n > EXACT_PROBLEM_MAX_STATES or not (binary or isinstance(given, teachers.Data)):
-        return Problem(None, template, k, protocol, rule, scan, None, mask)
+        return Problem(None, template, k, protocol, rule, scan, None, mask, rho)
 
     def histogram(states):
         counts = np.bincount(template.index_of(states), minlength=n)
@@ -345,5 +392,5 @@ def _exact_twin(template, given, samples, law, k, protocol, rule, scan, p0, mask
     else:
         start = histogram(p0)
     start.setflags(write=False)
-    return Problem(data, template, k, protocol, rule, scan, start, mask)
+    return Problem(data, template, k, protocol, rule, scan, start, mask, rho)
 

@@ -15,7 +15,11 @@ One small function per protocol gives the law (:data:`NEGATIVE_LAW`, :data:`FIXE
 * ``'pcd'`` — a persistent distribution vector, :math:`p \leftarrow U_\theta^k p` at every update;
   at a fixed point it is the kernel's stationary law (p_θ for random, sequential and continuous
   scans, so PCD's fixed points are those of equilibrium training);
-* ``'eq'``  — :math:`p_{\rm neg} = p_\theta` (exact maximum likelihood).
+* ``'eq'``  — :math:`p_{\rm neg} = p_\theta` (exact maximum likelihood);
+* ``'buffer'`` — a replay buffer B with reuse probability ρ (``rho``):
+  :math:`p_{\rm neg} = U_\theta^k[(1-\rho)p_0 + \rho B]`; at a fixed point B is the stationary
+  buffer law :math:`B^*(\theta) = (1-\rho)(I-\rho U_\theta^k)^{-1}U_\theta^k p_0` (B2), the
+  geometric mixture of chain ages (:mod:`shortrun.numerics.training.buffer`).
 
 Everything model-specific goes through the model interface (:mod:`shortrun.numerics.models.base`)
 and the kernels registered for the model type (:func:`shortrun.numerics.kernels.kernel`,
@@ -35,6 +39,7 @@ from shortrun.numerics.data.teachers import Data, as_data, default_model
 from shortrun.numerics.kernels import (NotBoltzmannWarning, kernel, law_tangent,
                                        stationary_tangent)
 from shortrun.numerics.models.base import Model, update_names
+from shortrun.numerics.training import buffer as _buffer
 from shortrun.numerics.training.core import check_theta0
 
 
@@ -86,10 +91,23 @@ def _stationary(prob, model, persistent=None):
     return prob.kernel(model).stationary()
 
 
-#: The negative law of one training update, per protocol: ``f(prob, model, persistent)``.
-NEGATIVE_LAW = {"rdm": _k_step, "cd": _k_step, "pcd": _persistent, "eq": _equilibrium}
+def _buffer_step(prob, model, persistent):
+    return _buffer.exact_update(prob, model, persistent, 1.0)[0]
+
+
+def _buffer_stationary(prob, model, persistent=None):
+    return _buffer.stationary_law(prob.kernel(model), prob.p0, prob.k, prob.rho)
+
+
+#: The negative law of one training update, per protocol: ``f(prob, model, persistent)``
+#: (buffer: the law of the chains started from the buffer vector ``persistent``, (B1)).
+NEGATIVE_LAW = {"rdm": _k_step, "cd": _k_step, "pcd": _persistent, "eq": _equilibrium,
+                "buffer": _buffer_step}
 #: The law whose statistics match the data at a fixed point (G5), per protocol.
-FIXED_POINT_LAW = {"rdm": _k_step, "cd": _k_step, "pcd": _stationary, "eq": _equilibrium}
+FIXED_POINT_LAW = {"rdm": _k_step, "cd": _k_step, "pcd": _stationary, "eq": _equilibrium,
+                   "buffer": _buffer_stationary}
+
+
 def _k_step_jacobian(prob, model):
     return model.stats_jacobian(*law_tangent(model, prob.p0, prob.k, prob.rule, prob.scan))
 
@@ -104,9 +122,15 @@ def _equilibrium_jacobian(prob, model):
     return model.equilibrium_jacobian()
 
 
-#: ``(⟨φ⟩_{p_fix}, ∂⟨φ⟩_{p_fix}/∂θ)`` per protocol, exact (forward mode).
+def _buffer_jacobian(prob, model):
+    return model.stats_jacobian(*_buffer.stationary_tangent(prob, model))
+
+
+#: ``(⟨φ⟩_{p_fix}, ∂⟨φ⟩_{p_fix}/∂θ)`` per protocol, exact (forward mode; buffer: through the
+#: resolvent, (B3)).
 FIXED_POINT_JACOBIAN = {"rdm": _k_step_jacobian, "cd": _k_step_jacobian,
-                        "pcd": _stationary_jacobian, "eq": _equilibrium_jacobian}
+                        "pcd": _stationary_jacobian, "eq": _equilibrium_jacobian,
+                        "buffer": _buffer_jacobian}
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,6 +152,8 @@ class Problem:
     scan: str
     p0: np.ndarray | None
     mask: np.ndarray
+    #: the buffer's reuse probability ρ (protocol 'buffer'; None otherwise)
+    rho: float | None = None
 
     @property
     def N(self):
@@ -163,7 +189,8 @@ class Problem:
 
     def fixed_point_law(self, model):
         r"""The law whose statistics match the data at a fixed point (G5): :math:`p(k,p_0)` (rdm,
-        cd), :math:`p_\theta` (eq), the kernel's stationary law (pcd)."""
+        cd), :math:`p_\theta` (eq), the kernel's stationary law (pcd), the stationary buffer law
+        :math:`B^*(\theta)` (buffer, (B2))."""
         return FIXED_POINT_LAW[self.protocol](self, model)
 
     def residual(self, theta):
@@ -207,25 +234,29 @@ def check_model(template, n_data_states=None):
 
 
 def problem(data, k, protocol="rdm", rule=None, scan=None, p0=None, mask=None, *,
-            model=None):
+            model=None, rho=None):
     """Validate the arguments of a training / fixed-point problem and return a :class:`Problem`.
 
     Parameters
     ----------
     data : teachers.Data or probability vector over the states
     k : int (real time in sweeps for ``scan='continuous'``); ignored (may be None) for 'eq'
-    protocol : {'rdm', 'cd', 'pcd', 'eq'}
+    protocol : {'rdm', 'cd', 'pcd', 'eq', 'buffer'}
     rule, scan : names the model type supports (Boltzmann machine: rule 'heatbath' or
         'metropolis', scan 'random', 'sequential', 'parallel' or 'continuous'); ``None``: the
         model's own ``DEFAULT_RULE`` / ``DEFAULT_SCAN`` (random-scan heat-bath for a Boltzmann
         machine, alternating Gibbs for an RBM)
     p0 : probability vector or 'uniform', optional
-        Start of the chains for rdm (fixed) and pcd (initial persistent vector); uniform by
-        default.  Must be left unset for cd (p0 is the data) and eq.
+        Start of the chains for rdm (fixed), pcd (initial persistent vector) and buffer (the
+        fresh chains, and the initial buffer); uniform by default.  Must be left unset for cd
+        (p0 is the data) and eq.
     mask : see :func:`parameter_mask`
     model : Model, optional
         The model family to train, given by any member (its parameters are not used: the
         start is ``theta0``).  Default: a Boltzmann machine of the data's size.
+    rho : float in [0, 1), optional
+        Protocol 'buffer' only: the probability that a chain starts from the buffer (default
+        0.95, the reference implementation's; 0 is Rdm-k).
     """
     data = as_data(data)
     if perturb.amplitude():                     # perturbed mode (core/perturb.py): a few ulps
@@ -234,6 +265,11 @@ def problem(data, k, protocol="rdm", rule=None, scan=None, p0=None, mask=None, *
     check_model(template, data.p.shape[0])
     protocol = check_choice(protocol, PROTOCOLS, "protocol")
     rule, scan = update_names(template, rule, scan)
+    if protocol == "buffer":
+        rho = _buffer.check_rho(rho)
+    elif rho is not None:
+        raise ValueError(f"rho={rho!r} is the reuse probability of protocol='buffer'; drop it for "
+                         f"protocol={protocol!r}, or pass protocol='buffer'.")
     if protocol == "eq":
         k = None if k is None else check_steps(k, "k", integer=scan != "continuous")
     else:
@@ -260,4 +296,4 @@ def problem(data, k, protocol="rdm", rule=None, scan=None, p0=None, mask=None, *
     if scan == "parallel" and rule == "heatbath" and mask[template.n_units:].any():
         warnings.warn("parallel heat-bath: the chains' stationary law is exp(h.s) prod_i "
                       "2cosh(H_i), not the Boltzmann law.", NotBoltzmannWarning, stacklevel=3)
-    return Problem(data, template, k, protocol, rule, scan, start, mask)
+    return Problem(data, template, k, protocol, rule, scan, start, mask, rho)
