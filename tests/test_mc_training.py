@@ -117,6 +117,16 @@ def test_cd_and_pcd_land_at_maximum_likelihood_for_a_well_specified_model(teache
     assert np.all(np.abs(z) < N_SIGMA), z
 
 
+def test_cd_from_an_exact_law_draws_fresh_starts_every_update(teacher):
+    """CD-k from an exact law p_data starts the chains of every update from new draws of p_data
+    (the same draws for the same update, so runs stay reproducible); frozen starts would make the
+    run fit one finite sample of p_data instead of p_data."""
+    model, law = teacher, teacher.boltzmann()
+    start = [mc_training._negative_start(model, "cd", None, None, None, law, 500, 7, step)[0]
+             for step in (0, 1, 1)]
+    assert not np.array_equal(start[0], start[1]) and np.array_equal(start[1], start[2])
+
+
 def test_minibatch_cd_from_samples_is_bit_reproducible_across_threads():
     big = models.BoltzmannMachine(np.linspace(-0.3, 0.3, 7), np.full((7, 7), 0.1) - 0.1 * np.eye(7))
     data = sampling.sample(big, big.boltzmann(), 0, n_chains=3000, seed=4)

@@ -61,6 +61,9 @@ DEFAULT_CHAINS = 1000
 PCD_INIT = 1 << 62
 #: Reserved update number whose seed draws the initial replay buffer.
 BUFFER_INIT = PCD_INIT + 1
+#: CD from an exact law: the starts of update n are drawn with the key of update CD_STARTS + n
+#: (fresh draws from p_data at every update, independent of the chains' own key of update n).
+CD_STARTS = PCD_INIT + 2
 
 
 def _data_source(data, batch_size):
@@ -119,8 +122,8 @@ def _negative_start(model, protocol, p0, chains, batch, law, n_chains, seed, ste
         return p0, (None if np.ndim(p0) == 2 else n_chains)
     if protocol == "pcd":
         return chains, None
-    if law is not None:  # cd from an exact law: n_chains draws from p_data
-        return initial_states(model, law, n_chains, seed), None
+    if law is not None:  # cd from an exact law: n_chains fresh draws from p_data every update
+        return initial_states(model, law, n_chains, int(rng.chain_key(seed, CD_STARTS + step))), None
     if n_chains is None or n_chains == len(batch):  # cd: the minibatch itself
         return batch, None
     gen = np.random.default_rng([seed, 1, step])  # cd: n_chains draws from the minibatch
