@@ -12,7 +12,8 @@ from shortrun.numerics.kernels.spectral import NonUniqueStationaryError
 from shortrun.numerics.kernels import tangent as _tangent  # noqa: F401  (registers BM tangents)
 from shortrun.numerics.kernels import independent as _independent  # noqa: F401  (registers)
 from shortrun.numerics.kernels.rbm import RBMKernel  # registers the RBM visible chain
+from shortrun.numerics.kernels.potts import PottsKernel  # registers the Potts kernels, tangent
 
 __all__ = ["BMKernel", "DENSE_MAX_N", "Kernel", "NonUniqueStationaryError", "NotBoltzmannWarning",
-           "PARALLEL_MAX_N", "RBMKernel", "check_dense_size", "kernel", "law", "law_tangent",
-           "parallel_heatbath_stationary", "poisson_weights", "stationary_tangent"]
+           "PARALLEL_MAX_N", "PottsKernel", "RBMKernel", "check_dense_size", "kernel", "law",
+           "law_tangent", "parallel_heatbath_stationary", "poisson_weights", "stationary_tangent"]
