@@ -231,7 +231,8 @@ def test_thread_count_does_not_change_the_law():
         # and the serial driver itself
         out = np.zeros_like(p0)
         for i in range(m.N):
-            kp._site_serial(p0, out, 1.0 / m.N, True, i, K._rule, K._A, K._B, 3, 3 ** i, K._qL)
+            kp._site_serial(p0, out, 1.0 / m.N, True, i, K._rule, K._A, K._B, K._EA, K._EB,
+                            K._fast, 3, K._qL)
         np.testing.assert_array_equal(out, K.random_update(p0))
 
 

@@ -79,6 +79,20 @@ def field_tables(h, J):
     return np.ascontiguousarray(A), np.ascontiguousarray(B), L
 
 
+#: Largest spread of a site's log tables (max − min over colours, summed over the two tables)
+#: for the exp-table fast path: products of the shifted exponentials stay >= e^{-600} > 0.
+FAST_SPREAD = 600.0
+
+
+def exp_tables(A, B):
+    r"""``(EA, EB, fast)``: :math:`EA = e^{A - \max_a A}` row by row (same for B), and per site
+    whether the spreads keep every product above :math:`e^{-600}` (:data:`FAST_SPREAD`)."""
+    EA = np.exp(A - A.max(axis=2, keepdims=True))
+    EB = np.exp(B - B.max(axis=2, keepdims=True))
+    spread = np.ptp(A, axis=2).max(axis=1) + np.ptp(B, axis=2).max(axis=1)
+    return EA, EB, spread < FAST_SPREAD
+
+
 # ---------------------------------------------------------------------------------------------
 # numba core: one site pass over the fibres
 # ---------------------------------------------------------------------------------------------
@@ -105,57 +119,95 @@ def _weights(e, v, m):
     return S, Z
 
 
-@njit(**_JIT, inline="always")
-def _fibre(p, out, w, acc, i, rule, A, B, qi, qL, x0, e, v):
-    """``out[x_b] (+)= w (T_i p)[x_b]`` on the fibre of ``x0`` (``acc`` False: assigned)."""
-    q = e.shape[0]
-    m = _local(e, A, B, i, x0, qL)
-    for a in range(q):
-        v[a] = p[x0 + a * qi]
-    if rule == HEATBATH:
-        S, Z = _weights(e, v, m)
-        c = S / Z
-        for b in range(q):
-            if acc:
-                out[x0 + b * qi] += w * (c * e[b])
-            else:
-                out[x0 + b * qi] = c * e[b]
+@njit(**_JIT)
+def _fibres(p, out, w, acc, i, rule, A, B, EA, EB, fast, q, qL, h0, h1):
+    r"""Fibres with outer index ``h0 <= hi < h1`` of site i (``x0 = hi q^{i+1} + lo``,
+    lo < q^i): ``out[x_b] (+)= w (T_i p)[x_b]`` (``acc`` False: assigned; ``out`` may be ``p``).
+
+    Fast path (``fast[i]``): :math:`e^{e_a - c} = EA[i, x_{hi}, a]\,EB[i, x_{lo}, a]`, tables
+    shifted by their row maxima, so no transcendental per state; otherwise ``exp`` of the log
+    tables, shifted by the fibre's maximum.  The inner loop runs over contiguous ``lo``."""
+    qi = q ** i
+    L = 0
+    while q ** L < qL:
+        L += 1
+    if i < L:
+        r = q ** (L - i - 1)
+        nlh, nll = 1, qi
     else:
-        r = 1.0 / (q - 1)
-        for b in range(q):
-            new = 0.0
-            stay = 1.0
-            for a in range(q):
-                if a != b:
-                    new += r * np.exp(min(0.0, e[b] - e[a])) * v[a]
-                    stay -= r * np.exp(min(0.0, e[a] - e[b]))
-            new += max(stay, 0.0) * v[b]
-            if acc:
-                out[x0 + b * qi] += w * new
-            else:
-                out[x0 + b * qi] = new
-
-
-@njit(**_JIT, inline="always")
-def _chunk(p, out, w, acc, i, rule, A, B, q, qi, qL, f0, f1):
+        r = 1
+        nlh, nll = q ** (i - L), qL
     e = np.empty(q)
     v = np.empty(q)
-    for f in range(f0, f1):
-        hi = f // qi
-        _fibre(p, out, w, acc, i, rule, A, B, qi, qL, hi * qi * q + (f - hi * qi), e, v)
+    rm = 1.0 / (q - 1)
+    ok = fast[i]
+    for hi in range(h0, h1):
+        for lh in range(nlh):
+            if i < L:
+                xh, xl0 = hi // r, (hi % r) * qi * q
+            else:
+                xh, xl0 = hi * q ** (i + 1 - L) + lh, 0
+            base = hi * qi * q + lh * qL
+            for ll in range(nll):
+                x0 = base + ll
+                xl = xl0 + ll
+                if ok:
+                    for a in range(q):
+                        e[a] = EA[i, xh, a] * EB[i, xl, a]
+                else:                          # log values (heat-bath: exponentiated below)
+                    m = -np.inf
+                    for a in range(q):
+                        e[a] = A[i, xh, a] + B[i, xl, a]
+                        m = max(m, e[a])
+                    if rule == HEATBATH:
+                        for a in range(q):
+                            e[a] = np.exp(e[a] - m)
+                if rule == HEATBATH:
+                    S = 0.0
+                    Z = 0.0
+                    for a in range(q):
+                        S += p[x0 + a * qi]
+                        Z += e[a]
+                    c = S / Z
+                    for b in range(q):
+                        if acc:
+                            out[x0 + b * qi] += w * (c * e[b])
+                        else:
+                            out[x0 + b * qi] = c * e[b]
+                else:
+                    for a in range(q):
+                        v[a] = p[x0 + a * qi]
+                    for b in range(q):
+                        new = 0.0
+                        stay = 1.0
+                        for a in range(q):
+                            if a != b:
+                                if ok:
+                                    up, down = min(1.0, e[b] / e[a]), min(1.0, e[a] / e[b])
+                                else:
+                                    up = np.exp(min(0.0, e[b] - e[a]))
+                                    down = np.exp(min(0.0, e[a] - e[b]))
+                                new += rm * up * v[a]
+                                stay -= rm * down
+                        new += max(stay, 0.0) * v[b]
+                        if acc:
+                            out[x0 + b * qi] += w * new
+                        else:
+                            out[x0 + b * qi] = new
 
 
 @njit(**_JIT)
-def _site_serial(p, out, w, acc, i, rule, A, B, q, qi, qL):
-    _chunk(p, out, w, acc, i, rule, A, B, q, qi, qL, 0, p.shape[0] // q)
+def _site_serial(p, out, w, acc, i, rule, A, B, EA, EB, fast, q, qL):
+    _fibres(p, out, w, acc, i, rule, A, B, EA, EB, fast, q, qL, 0, p.shape[0] // q ** (i + 1))
 
 
 @njit(**_JIT, parallel=True)
-def _site_threads(p, out, w, acc, i, rule, A, B, q, qi, qL):
-    nf = p.shape[0] // q
-    per = (nf + CHUNKS - 1) // CHUNKS
+def _site_threads(p, out, w, acc, i, rule, A, B, EA, EB, fast, q, qL):
+    nh = p.shape[0] // q ** (i + 1)
+    per = (nh + CHUNKS - 1) // CHUNKS
     for c in prange(CHUNKS):
-        _chunk(p, out, w, acc, i, rule, A, B, q, qi, qL, c * per, min(nf, (c + 1) * per))
+        _fibres(p, out, w, acc, i, rule, A, B, EA, EB, fast, q, qL, c * per,
+                min(nh, (c + 1) * per))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,6 +359,7 @@ class PottsKernel(Kernel):
         self.equilibrium_stationary = True
         self._rule = HEATBATH if rule == "heatbath" else METROPOLIS
         self._A, self._B, L = field_tables(model.h, model.J)
+        self._EA, self._EB, self._fast = exp_tables(self._A, self._B)
         self._qL = self.q ** L
 
     def __repr__(self):
@@ -320,8 +373,8 @@ class PottsKernel(Kernel):
 
     def _site(self, p, out, w, acc, i):
         run = _site_serial if self.n_states < SERIAL_BELOW else _site_threads
-        run(p, out, float(w), acc, int(i), self._rule, self._A, self._B, self.q, self.q ** i,
-            self._qL)
+        run(p, out, float(w), acc, int(i), self._rule, self._A, self._B, self._EA, self._EB,
+            self._fast, self.q, self._qL)
 
     def site_update(self, p, i):
         """:math:`T_i p` (new vector)."""
