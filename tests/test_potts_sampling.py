@@ -159,6 +159,8 @@ def _bad_cases():
         (dict(good, p0=np.zeros((4, 3), int), n_chains=5), "n_chains"),
         (dict(good, times=[2, 1]), "times"),
         (dict(good, times=[0, 3]), "times"),
+        (dict(good, n_chains=10 ** 13), "n_chains=10000000000000 chains .* of memory"),
+        (dict(good, n_chains=10 ** 9, times=[0, 1, 2]), "fewer times"),
     ]
 
 

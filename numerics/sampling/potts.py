@@ -255,7 +255,7 @@ def initial_colours(p0, N, q, n_chains, seed):
                              f"{q}^{N}, or states of shape (n_chains, {N}); got "
                              f"{'a ragged list' if nd < 0 else f'{nd} dimensions'}.")
     n = check_n_chains(DEFAULT_CHAINS if n_chains is None else n_chains)
-    _check_memory(n, N, 0)
+    _check_memory(n, N, q, 0)
     seed = np.uint64(check_seed(seed))
     if isinstance(p0, str):
         cdf = np.empty(0)
@@ -267,11 +267,13 @@ def initial_colours(p0, N, q, n_chains, seed):
         return _init_colours(seed, cdf, n, N, q), n
 
 
-def _check_memory(n, N, n_times):
-    need = float(n) * N * (1 + n_times)
+def _check_memory(n, N, q, n_times):
+    """The int8 states and ``n_times`` snapshots, n·N·(1 + n_times) bytes, and the coupling
+    table ``Jb``, 8 (N q)^2 bytes, must fit ``MEMORY_BUDGET``."""
+    need = float(n) * N * (1 + n_times) + 8.0 * (N * q) ** 2
     if need > MEMORY_BUDGET:
         at = f" recorded at {n_times} times" if n_times else ""
-        raise memory_error(f"n_chains={n} chains of N={N} sites{at}", need,
+        raise memory_error(f"n_chains={n} chains of N={N} sites with q={q} colours{at}", need,
                            "pass fewer chains (n_chains)" + (", or fewer times" if at else "")
                            + ".")
 
@@ -322,9 +324,9 @@ def sample_arrays(h, J, p0, k, rule="heatbath", scan="random", n_chains=None, se
         grid = check_times(times, k, integer=True).astype(np.int64)
         k = int(grid[-1])
     if n_chains is not None:
-        _check_memory(check_n_chains(n_chains), N, grid.shape[0])
+        _check_memory(check_n_chains(n_chains), N, q, grid.shape[0])
     states, n = initial_colours(p0, N, q, n_chains, seed)
-    _check_memory(n, N, grid.shape[0])
+    _check_memory(n, N, q, grid.shape[0])
     traj = np.empty((grid.shape[0], n, N), dtype=np.int8)
     Jb = np.ascontiguousarray(J.transpose(0, 2, 1, 3)).reshape(N, q, N * q)  # J[i, :, b, :]
     with threads(1 if n * N * q * max(k, 1) < SERIAL_BELOW else None):
