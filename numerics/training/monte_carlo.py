@@ -27,7 +27,8 @@ import numbers
 
 import numpy as np
 
-from shortrun.conventions import check_choice, check_real, check_steps, memory_error
+from shortrun.conventions import (check_choice, check_distribution, check_real, check_steps,
+                                  memory_error)
 from shortrun.numerics.core.states import MEMORY_BUDGET
 from shortrun.numerics.core import rng
 from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
@@ -51,11 +52,13 @@ DEFAULT_CHAINS = 1000
 PCD_INIT = 1 << 62
 
 
-def _data_source(data, batch_size):
+def _data_source(data, batch_size, model=None):
     """Normalise ``data``: returns (N, samples or None, law or None).
 
     Accepts (M, N) samples in ±1 or 0/1 (any N), a probability vector over 2^N states, or a
-    ``teachers.Data`` (its law).
+    ``teachers.Data`` (its law).  For a ``model`` whose units are not ±1 spins (``n_states``
+    other than 2^n_units, e.g. Potts colours) the law is over its ``n_states`` and the samples
+    are validated as states of the model by its registered ``initial_states``.
     """
     if isinstance(data, teachers.Data):
         data = data.p
@@ -67,13 +70,23 @@ def _data_source(data, batch_size):
         ndim = np.ndim(data)
     except ValueError:
         ndim = 2  # a ragged list of rows: check_samples says what is wrong
+    spins = not isinstance(model, Model) or model.n_states == 2 ** model.n_units
     if ndim == 1:
         if batch_size is not None:
             raise ValueError("batch_size needs data as samples; with an exact data law pass "
                              "batch_size=None.")
+        if not spins:
+            return model.n_units, None, check_distribution(data, model.n_states, "data")
         p = teachers.check_law(data, "data")
         return n_spins(p), None, p
-    samples = teachers.check_samples(data, "data", max_n=None)
+    if spins:
+        samples = teachers.check_samples(data, "data", max_n=None)
+    else:
+        try:
+            samples = initial_states(model, data, None, 0)  # given states: validated copy
+        except ValueError as exc:
+            raise ValueError(f"data are not samples of {type(model).__name__} states: "
+                             f"{exc}") from None
     if batch_size is not None:
         if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, numbers.Integral) \
                 or not 1 <= batch_size <= len(samples):
@@ -189,7 +202,7 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
         update (the persistent chains for pcd).
     """
     protocol = check_choice(protocol, PROTOCOLS, "protocol")
-    N, samples, law = _data_source(data, batch_size)
+    N, samples, law = _data_source(data, batch_size, model)
     template = default_model(N) if model is None else model
     if not isinstance(template, Model):
         raise ValueError(f"model must be a shortrun model (shortrun.numerics.models: a Boltzmann machine, an RBM, ...); got "
