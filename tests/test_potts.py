@@ -308,3 +308,29 @@ def test_potts_data():
         d.magnetisation
     with pytest.raises(ValueError, match="colours in 0..2"):
         PottsData.from_samples(configs + 1, 3)
+
+
+# ------------------------------------------------------------------ the interaction spectrum (P4)
+def test_interaction_spectrum_in_its_potts_form():
+    """q = 2: the Walsh-Hadamard order weights of (W1); a Potts machine: orders 1 and 2 only,
+    equal to its zero-sum gauge fields and couplings; the 1-step law of a trained Rdm-1 machine
+    has spurious third-order interactions (measured w_3 = 2.1e-5; the teacher's 2e-31)."""
+    from shortrun.numerics.analysis import interactions
+    from shortrun.numerics.training import fixed_point
+    bm = random_bm(5, seed=2)
+    w = mp.interaction_weights(bm.boltzmann(), N=5, q=2)
+    np.testing.assert_allclose(w, interactions.order_weights(interactions.spectrum(bm.boltzmann())),
+                               rtol=1e-12, atol=1e-14)
+    m = random_potts(4, 3, seed=4)
+    w = mp.interaction_weights(m.boltzmann(), N=4, q=3)
+    hz, Jz = m.zero_sum_gauge()
+    np.testing.assert_allclose(w[1], np.sum(hz ** 2) / 3, rtol=1e-12)
+    np.testing.assert_allclose(w[2], np.sum(Jz ** 2) / 2 / 9, rtol=1e-12)
+    assert np.all(w[3:] < 1e-25)
+    data = exact_potts_data(potts_teacher(4, 3, 1.0, seed=1, field=0.3))
+    fp = fixed_point.solve(data, 1, "rdm", "heatbath", "sequential",
+                           model=PottsMachine.zeros(4, 3), progress=False)
+    law = kernels.law(fp.model, "uniform", 1, "heatbath", "sequential")
+    assert mp.interaction_weights(law, N=4, q=3)[3] > 1e-8
+    with pytest.raises(ValueError, match="exactly one"):
+        mp.interaction_weights(N=4, q=3)

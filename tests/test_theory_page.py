@@ -59,7 +59,7 @@ def test_every_tag_has_one_heading():
     tags = [tag for line in _headings() for tag in TAG.findall(line)]
     assert len(tags) == len(set(tags)), sorted(t for t in tags if tags.count(t) > 1)
     expected = {"G1", "G2", "G3", "G4", "G5", "U1", "U2", "Ga", "Gb", "Gc", "Gd", "Ge", "Gm", "S1", "S2",
-                "Ia", "Ib", "Ic", "M1", "M2", "R1", "R2", "R3", "P1", "P2", "P3", "W1", "E1", "E2", "E3",
+                "Ia", "Ib", "Ic", "M1", "M2", "R1", "R2", "R3", "P1", "P2", "P3", "P4", "W1", "E1", "E2", "E3",
                 "E4", "L1"}
     assert set(tags) == expected
 

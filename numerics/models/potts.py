@@ -250,6 +250,48 @@ def phi_matrix(N, q):
     return Phi
 
 
+#: Largest 2^N q^N of :func:`interaction_weights` (one pass over the q^N values per subset).
+INTERACTION_MAX_WORK = 1 << 27
+
+
+def interaction_weights(p=None, *, log_p=None, N, q):
+    r"""The interaction spectrum of a law over the q^N states in its Potts (ANOVA) form (P4):
+    :math:`\log p = \sum_S f_S` with :math:`f_S = \prod_{i\in S}(1 - M_i)\prod_{i\notin S}M_i
+    \log p`, :math:`M_i` the mean over :math:`\sigma_i`; :math:`f_S` depends on
+    :math:`\sigma_S` only and sums to zero over each of its colours (the zero-sum gauge).
+    Returns the weights per order, :math:`w_r = \sum_{|S| = r}\langle f_S^2\rangle_{\rm uniform}`,
+    r = 0 … N.  For q = 2 they are the Walsh–Hadamard weights of (W1); for a Potts machine
+    :math:`w_1 = \sum_i \|h^{\rm zs}_i\|^2/q`, :math:`w_2 = \sum_{i<j}\|J^{\rm zs}_{ij}\|_F^2/q^2`
+    and every higher order vanishes: what a law has beyond them is spurious."""
+    q = check_q(q)
+    if (p is None) == (log_p is None):
+        raise ValueError("pass exactly one of p (a law) and log_p (its logarithm).")
+    if log_p is None:
+        p = np.asarray(p, float)
+        if p.shape != (n_states(N, q),) or not np.all(p > 0):
+            raise ValueError(f"p must be a strictly positive law over the q^N = {n_states(N, q)} "
+                             "states (log p is transformed).")
+        log_p = np.log(p)
+    f = np.asarray(log_p, float)
+    if f.shape != (n_states(N, q),):
+        raise ValueError(f"log_p must have length q^N = {n_states(N, q)}; got shape {f.shape}.")
+    if float(2 ** N) * f.shape[0] > INTERACTION_MAX_WORK:
+        raise ValueError(f"the Potts interaction spectrum at N={N}, q={q} costs 2^N q^N = "
+                         f"{2.0 ** N * f.shape[0]:.3g} operations (limit {INTERACTION_MAX_WORK}).")
+    w = np.zeros(N + 1)
+
+    def split(t, axis, order):          # axis = unit index; array axis N - 1 - unit
+        if axis == N:
+            w[order] += np.mean(t ** 2) if t.size else 0.0
+            return
+        m = t.mean(axis=N - 1 - axis, keepdims=True)
+        split(m, axis + 1, order)
+        split(t - m, axis + 1, order + 1)
+
+    split(f.reshape((q,) * N), 0, 0)
+    return w
+
+
 # ---------------------------------------------------------------------------------------------
 # the model
 # ---------------------------------------------------------------------------------------------
