@@ -244,6 +244,12 @@ def test_bad_kernel_arguments():
         kernels.kernel(m, "glauber", "random")
     with pytest.raises(ValueError, match="length q\\^N = 27"):
         kernels.kernel(m).apply(np.ones(8) / 8)
+    with pytest.raises(ValueError, match="q\\^N = 27 states"):
+        kernels.law(m, np.ones(8) / 8, 2)
+    with pytest.raises(ValueError, match="q\\^N = 27 states"):
+        kernels.law_tangent(m, np.ones(8) / 8, 2)
+    with pytest.raises(ValueError, match="sums to"):
+        kernels.law(m, np.ones(27), 2)
     with pytest.raises(ValueError, match="dense"):
         kp.check_dense_states(5000)
     with pytest.raises(ValueError, match="memory"):

@@ -365,6 +365,10 @@ class PottsKernel(Kernel):
     def __repr__(self):
         return f"PottsKernel(N={self.N}, q={self.q}, rule={self.rule!r}, scan={self.scan!r})"
 
+    def check_p0(self, p0):
+        """A law over the q^N states (or ``'uniform'``), validated with a Potts message."""
+        return check_law(p0, self.n_states, "p0")
+
     def _check_vector(self, p):
         p = np.ascontiguousarray(p, dtype=float)
         if p.shape != (self.n_states,):
@@ -411,6 +415,14 @@ class PottsKernel(Kernel):
     def stationary(self):
         """:math:`p_\\theta` (both rules and scans preserve it)."""
         return np.array(self.model.boltzmann())
+
+
+def check_law(p, n, name="p0"):
+    """``check_distribution`` with the length stated for q^N states (not 2^N)."""
+    if not isinstance(p, str) and np.shape(p) != (n,):
+        raise ValueError(f"{name} has shape {np.shape(p)}; it must be 'uniform' or a probability "
+                         f"vector over the q^N = {n} states (index x = sum_i sigma_i q^i).")
+    return check_distribution(p, n, name)
 
 
 def potts_kernel(model, rule="heatbath", scan="random", *, warn=True):
@@ -522,7 +534,7 @@ class PottsTangent:
         return p, D
 
     def propagate(self, p0, k):
-        p = check_distribution(p0, self.k.n_states, "p0")
+        p = check_law(p0, self.k.n_states, "p0")
         D = np.zeros((p.shape[0], self.P))
         for _ in range(check_steps(k, "k")):
             p, D = self.step(p, D)
