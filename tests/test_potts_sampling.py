@@ -1,4 +1,4 @@
-"""The numba Potts sampler against the exact k-step law U^k p0 (G2), (P1).
+"""The numba Potts sampler against the exact k-step law U^k p0 (G2), (P2).
 
 The exact law is ``kernels.law`` of the :class:`PottsMachine` (the matrix-free kernels of
 :mod:`shortrun.numerics.kernels.potts`, checked there against a dense kernel built from the

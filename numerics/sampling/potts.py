@@ -5,7 +5,7 @@ For :math:`E(\sigma) = -\sum_i h_i(\sigma_i) - \sum_{i<j} J_{ij}(\sigma_i, \sigm
 
 .. math:: F_i(a) = h_i(a) + \sum_{j \ne i} J_{ij}(a, \sigma_j),
 
-and a single-site update of site i (its colour a) draws the new colour b with (P1)
+and a single-site update of site i (its colour a) draws the new colour b with (P2)
 
 .. math::
     P(b) = \frac{e^{F_i(b)}}{\sum_c e^{F_i(c)}}\ \ \text{(heat-bath)},\qquad
@@ -285,7 +285,7 @@ def sample_arrays(h, J, p0, k, rule="heatbath", scan="random", n_chains=None, se
                   times=None):
     r"""Run ``n_chains`` Potts chains with fields ``h`` (N, q) and couplings ``J`` (N, N, q, q)
     for k sweeps from ``p0``; the Monte Carlo twin of the exact k-step law :math:`U^k p_0` (G2)
-    of the single-site updates (P1).
+    of the single-site updates (P2).
 
     Parameters
     ----------
