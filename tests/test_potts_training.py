@@ -51,21 +51,30 @@ def test_fixed_point_theorem_on_a_potts_teacher(q, protocol, k, scan, rule):
         assert eq_mismatch < 1e-10 and gap < 1e-7
 
 
-@pytest.mark.parametrize("q", [3, 4])
-def test_gradient_ascent_reaches_newtons_root(q):
-    """training.train (exact Rdm-1, sequential heat-bath) converges to |grad| <= 1e-10 at
-    Newton's θ*."""
+@pytest.mark.parametrize("q,protocol,lr,momentum,tol", [
+    (3, "rdm", 4.0, 0.8, 1e-10), (4, "rdm", 4.0, 0.8, 1e-10), (3, "cd", 4.0, 0.8, 1e-10),
+    pytest.param(3, "pcd", 1.0, 0.5, 1e-8, marks=pytest.mark.slow)])
+def test_gradient_ascent_reaches_newtons_root(q, protocol, lr, momentum, tol):
+    """training.train (exact, sequential heat-bath, k = 1) converges to |grad| <= tol at
+    Newton's θ*: |θ - θ*| <= 2 |F(θ)|_2 / s_min (F the exact fixed-point residual at the trained
+    θ, s_min the Jacobian's smallest singular value at θ*; the factor 2 covers the linearisation).
+    PCD's persistent chain lags θ, so it is run to 1e-8 only (measured: 1e-10 needs > 3000
+    updates).  Measured |θ - θ*|: 4e-8 (rdm, q = 3); bounds 2e-7 to 9e-7 (rdm, cd), 2.4e-5 (pcd)."""
     teacher, data, template = setup(q)
-    fp = fixed_point.solve(data, 1, "rdm", scan="sequential", model=template, tol=1e-12,
+    fp = fixed_point.solve(data, 1, protocol, scan="sequential", model=template, tol=1e-12,
                            progress=False)
-    run = training.train(data, 1, "rdm", scan="sequential", model=template, lr=4.0,
-                         momentum=0.8, n_steps=2000, tol=1e-10, record_every=100,
+    run = training.train(data, 1, protocol, scan="sequential", model=template, lr=lr,
+                         momentum=momentum, n_steps=2500, tol=tol, record_every=100,
                          progress=False)
     assert run.converged, run.message
-    # |θ - θ*| <= |J^{-1}| |F(θ)|: the Jacobian's smallest singular value bounds the distance
     F, jac = fp.problem.residual_and_jacobian(fp.theta)
     smin = np.linalg.svd(jac, compute_uv=False).min()
-    assert np.max(np.abs(run.theta - fp.theta)) <= 2 * 1e-10 * np.sqrt(len(F)) / smin
+    bound = 2 * np.linalg.norm(fp.problem.residual(run.theta)) / smin
+    assert np.max(np.abs(run.theta - fp.theta)) <= bound
+    if protocol == "pcd":       # the trainer's gradient is on the lagging persistent law
+        assert bound < 1e-4     # measured 2.4e-5
+    else:                       # the trainer's gradient is F itself: |F|_2 <= sqrt(P) tol
+        assert bound <= 2 * np.sqrt(len(F)) * tol / smin * (1 + 1e-9)
 
 
 def test_newton_jacobian_is_the_exact_derivative_of_the_residual():
