@@ -8,12 +8,14 @@ t = 100 K, and the training time.
 
     python benchmarks/convnet_memory.py --fast     # a few minutes on two cores
     python benchmarks/convnet_memory.py --full
+    python benchmarks/convnet_memory.py --energy-penalty 0   # without the penalty of (L2)
 
 This is a measurement script, not a test.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import resource
 import time
@@ -63,8 +65,12 @@ def main():
     size.add_argument("--full", action="store_true", help="the full size")
     parser.add_argument("--checkpoints", default=None,
                         help="folder for training checkpoints (resume a killed run)")
+    parser.add_argument("--energy-penalty", type=float, default=None,
+                        help="alpha of the energy-magnitude penalty (default: the trainer's)")
     args = parser.parse_args()
     config = memory.FULL if args.full else memory.FAST
+    if args.energy_penalty is not None:
+        config = dataclasses.replace(config, energy_penalty=args.energy_penalty)
     print(f"config: {memory.settings(config)}")
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     wall, cpu = time.perf_counter(), cpu_seconds()

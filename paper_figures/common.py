@@ -24,7 +24,8 @@ class Context:
     """The run's settings: where figures go, fast or full grids, the cache, the Dask scheduler.
 
     ``tiny`` (test mode) asks for the smallest sizes that still exercise every line of a
-    figure script; it implies ``fast``.
+    figure script; it implies ``fast``.  ``written`` records, in order, every file :func:`save`
+    wrote with this context (the runner reports each figure's own part of it).
     """
 
     out: Path
@@ -34,6 +35,7 @@ class Context:
     progress: bool = True
     extra: dict = field(default_factory=dict)
     tiny: bool = False
+    written: list = field(default_factory=list)
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -136,10 +138,13 @@ def cached(ctx, name, params, compute):
 
 
 def save(fig, ctx, name):
-    """Write ``<name>.png`` (150 dpi) and ``<name>.pdf`` into ``ctx.out``; return the PNG path."""
+    """Write ``<name>.png`` (150 dpi) and ``<name>.pdf`` into ``ctx.out``, record both paths in
+    ``ctx.written``; return the PNG path."""
     png = Path(ctx.out) / f"{name}.png"
+    pdf = png.with_suffix(".pdf")
     fig.savefig(png, dpi=150, bbox_inches="tight")
-    fig.savefig(Path(ctx.out) / f"{name}.pdf", bbox_inches="tight")
+    fig.savefig(pdf, bbox_inches="tight")
+    ctx.written += [png, pdf]
     import matplotlib.pyplot as plt
     plt.close(fig)
     return png

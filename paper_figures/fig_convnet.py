@@ -3,30 +3,32 @@ t = K steps and worse ones after: the memory effect beyond the solvable models.
 
 A ConvNet energy E_θ (3×3 convolutions with swish activations and a linear head) is trained on
 scikit-learn's 8×8 digits scaled to [-1, 1] with K-step Langevin chains x ← x − η∇ₓE_θ(x) + σξ
-(η = 1, σ = 0.01, (L1)) and Adam, in three protocols: Rdm-K (chains from uniform noise at every
-update), CD-K (chains from the data minibatch) and PCD-K (persistent chains).  Each trained
-machine is then sampled from uniform noise for t steps, t = K/10 … 100 K (M1).  Top: samples of the
-three machines (rows: t, the row t = K framed; the same noise and starting points for every
-machine).  (a) Energy distance (E3, Euclidean) between the samples and as many held-out digits;
-(b) nearest-neighbour adversarial accuracy (E2, Euclidean; 0.5 is ideal, 1 means the samples
-are told apart from the data every time); (c) mean confidence max_c P(c|x) of a logistic-
-regression digit classifier fitted on the training digits; (d) mean energy of the samples
-minus that of the training digits: the energy is linear in the head's weights, so its mean is
-one of the statistics Rdm-K training matches, and the Rdm-K curve crosses zero at t = K (G5).  Dotted (value in (a)): training digits scored in the same
-way (what a perfect sampler reaches); dashed: t = K.  The Rdm-K machine is best at t ≈ K, where its
-K-step process matches the data (G5), although its Gibbs law p_θ does not: run longer, its chains
-keep lowering their energy and settle into over-saturated strokes.  The CD-K and PCD-K machines
-were never asked to turn noise into digits in K steps: with this training budget their samples
-from noise stay far from the digits at every t.
+(η = 1, σ = 0.01, (L1)) and Adam, with the energy-magnitude penalty α = 0.1 of (L2), in three
+protocols: Rdm-K (chains from uniform noise at every update), CD-K (chains from the data minibatch)
+and PCD-K (persistent chains).  Each trained machine is then sampled from uniform noise for t
+steps, t = K/10 … 100 K (M1).  Top: samples of the three machines (rows: t, the row t = K framed;
+the same noise and starting points for every machine).  (a) Energy distance (E3, Euclidean) between
+the samples and as many held-out digits; (b) nearest-neighbour adversarial accuracy (E2, Euclidean;
+0.5 is ideal, 1 means the samples are told apart from the data every time); (c) mean confidence
+max_c P(c|x) of a logistic-regression digit classifier fitted on the training digits; (d) mean
+energy of the samples minus that of the training digits: the energy is linear in the head's
+weights, so its mean is one of the statistics Rdm-K training matches (G5), up to the term
+2α(⟨E²⟩_data + ⟨E²⟩_K) ≥ 0 of the penalty (L2), and the Rdm-K curve crosses zero near t = K.  Dotted (value in
+(a)): training digits scored in the same way (what a perfect sampler reaches); dashed: t = K.  The
+Rdm-K machine is best at t ≈ K, where its K-step process matches the data (G5), although its Gibbs
+law p_θ does not: run longer, its chains keep lowering their energy and settle into over-saturated
+strokes.  The CD-K and PCD-K machines were never asked to turn noise into digits in K steps: with
+this training budget their samples from noise stay far from the digits at every t.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from shortrun.conventions import SAMPLED_PROTOCOLS
 from shortrun.paper_figures import common
 
 NAME = "convnet"
-PROTOCOLS = ("rdm", "cd", "pcd")
+PROTOCOLS = SAMPLED_PROTOCOLS
 LABEL = {"rdm": "Rdm-K", "cd": "CD-K", "pcd": "PCD-K"}
 COLOR = {"rdm": "C3", "cd": "C0", "pcd": "C2"}
 #: rows of the sample grid: the grid times nearest to these multiples of K
@@ -96,7 +98,7 @@ def make(ctx):
     from shortrun.numerics.neural import memory     # needs the optional extra (jax, optax)
 
     config = ctx.size(memory.FAST, memory.FULL, tiny=memory.TINY)
-    r = common.cached(ctx, NAME, dict(memory.settings(config), version=2),
+    r = common.cached(ctx, NAME, dict(memory.settings(config), version=3),
                       lambda: memory.run(config, progress=None if ctx.progress else False))
     k, t = config.k, r["t"]
     checks = checks_of(r, k)

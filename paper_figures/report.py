@@ -1,7 +1,8 @@
 """REPORT.md: the verification report written beside the figures.
 
 One table of figures (status, checks, time), the run's mode, time and versions, then per figure
-its image, its caption and the table of its checks (value, tolerance or target, PASS/FAIL).
+the files it wrote (what :func:`shortrun.paper_figures.common.save` recorded for it, nothing
+else), its image, its caption and the table of its checks (value, tolerance or target, PASS/FAIL).
 """
 from __future__ import annotations
 
@@ -95,6 +96,8 @@ def render(results, ctx, total, argv, prog="python -m shortrun.paper_figures"):
                 f"Status: **{r.status}** ({r.seconds:.1f} s)."]
         if r.message:
             out += ["", "```", r.message, "```"]
+        if r.files:
+            out += ["", "Files: " + ", ".join(f"`{f}`" for f in r.files) + "."]
         for png in r.pngs:
             out += ["", f"![{Path(png).stem}]({png})"]
         if r.caption:

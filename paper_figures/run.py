@@ -3,7 +3,8 @@
 ``python -m shortrun.paper_figures`` (or ``shortrun figures``) finds every figure script
 ``paper_figures/fig_<name>.py``, runs its ``make(ctx)`` one after the other, and writes
 ``REPORT.md`` beside the PNG/PDF files: every quantitative check with its value, tolerance and
-PASS/FAIL, each figure with its caption, the time per figure and the versions used.
+PASS/FAIL, each figure with its caption and the files it wrote (those :func:`common.save`
+recorded while it ran), the time per figure and the versions used.
 
 A figure whose optional dependency is missing (JAX for the neural energies) is SKIPPED with the
 reason; a figure that raises is an ERROR (traceback summary in the report) and the others still
@@ -42,12 +43,17 @@ class FigureResult:
     checks: list = field(default_factory=list)
     seconds: float = 0.0
     cpu_seconds: float = 0.0
-    pngs: list = field(default_factory=list)
+    files: list = field(default_factory=list)
     message: str = ""
 
     @property
     def failed(self):
         return [c for c in self.checks if not c.passed]
+
+    @property
+    def pngs(self):
+        """The PNG files among :attr:`files` (the images the report embeds)."""
+        return [f for f in self.files if f.endswith(".png")]
 
 
 def discover():
@@ -81,14 +87,18 @@ def _summary(err):
     return text if len(text) <= 3000 else text[:3000] + " [...]"
 
 
-def _pngs_since(out, start):
-    return sorted(p.name for p in Path(out).glob("*.png") if p.stat().st_mtime >= start - 1.0)
+def _written(ctx, first):
+    """The files :func:`common.save` wrote since ``ctx.written[first]``: paths relative to
+    ``ctx.out``, in order, each once.  Nothing else in the directory counts (an earlier figure's
+    or an earlier run's files are not this figure's)."""
+    names = (Path(p).relative_to(ctx.out).as_posix() for p in ctx.written[first:])
+    return list(dict.fromkeys(names))
 
 
 def build(name, ctx):
     """Run one figure script; never raises (except on KeyboardInterrupt)."""
     res = FigureResult(name)
-    start, cpu = time.time(), time.process_time()
+    start, cpu, first = time.time(), time.process_time(), len(ctx.written)
     try:
         module = importlib.import_module(module_name(name))
         res.caption = (module.__doc__ or "").strip()
@@ -97,7 +107,7 @@ def build(name, ctx):
         bad = [c for c in res.checks if not isinstance(c, common.Check)]
         if bad:
             raise TypeError(f"make() must return a list of common.Check; got {type(bad[0])}.")
-        res.pngs = _pngs_since(ctx.out, start)
+        res.files = _written(ctx, first)
         if not res.checks:
             res.status, res.message = FAIL, "the figure returned no quantitative check."
         elif not res.pngs:
@@ -115,6 +125,7 @@ def build(name, ctx):
     except Exception as err:  # noqa: BLE001 - one broken figure must not stop the others
         res.status, res.message = ERROR, _summary(err)
     finally:
+        res.files = _written(ctx, first)     # also what a figure wrote before it raised
         import matplotlib.pyplot as plt
         plt.close("all")
     res.seconds = time.time() - start
@@ -127,13 +138,21 @@ def exit_status(results):
     return 0 if all(r.status in (PASS, SKIPPED) for r in results) else 1
 
 
+def _folder_path(text):
+    """A folder argument as a Path; an empty one (an unset shell variable?) is refused rather
+    than read as the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a folder name")
+    return Path(text)
+
+
 def parse(argv=None, prog="python -m shortrun.paper_figures"):
     ap = argparse.ArgumentParser(
         prog=prog,
         description="Build the paper figures (PNG + PDF) and REPORT.md, the verification report "
                     "of every quantitative check.  Exit status 1 if a check fails or a figure "
                     "errs.")
-    ap.add_argument("--out", default="results/figures", type=Path,
+    ap.add_argument("--out", default="results/figures", type=_folder_path,
                     help="output directory (default: results/figures under the current directory)")
     ap.add_argument("--only", default=None,
                     help="comma-separated figure names, e.g. --only memory,robustness "
@@ -145,14 +164,33 @@ def parse(argv=None, prog="python -m shortrun.paper_figures"):
     mode.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                     help="Dask scheduler address for the parameter sweeps (default: local)")
-    ap.add_argument("--cache-dir", default=None, type=Path,
+    ap.add_argument("--cache-dir", default=None, type=_folder_path,
                     help="where heavy numbers are cached (default: OUT/cache)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     ap.add_argument("--list", action="store_true", help="list the figure names and exit")
     args = ap.parse_args(argv)
-    if args.scheduler is not None and "://" not in args.scheduler:
-        ap.error(f"--scheduler {args.scheduler!r} must be an address such as tcp://HOST:PORT.")
+    _check_args(ap, args)
     return ap, args
+
+
+def _check_args(ap, args):
+    """Refuse, before any work, what would fail later: a scheduler address that is not
+    ``protocol://HOST:PORT`` or does not answer, and an ``--out`` or ``--cache-dir`` that is a
+    file, lies under one, or cannot be written (``ap.error``: one line and exit status 2)."""
+    from shortrun.numerics.sweeps.engine import check_address, check_folder, check_reachable
+
+    def address(value, option):
+        check_reachable(check_address(value, option))
+
+    checks = [(check_folder, args.out, "--out"), (check_folder, args.cache_dir, "--cache-dir"),
+              (address, args.scheduler, "--scheduler")]
+    for check, value, option in checks:
+        if value is None or args.list:
+            continue
+        try:
+            check(value, option)
+        except (ValueError, RuntimeError) as err:
+            ap.error(str(err))
 
 
 def select(ap, only):

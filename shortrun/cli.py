@@ -31,14 +31,20 @@ def main(argv=None):
         print(usage())
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
-    if command == "figures":
-        from shortrun.paper_figures.run import main as figures
-        return figures(rest, prog="shortrun figures")
-    if command == "verify":
+    if command not in COMMANDS:
+        print(f"shortrun: unknown command {command!r}.\n\n{usage()}", file=sys.stderr)
+        return 2
+    try:
+        if command == "figures":
+            from shortrun.paper_figures.run import main as figures
+            return figures(rest, prog="shortrun figures")
         from shortrun.verify import main as verify
         return verify(rest)
-    print(f"shortrun: unknown command {command!r}.\n\n{usage()}", file=sys.stderr)
-    return 2
+    except SystemExit as stop:                  # argparse: --help (0) or a refused option (2)
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
+    except KeyboardInterrupt:
+        print(f"shortrun {command}: interrupted.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

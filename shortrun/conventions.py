@@ -20,6 +20,9 @@ PROB_ATOL = 1e-9
 RULES = ("heatbath", "metropolis")
 SCANS = ("random", "sequential", "parallel", "continuous")
 PROTOCOLS = ("rdm", "cd", "pcd", "eq")
+#: The protocols that run chains, hence the ones of Monte Carlo training ('eq' needs p_theta
+#: itself, i.e. the exact route).
+SAMPLED_PROTOCOLS = ("rdm", "cd", "pcd")
 _MAX_STEPS = np.iinfo(np.int64).max
 
 
@@ -188,8 +191,11 @@ def check_distribution(p, n_states, name="p0", atol=PROB_ATOL):
         raise ValueError(f"{name}={p!r} is not known; pass 'uniform' or a probability vector.")
     p = np.array(check_real(p, name), dtype=float)
     if p.shape != (n_states,):
+        binary = n_states >= 2 and n_states & (n_states - 1) == 0
+        over = (f"2^N = {n_states} (bit i of the index is 1 <=> s_i = +1)" if binary else
+                f"n_states = {n_states} (the model's states, index x = sum_i sigma_i prod_{{j<i}} q_j)")
         raise ValueError(f"{name} has shape {p.shape}; it must be a probability vector of length "
-                         f"2^N = {n_states} (bit i of the index is 1 <=> s_i = +1).")
+                         f"{over}.")
     if not np.all(np.isfinite(p)):
         raise ValueError(f"{name} contains NaN or inf; pass a probability vector.")
     if p.min() < -atol:

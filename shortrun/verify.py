@@ -28,10 +28,20 @@ It prints a short verdict, writes ``verify.json``, ``verify.md`` and ``verify.pn
 against both laws) into ``--out``, and exits with 0; a malformed file, an impossible setting or
 a fixed point that does not exist (training diverges; the status and its cause are reported)
 exit with 2 and a message naming the file and the fix.
+
+Everything is checked before training: the file (a folder, an unreadable file, content of
+another format than its suffix, text that is not UTF-8), the settings, ``--out`` (a file, or
+under one), and the cost.  Both routes run the k sweeps one by one, so the cost grows with k:
+it is timed on a few sweeps on this machine (:func:`check_cost`) and a k whose Newton step
+would exceed :data:`MAX_STEP_SECONDS` (exact route), or whose run would exceed
+:data:`MAX_MONTE_CARLO_SECONDS` (Monte Carlo), is refused with the estimate, the largest k that
+fits and the way out: for k far beyond the mixing time the k-step process is the stationary
+law, which ``--protocol pcd`` checks exactly for any k.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -39,12 +49,24 @@ from pathlib import Path
 
 import numpy as np
 
+from shortrun.conventions import SAMPLED_PROTOCOLS
+
 #: Largest N for the exact route (2^N-state vectors and a P×P Jacobian per Newton step).
 EXACT_MAX_N = 14
 EXIT_OK, EXIT_ERROR = 0, 2
 #: Chains that measure the statistics of the trained machine on the Monte Carlo route (at least).
 EVAL_CHAINS = 10000
-PROTOCOLS = ("rdm", "cd", "pcd")
+#: The protocols verify trains with (the ones that run chains).
+PROTOCOLS = SAMPLED_PROTOCOLS
+#: Longest estimated wall time (s) of one Newton step of the exact route: the law and its P
+#: derivatives propagated through k sweeps one by one (timed on this machine before training,
+#: :func:`check_cost`).  Beyond it k is refused: for k far beyond the chain's mixing time the
+#: k-step process is the stationary law, which ``--protocol pcd`` checks exactly for any k.
+MAX_STEP_SECONDS = 120.0
+#: Longest estimated wall time (s) of the whole Monte Carlo route (training and measurement).
+MAX_MONTE_CARLO_SECONDS = 3600.0
+#: A probe of the cost runs 1, 4, 16, ... sweeps until one run takes this long (s).
+PROBE_SECONDS = 0.1
 
 
 class InputError(ValueError):
@@ -54,27 +76,70 @@ class InputError(ValueError):
 # ---------------------------------------------------------------------------------------------
 # reading the user's files
 # ---------------------------------------------------------------------------------------------
-def _read_txt(path):
+#: What a file's first bytes say it is (a file of one kind under another suffix is refused with
+#: the suffix it needs).
+MAGIC = ((b"\x93NUMPY", ".npy", "a NumPy .npy array"),
+         (b"PK\x03\x04", ".npz", "a zip archive (NumPy .npz)"),
+         (b"\x80", None, "a Python pickle"))
+
+
+def _kind(raw):
+    """``(suffix, description)`` of the format the bytes ``raw`` start with, or None."""
+    return next(((suffix, what) for magic, suffix, what in MAGIC if raw.startswith(magic)), None)
+
+
+def _read_bytes(path):
+    """The bytes of the user's file; InputError for a folder or a file that cannot be read."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a data file; give the file of samples (.npy "
+                         "or .txt) or of moments (.npz) inside it.")
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise InputError(f"{path}: cannot be read ({err.strerror or err}); check that the file "
+                         "exists and that you may read it (its permissions).") from None
+
+
+def _wrong_kind(path, raw, suffix):
+    """InputError when the bytes of ``path`` are of another format than its ``suffix`` says."""
+    kind = _kind(raw)
+    if kind is None or kind[0] == suffix:
+        return
+    fix = (f"rename it to {Path(path).stem}{kind[0]}" if kind[0] else
+           "save the samples with numpy.save or as text (pickles are not read: loading one can "
+           "run code)")
+    raise InputError(f"{path}: the file holds {kind[1]}, not what its suffix {suffix!r} says; "
+                     f"{fix}.")
+
+
+def _read_txt(path, raw=None):
+    raw = _read_bytes(Path(path)) if raw is None else raw
+    _wrong_kind(path, raw, Path(path).suffix.lower())
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: byte {err.start} ({raw[err.start:err.start + 1]!r}) is not "
+                         "UTF-8 text; write the samples as plain text (one sample per line, N "
+                         "numbers) or save them with numpy.save as a .npy file.") from None
     rows, width = [], None
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            text = line.split("#", 1)[0].replace(",", " ").split()
-            if not text:
-                continue
-            try:
-                row = [float(x) for x in text]
-            except ValueError:
-                bad = next(x for x in text if not _is_number(x))
-                raise InputError(f"{path}: line {line_no} holds {bad!r}, not a number; write one "
-                                 "sample per line as N numbers (spins ±1 or bits 0/1) separated "
-                                 "by blanks or commas.") from None
-            if width is None:
-                width, first = len(row), line_no
-            elif len(row) != width:
-                raise InputError(f"{path}: line {line_no} has {len(row)} values but line {first} "
-                                 f"has {width} (ragged rows); every sample needs the same N "
-                                 "spins.")
-            rows.append(row)
+    for line_no, line in enumerate(io.StringIO(content, newline=None), 1):
+        text = line.split("#", 1)[0].replace(",", " ").split()
+        if not text:
+            continue
+        try:
+            row = [float(x) for x in text]
+        except ValueError:
+            bad = next(x for x in text if not _is_number(x))
+            raise InputError(f"{path}: line {line_no} holds {bad!r}, not a number; write one "
+                             "sample per line as N numbers (spins ±1 or bits 0/1) separated "
+                             "by blanks or commas.") from None
+        if width is None:
+            width, first = len(row), line_no
+        elif len(row) != width:
+            raise InputError(f"{path}: line {line_no} has {len(row)} values but line {first} "
+                             f"has {width} (ragged rows); every sample needs the same N "
+                             "spins.")
+        rows.append(row)
     if not rows:
         raise InputError(f"{path}: no samples found; write one sample per line (N spins ±1 or "
                          "bits 0/1).")
@@ -115,11 +180,12 @@ def _check_samples(samples, path):
                      "or bits in {0, 1} (not both in one file).")
 
 
-def _read_moments(path):
+def _read_moments(path, raw=None):
     from shortrun.numerics.core import moments as mom
 
+    raw = _read_bytes(Path(path)) if raw is None else raw
     try:
-        z = np.load(path, allow_pickle=False)
+        z = np.load(io.BytesIO(raw), allow_pickle=False)
     except Exception as err:                      # noqa: BLE001 - any unreadable archive
         raise InputError(f"{path}: not a readable .npz archive ({err}); save the moments with "
                          "numpy.savez(path, m=m, C=C).") from None
@@ -165,24 +231,32 @@ def _read_moments(path):
 
 
 def load(path):
-    """``('samples', (M, N) int8 spins)`` or ``('moments', (m, C))`` from the user's file."""
+    """``('samples', (M, N) int8 spins)`` or ``('moments', (m, C))`` from the user's file.
+
+    Everything is checked before any work: a folder, an unreadable file, a file whose content is
+    of another format than its suffix (e.g. a .npy array saved as ``.txt``), text that is not
+    UTF-8 -- each is an :class:`InputError` naming the file and the fix.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file.")
     suffix = path.suffix.lower()
+    if suffix not in (".npy", ".npz", ".txt", ".csv", ".dat") and not path.is_dir():
+        raise InputError(f"{path}: unknown file type {suffix!r}; give samples as .npy or .txt "
+                         "(spins ±1 or bits 0/1, one sample per row) or moments as .npz (m, C).")
+    raw = _read_bytes(path)
     if suffix == ".npy":
+        _wrong_kind(path, raw, suffix)
         try:
-            a = np.load(path, allow_pickle=False)
+            a = np.load(io.BytesIO(raw), allow_pickle=False)
         except Exception as err:                  # noqa: BLE001 - any unreadable file
             raise InputError(f"{path}: not a readable .npy array ({err}); save the samples with "
                              "numpy.save(path, samples) as a numeric (M, N) array.") from None
         return "samples", _check_samples(a, path)
     if suffix in (".txt", ".csv", ".dat"):
-        return "samples", _check_samples(_read_txt(path), path)
-    if suffix == ".npz":
-        return "moments", _read_moments(path)
-    raise InputError(f"{path}: unknown file type {suffix!r}; give samples as .npy or .txt "
-                     "(spins ±1 or bits 0/1, one sample per row) or moments as .npz (m, C).")
+        return "samples", _check_samples(_read_txt(path, raw), path)
+    _wrong_kind(path, raw, suffix)
+    return "moments", _read_moments(path, raw)
 
 
 def _check_not_at_boundary(m, C, path):
@@ -258,9 +332,11 @@ def _parse(argv):
     ap.add_argument("--p0", default="uniform",
                     help="start of the chains: 'uniform' (default) or a .npy probability vector "
                          "over the 2^N states (bit i of the index is 1 <=> s_i = +1)")
-    ap.add_argument("--rule", default="heatbath", help="heatbath (default) or metropolis")
-    ap.add_argument("--scan", default="random",
-                    help="random (default), sequential, parallel or continuous")
+    ap.add_argument("--rule", default=None,
+                    help="heatbath or metropolis (default: the model's own, heatbath)")
+    ap.add_argument("--scan", default=None,
+                    help="random, sequential, parallel or continuous (default: the model's own, "
+                         "random)")
     ap.add_argument("--protocol", default="rdm", help="rdm (default), cd or pcd")
     ap.add_argument("--out", default="shortrun-verify", help="folder for verify.json, verify.md "
                                                              "and verify.png")
@@ -279,10 +355,13 @@ def _parse(argv):
 
 def _settings(a):
     from shortrun import conventions
+    from shortrun.numerics.models import BoltzmannMachine  # the model verify trains
 
+    rule = BoltzmannMachine.DEFAULT_RULE if a.rule is None else a.rule
+    scan = BoltzmannMachine.DEFAULT_SCAN if a.scan is None else a.scan
     choices = []
-    for option, value, allowed in (("rule", a.rule, conventions.RULES),
-                                   ("scan", a.scan, conventions.SCANS),
+    for option, value, allowed in (("rule", rule, BoltzmannMachine.RULES),
+                                   ("scan", scan, BoltzmannMachine.SCANS),
                                    ("protocol", a.protocol, PROTOCOLS)):
         try:
             choices.append(conventions.check_choice(value, allowed, option))
@@ -290,8 +369,11 @@ def _settings(a):
             raise InputError(f"--{option}: {err}") from None
     rule, scan, protocol = choices
     k = a.k
-    if not np.isfinite(k) or k <= 0:
-        raise InputError(f"--k {a.k}: k must be > 0 (the number of sweeps per update).")
+    if not np.isfinite(k):
+        raise InputError(f"--k {a.k}: k must be a finite number of sweeps per update (an "
+                         "integer >= 1; a real time > 0 for --scan continuous).")
+    if k <= 0:
+        raise InputError(f"--k {a.k:g}: k must be > 0 (the number of sweeps per update).")
     if scan != "continuous":
         if k != int(k):
             raise InputError(f"--k {a.k}: k counts sweeps, an integer for scan={scan!r}; use "
@@ -312,8 +394,9 @@ def _p0(arg, N, protocol):
     if path.suffix.lower() != ".npy" or not path.exists():
         raise InputError(f"--p0 {arg}: give 'uniform' or an existing .npy file holding a "
                          f"probability vector of length 2^N = {1 << N}.")
+    raw = _read_bytes(path)
     try:
-        p = np.load(path, allow_pickle=False)
+        p = np.load(io.BytesIO(raw), allow_pickle=False)
     except Exception as err:                      # noqa: BLE001
         raise InputError(f"{path}: not a readable .npy array ({err}).") from None
     if p.ndim != 1 or p.shape[0] != 1 << N or p.dtype.kind not in "biuf":
@@ -331,13 +414,117 @@ def _stats_of(p):
     return mom.stats(p)
 
 
+def _equilibrium_sweeps(a, k):
+    """Length of the long chains that estimate p_θ*: ``--equilibrium-sweeps`` or max(1000, 50 k)."""
+    return a.equilibrium_sweeps if a.equilibrium_sweeps is not None else \
+        max(1000, int(np.ceil(50 * k)))
+
+
 def _check_monte_carlo(a):
     for option, value, low in (("--n-chains", a.n_chains, 2), ("--n-steps", a.n_steps, 2),
-                               ("--equilibrium-sweeps", a.equilibrium_sweeps or 1, 1)):
-        if value < low:
+                               ("--equilibrium-sweeps", a.equilibrium_sweeps, 1),
+                               ("--seed", a.seed, 0)):
+        if value is not None and value < low:
             raise InputError(f"{option} {value}: must be an integer >= {low}.")
     if not (np.isfinite(a.lr) and a.lr > 0):
         raise InputError(f"--lr {a.lr}: the learning rate must be > 0 (e.g. 0.1).")
+
+
+def _check_out(out):
+    """``--out`` is, or can be created as, a writable folder (checked before any training)."""
+    from shortrun.numerics.sweeps.engine import check_folder
+
+    if not str(out).strip():
+        raise InputError("--out='': an empty path; give a folder name (default "
+                         "shortrun-verify).")
+    try:
+        return check_folder(out, "--out")
+    except ValueError as err:
+        raise InputError(str(err)) from None
+
+
+def seconds_per_sweep(run_sweeps, k):
+    """Wall time per sweep of ``run_sweeps(n)``: the least time per sweep of runs of n = 1, 4,
+    16, ... sweeps (never more than k), the last one taking :data:`PROBE_SECONDS`, after an
+    untimed first sweep (numba's compilation or cache loading).  The least, since a fixed
+    overhead per run and the pauses of a busy machine only lengthen a run."""
+    n = min(1, k)
+    run_sweeps(n)
+    best = np.inf
+    while True:
+        t0 = time.perf_counter()
+        run_sweeps(n)
+        dt = time.perf_counter() - t0
+        best = min(best, dt / n)
+        if dt >= PROBE_SECONDS or n >= k:
+            return best
+        n = min(4 * n, k)
+
+
+def _duration(seconds):
+    for unit, size in (("days", 86400.0), ("hours", 3600.0), ("min", 60.0)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+_LARGE_K = ("For k far beyond the chain's mixing time the k-step process is the chain's "
+            "stationary law: --protocol pcd on the exact route (N <= 14) checks that limit exactly "
+            "for any k (its fixed point does not depend on k); otherwise use a smaller k")
+
+
+def check_cost(data, N, k, rule, scan, protocol, p0, a):
+    """Estimated wall time of the run, from a timed probe of its inner loop on this machine;
+    InputError naming the option to change when it exceeds :data:`MAX_STEP_SECONDS` per Newton
+    step (exact route) or :data:`MAX_MONTE_CARLO_SECONDS` in all (Monte Carlo route).  Returns
+    the estimate (s) and prints it when the run will be long."""
+    import warnings
+
+    from shortrun.numerics import sampling
+    from shortrun.numerics.kernels import NotBoltzmannWarning, law_tangent
+    from shortrun.numerics.models import BoltzmannMachine
+
+    model = BoltzmannMachine.from_theta(np.zeros(N + N * (N - 1) // 2), N)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotBoltzmannWarning)
+        if not a.monte_carlo:
+            if protocol == "pcd":                   # the stationary law: k does not enter
+                return 0.0
+            start = data.p if protocol == "cd" else p0
+            per = seconds_per_sweep(lambda n: law_tangent(model, start, n, rule, scan), k)
+            step = per * k
+            if step > MAX_STEP_SECONDS:
+                raise InputError(
+                    f"--k {k:g}: one Newton step of the exact route propagates the law and its "
+                    f"{N + N * (N - 1) // 2} derivatives through the k sweeps one by one, about "
+                    f"{_duration(step)} here ({per * 1e3:.3g} ms per sweep at N = {N}, timed "
+                    f"now); the limit is {MAX_STEP_SECONDS:g} s per step, k <= "
+                    f"{max(1, int(MAX_STEP_SECONDS / per))} here.  {_LARGE_K}.")
+            if step > 1.0:
+                print(f"[verify] exact route: about {_duration(step)} per Newton step (k = {k:g}, "
+                      f"N = {N}); progress every 5 s.", file=sys.stderr, flush=True)
+            return step
+        per = seconds_per_sweep(lambda n: sampling.sample(model, "uniform", n, rule=rule,
+                                                          scan=scan, n_chains=a.n_chains,
+                                                          seed=a.seed), k) / a.n_chains
+    n_eval = max(EVAL_CHAINS, a.n_chains)
+    T = _equilibrium_sweeps(a, k)
+    parts = {"training (--n-steps × --n-chains × k)": a.n_steps * a.n_chains * k,
+             "the k-step chains measured": 0 if protocol == "pcd" else n_eval * k,
+             "the equilibrium chains (--equilibrium-sweeps)": n_eval * T}
+    total = per * sum(parts.values())
+    if total > MAX_MONTE_CARLO_SECONDS:
+        worst = max(parts, key=parts.get)
+        raise InputError(
+            f"--k {k:g}: the Monte Carlo route would run {sum(parts.values()):.3g} chain-sweeps, "
+            f"about {_duration(total)} here ({per * 1e6:.3g} µs per chain-sweep at N = {N}, "
+            f"timed now; most of it in {worst}); the limit is "
+            f"{_duration(MAX_MONTE_CARLO_SECONDS)}.  {_LARGE_K}, fewer --n-steps or "
+            "--n-chains, or a shorter --equilibrium-sweeps.")
+    if total > 10.0:
+        print(f"[verify] Monte Carlo route: about {_duration(total)} in all.", file=sys.stderr,
+              flush=True)
+    return total
 
 
 def exact_route(data, k, rule, scan, protocol, p0):
@@ -383,7 +570,11 @@ def monte_carlo_route(samples, data, k, rule, scan, protocol, p0, a):
     except RuntimeError as err:
         return {"status": "diverged", "message": str(err)}
     N = run.N
-    theta = run.history.theta[a.n_steps // 2:].mean(axis=0)
+    # Polyak average of the second half of the updates made (the trainer stops early when the
+    # sampled gradient is exactly zero, e.g. N = 1 and a sample mean equal to the data's)
+    history = run.history.theta
+    n_avg = len(history) - len(history) // 2
+    theta = history[len(history) // 2:].mean(axis=0)
     model = BoltzmannMachine.from_theta(theta, N)
     n_eval = max(EVAL_CHAINS, a.n_chains)
     if protocol == "cd":
@@ -398,12 +589,12 @@ def monte_carlo_route(samples, data, k, rule, scan, protocol, p0, a):
     else:
         fix = sampling.sample(model, p0, k, rule=rule, scan=scan, n_chains=n_eval,
                               seed=a.seed + 1)
-    T = a.equilibrium_sweeps or max(1000, int(np.ceil(50 * k)))
+    T = _equilibrium_sweeps(a, k)
     eq_scan = "random" if scan == "parallel" else scan
     eq = sampling.sample(model, "uniform", T, rule=rule, scan=eq_scan, n_chains=n_eval,
                          seed=a.seed + 2)
-    return {"status": "converged", "message": f"{a.n_steps} Monte Carlo updates, Polyak average "
-                                              f"of the last {a.n_steps - a.n_steps // 2}",
+    return {"status": "converged", "message": f"{run.steps} Monte Carlo updates, Polyak average "
+                                              f"of the last {n_avg}",
             "theta": theta, "stats_fix": sampling.stats(fix), "stats_eq": sampling.stats(eq),
             "err_fix": sampling.stats_error(fix), "err_eq": sampling.stats_error(eq),
             "kl_data_to_fix": None, "kl_data_to_eq": None, "equilibrium_sweeps": T}
@@ -481,6 +672,7 @@ def run(a):
     from shortrun.numerics.data import teachers
 
     k, rule, scan, protocol = _settings(a)
+    _check_out(a.out)
     kind, content = load(a.data)
     path = a.data
     samples = data = None
@@ -511,11 +703,15 @@ def run(a):
     p0 = _p0(a.p0, N, protocol)
     if a.monte_carlo:
         _check_monte_carlo(a)
+    check_cost(data, N, k, rule, scan, protocol, p0, a)
     start = time.time()
-    if a.monte_carlo:
-        res = monte_carlo_route(samples, data, k, rule, scan, protocol, p0, a)
-    else:
-        res = exact_route(data, k, rule, scan, protocol, p0)
+    try:
+        if a.monte_carlo:
+            res = monte_carlo_route(samples, data, k, rule, scan, protocol, p0, a)
+        else:
+            res = exact_route(data, k, rule, scan, protocol, p0)
+    except ValueError as err:       # a setting the library refuses (its message names it)
+        raise InputError(f"{path}: the library refused this setting: {err}") from None
     summary = {"data": str(path), "data_kind": (f"{len(samples)} samples" if samples is not None
                                                 else "exact moments (maximum-entropy law)"),
                "N": N, "k": k, "p0": a.p0, "rule": rule, "scan": scan, "protocol": protocol,

@@ -2,14 +2,23 @@
 
 Tolerance policy (docs/architecture.md): exact-vs-exact comparisons on 2^N states use
 ``exact_tol(N) = 16 · 2^N · eps`` (round-off grows at most linearly with the number of states
-summed); Monte Carlo comparisons use nσ of the computed error bar.
+summed); a route that inverts an ill-conditioned similarity (the spectral route of a non-normal
+kernel) uses the bound it computes from its condition number (``Spectrum.error_bound``); Monte
+Carlo comparisons use nσ of the computed error bar.
+
+Perturbed mode: ``SHORTRUN_PERTURB=1e-14 [SHORTRUN_PERTURB_SEED=s] pytest ...`` moves every
+Newton start and every input law by a relative 1e-14 (``shortrun.numerics.core.perturb``, read
+there only); the header of the run says whether it is on.
 """
 from __future__ import annotations
+
+import importlib
 
 import numpy as np
 import pytest
 
 from shortrun.numerics import models
+from shortrun.numerics.core import perturb
 
 EPS = np.finfo(float).eps
 
@@ -36,6 +45,43 @@ def random_distribution(N, seed):
     return p / p.sum()
 
 
+def resolve_dotted(dotted):
+    """Import the longest importable module prefix of ``dotted`` and get the rest as attributes
+    (ImportError / AttributeError when the name does not exist)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)  # AttributeError: the name does not exist
+        return obj
+    raise ImportError(dotted)
+
+
+def mc_gradients(model, p_data, k, rule, scan, n_chains, n_draws, seed):
+    r"""``n_draws`` independent Monte Carlo estimates of the biased gradient (G4) at the fixed
+    ``model``, :math:`\langle\phi\rangle_{p_{\rm data}} - \overline{\phi}` over ``n_chains``
+    Rdm-k chains from the uniform law, draw n seeded by ``rng.chain_key(seed, n)``: the gradient
+    that update n of ``monte_carlo.train(p_data, k, 'rdm', ..., seed=seed)`` computes at θ
+    (which refuses lr = 0, so the draws at one θ are taken here)."""
+    from shortrun.numerics import sampling
+    from shortrun.numerics.core import rng
+    target = model.stats(p_data)
+    return np.array([target - model.sample_stats(sampling.sample(
+        model, "uniform", k, rule=rule, scan=scan, n_chains=n_chains,
+        seed=int(rng.chain_key(seed, n)))) for n in range(n_draws)])
+
+
 @pytest.fixture
 def tol():
     return exact_tol
+
+
+def pytest_report_header(config):
+    eps = perturb.amplitude()
+    if eps:
+        return (f"perturbed mode: {perturb.ENV}={eps:g}, {perturb.SEED_ENV}={perturb.seed()} "
+                "(every Newton start and input law moved by this relative amount)")
+    return f"perturbed mode: off ({perturb.ENV} unset)"

@@ -110,6 +110,101 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path, data6, samples5):
         mc_training.train(samples5, 2, "rdm", n_steps=4, checkpoint=mc, **MC)
 
 
+def _resave(path, change):
+    """Re-save the checkpoint at ``path`` with ``change(state)`` and a valid checksum (what a
+    hand edit with the library's own writer produces: the checksum cannot catch it)."""
+    content = checkpoint.read(path)
+    checkpoint.save(path, change(content["state"]), content["fingerprint"])
+
+
+def _nan_theta(state):
+    state["theta"][1] = np.nan
+    return state
+
+
+def _history_of(n):
+    def change(state):
+        state["step"] = n
+        return state
+    return change
+
+
+EDITS = [  # (what the edit does, the change, what the message must say)
+    ("only a step", lambda state: {"step": 2}, "holds no 'theta' in its state"),
+    ("NaN theta", _nan_theta, "holds a 'theta' with NaN or inf entries"),
+    ("negative step", lambda state: dict(state, step=-5), "holds step=-5, not a number of "
+                                                          "finished updates >= 0"),
+    ("no step", lambda state: {k: v for k, v in state.items() if k != "step"}, "holds no 'step'"),
+    ("boolean step", lambda state: dict(state, step=True), "holds step=True"),
+    ("step without its history", _history_of(10), r"'(rows|hist)\.step' of shape \((1|7),\) "
+                                                   r"where shape \((2|10),\) is expected"),
+    ("short velocity", lambda state: dict(state, velocity=state["velocity"][:-1]),
+     r"'velocity' of shape \(\d+,\) where shape \(\d+,\) is expected"),
+    ("theta as text", lambda state: dict(state, theta="0"), "'theta' that is not a numeric array"),
+]
+
+
+@pytest.mark.parametrize("kind", ["exact", "mc"])
+@pytest.mark.parametrize("what, change, says", EDITS, ids=[e[0] for e in EDITS])
+def test_a_checkpoint_edited_with_a_valid_checksum_is_refused(tmp_path, data6, samples5, kind,
+                                                              what, change, says):
+    """The checksum proves the bytes are the ones written, not that they are a state of this run:
+    a state that this run cannot have saved (re-saved by hand with a valid checksum) is refused
+    with a ValueError naming the file, what it holds, that it is corrupt and how to start afresh
+    -- never a KeyError, a "lower the learning rate", or a history with steps 0..4, -5..10.
+    The unedited file resumes (so the check refuses only what is wrong)."""
+    train, same, *_ = _trainer(kind, data6, samples5)
+    path = tmp_path / "run.ckpt"
+    train("pcd", 7, checkpoint=path, checkpoint_seconds=0)
+    good = path.read_bytes()
+    _resave(path, change)
+    with pytest.raises(ValueError) as err:
+        train("pcd", 12, checkpoint=path)
+    msg = str(err.value)
+    assert msg.startswith(f"checkpoint={str(path)!r} is not a valid state of this run: ")
+    assert re.search(says, msg), msg
+    assert msg.endswith("so it is corrupt or was edited by hand; delete the file or pass another "
+                        "checkpoint path to start afresh.")
+    path.write_bytes(good)
+    same(train("pcd", 12), train("pcd", 12, checkpoint=path))
+
+
+@pytest.mark.parametrize("kind", ["exact", "mc"])
+def test_edited_monitor_chains_and_rows_are_refused(tmp_path, data6, samples5, kind):
+    """The parts that only the trainer reads back: the divergence monitor's memory (exact), the
+    ±1 chains (Monte Carlo), and history rows of the wrong shape."""
+    train, *_ = _trainer(kind, data6, samples5)
+    path = tmp_path / "run.ckpt"
+    train("pcd", 7, checkpoint=path, checkpoint_seconds=0)
+    good = path.read_bytes()
+    if kind == "exact":
+        def monitor(state):
+            state["monitor"]["prev"] = state["monitor"]["prev"][:3]
+            return state
+        edits = [(monitor, r"'monitor\.prev' of shape \(3,\)"),
+                 (lambda s: dict(s, monitor=dict(s["monitor"], suspect=-1)),
+                  "'monitor.suspect' = -1"),
+                 (lambda s: dict(s, rows=dict(s["rows"], theta=s["rows"]["theta"][:, :2])),
+                  "'rows.theta' of shape"),
+                 (lambda s: dict(s, persistent=s["persistent"][:5]), "'persistent' of shape"),
+                 (lambda s: dict(s, rows=dict(s["rows"], step=s["rows"]["step"] + 3)),
+                  r"history rows at steps \[3\] where the steps 0, 7, \.\.\. below "
+                  "step=7 are expected")]
+    else:
+        def chains(state):
+            state["chains"] = (state["chains"] + 1) // 2
+            return state
+        edits = [(chains, "'chains' with entries other than -1 and \\+1"),
+                 (lambda s: dict(s, chains=s["chains"][:7]), r"'chains' of shape \(7, 5\)"),
+                 (lambda s: dict(s, hist=dict(s["hist"], grad=s["hist"]["grad"][:3])),
+                  r"'hist.grad' of shape \(3, 15\)")]
+    for change, says in edits:
+        path.write_bytes(good)
+        _resave(path, change)
+        with pytest.raises(ValueError, match=f"is not a valid state of this run: .*{says}"):
+            train("pcd", 12, checkpoint=path)
+
+
 def test_resuming_with_numpy_scalars_for_the_arguments(tmp_path, samples5):
     """k, lr, n_chains and seed given as numpy scalars are the same run as Python numbers."""
     path = tmp_path / "run.ckpt"

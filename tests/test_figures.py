@@ -66,6 +66,29 @@ def test_every_figure_writes_png_and_pdf(built):
                 assert path.is_file() and path.stat().st_size > 1000, path
 
 
+def _embedded(section):
+    """The PNG files a report section embeds, in order."""
+    return re.findall(r"^!\[[^\]]*\]\(([^)]+)\)", section, flags=re.M)
+
+
+def _files(section):
+    """The files a report section lists as written by its figure."""
+    line = re.search(r"^Files: (.*)\.$", section, flags=re.M)
+    return re.findall(r"`([^`]+)`", line.group(1)) if line else []
+
+
+def test_each_section_embeds_only_its_own_figure(built):
+    """Every real figure saves one figure ``<name>``: its section embeds that PNG and nothing
+    else (no earlier figure's PNG), and lists exactly its PNG and PDF."""
+    _, _, report = built
+    for name, section in _sections(report).items():
+        if _status(section) == "SKIPPED":
+            assert _embedded(section) == [] and _files(section) == [], section
+            continue
+        assert _embedded(section) == [f"{name}.png"], (name, _embedded(section))
+        assert _files(section) == [f"{name}.png", f"{name}.pdf"], (name, _files(section))
+
+
 def test_report_lists_every_check_without_fail(built):
     _, _, report = built
     assert "**FAIL**" not in report
@@ -152,6 +175,37 @@ def test_missing_optional_dependency_is_skipped(tmp_path, monkeypatch):
     assert _status(section) == "SKIPPED" and "optional dependency 'jax'" in section
 
 
+def test_files_come_from_what_each_figure_saved(tmp_path, monkeypatch):
+    """Figures run back to back (well within a second), a PNG left in the directory by an
+    earlier run, a figure that saves two images and one that raises after saving: each section
+    embeds and lists exactly what its own figure saved through common.save."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    fig.savefig(tmp_path / "stale.png")                  # an earlier run's file, written just now
+    plt.close(fig)
+
+    def two(ctx):
+        _plot(ctx, "fake_two_a")
+        _plot(ctx, "fake_two_b")
+        return [common.check("fake_two", "residual", 0.0, "≤ 1e-10", True)]
+
+    def saves_then_raises(ctx):
+        _plot(ctx, "fake_partial")
+        raise ZeroDivisionError("after saving")
+
+    code, sections = _run_fakes(tmp_path, monkeypatch, fake_pass=_passing, fake_two=two,
+                                fake_partial=saves_then_raises, fake_again=_passing)
+    assert code == 1 and list(sections) == ["fake_pass", "fake_two", "fake_partial", "fake_again"]
+    expect = {"fake_pass": ["fake_pass"], "fake_two": ["fake_two_a", "fake_two_b"],
+              "fake_partial": ["fake_partial"], "fake_again": ["fake_pass"]}
+    for name, stems in expect.items():
+        assert _embedded(sections[name]) == [f"{s}.png" for s in stems], name
+        assert _files(sections[name]) == [f"{s}{x}" for s in stems for x in (".png", ".pdf")]
+    assert _status(sections["fake_partial"]) == "ERROR"
+    assert [_status(sections[n]) for n in ("fake_pass", "fake_two", "fake_again")] == ["PASS"] * 3
+
+
 def test_figure_without_checks_fails(tmp_path, monkeypatch):
     code, sections = _run_fakes(tmp_path, monkeypatch,
                                 fake_empty=lambda ctx: (_plot(ctx, "fake_empty"), [])[1])
@@ -176,6 +230,43 @@ def test_command_line(tmp_path, capsys):
     assert cli.main(["no_such_command"]) == 2
     assert cli.main([]) == 2
     assert cli.main(["--help"]) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# command-line arguments: bad paths and addresses refused before any figure runs
+# ---------------------------------------------------------------------------------------------
+def _free_port():
+    """A port nobody listens on (bound, then freed)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cli_refuses_bad_folders_and_addresses_before_any_work(tmp_path, capsys, monkeypatch):
+    def built(name, ctx):
+        raise AssertionError("a figure ran before the arguments were refused")
+    monkeypatch.setattr(run, "build", built)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for args, words in [(["--out", afile], "--out='{}' is a file, not a folder"),
+                        (["--out", afile / "sub"], "which is a file"),
+                        (["--cache-dir", afile], "--cache-dir='{}' is a file, not a folder"),
+                        (["--scheduler", "tcp://"], "--scheduler='tcp://' has no host"),
+                        (["--scheduler", "tcp://h"], "needs a port number"),
+                        (["--scheduler", "udp://h:1"], "unknown protocol 'udp'"),
+                        (["--scheduler", f"tcp://127.0.0.1:{_free_port()}"], "cannot reach"),
+                        (["--out", ""], "argument --out: an empty path"),
+                        (["--cache-dir", " "], "argument --cache-dir: an empty path")]:
+        argv = ["figures", "--only", FIGURES[0], *map(str, args)]
+        if "--out" not in argv:
+            argv += ["--out", str(tmp_path / "out")]
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.splitlines()[-1].startswith("shortrun figures: error: ")
+        assert words.format(afile) in err and "Traceback" not in err
+    assert afile.read_text() == "x" and not (tmp_path / "out").exists()
 
 
 def test_context_sizes(tmp_path):

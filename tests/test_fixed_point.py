@@ -10,7 +10,7 @@ docs/theory.md); for CD-k, a 4-pattern mixture (misspecified: a well-specified p
 fixed point, whose p_θ* would match the data too).
 
 Parallel (synchronous) updates: roots exist (every case at N = 6) but Newton reaches them from
-few starts and gradient ascent cannot reach them at all; see ``PARALLEL_ROOTS`` and
+few starts and gradient ascent cannot reach them at all; see ``check_parallel`` and
 ``test_parallel_roots_repel_gradient_ascent``.
 """
 import time
@@ -34,7 +34,7 @@ from shortrun.numerics import training
 from shortrun.numerics.kernels import NotBoltzmannWarning
 
 RULES = ["heatbath", "metropolis"]
-SCANS = ["random", "sequential", "continuous"]      # 'parallel': PARALLEL_ROOTS below
+SCANS = ["random", "sequential", "continuous"]      # 'parallel': check_parallel below
 KS = [1, 2, 5, 20]
 
 
@@ -130,68 +130,56 @@ def test_short_run_fixed_point_full_grid(N, protocol, rule, scan, k):
 # ---------------------------------------------------------------------------------------------
 # parallel (synchronous) updates
 # ---------------------------------------------------------------------------------------------
-#: Parallel cases (N, protocol, rule, k) where Newton finds a root, with the solve() options that
-#: reach it (besides restarts=3; "ml": start at θ_ML).  At N = 6 every case has roots, often
-#: several (7 distinct ones from 30 starts for Rdm-5 heat-bath), but Newton may reach them from
-#: few starts: 8, 8, 2 and 7 of 200 random starts (around the default start, θ_ML and 0, scales
-#: 0.3-3) for Rdm-2 and Rdm-20 heat-bath, Rdm-2 Metropolis and CD-1 heat-bath; the seeded starts
-#: below are among the successful ones.  At N = 7…10 only solve's four default starts were tried; the cases not
-#: listed fail from them (whether roots exist there was not searched).
-PARALLEL_ROOTS = {
-    (6, "rdm", "heatbath", 1): {},
-    (6, "rdm", "heatbath", 2): dict(restarts=7, scale=0.3),
-    (6, "rdm", "heatbath", 5): {},
-    (6, "rdm", "heatbath", 20): dict(restarts=7, scale=2.0, seed=2),
-    (6, "rdm", "metropolis", 1): {},
-    (6, "rdm", "metropolis", 2): dict(theta0="ml", restarts=5, scale=1.0, seed=2),
-    (6, "rdm", "metropolis", 5): {},
-    (6, "rdm", "metropolis", 20): {},
-    (6, "cd", "heatbath", 1): dict(restarts=2, scale=0.3),
-    (6, "cd", "heatbath", 2): dict(restarts=1, scale=2.0, seed=1),
-    (6, "cd", "heatbath", 5): dict(restarts=1, scale=1.0, seed=4),
-    (6, "cd", "heatbath", 20): dict(seed=5),
-    (6, "cd", "metropolis", 1): dict(restarts=1, seed=1),
-    (6, "cd", "metropolis", 2): dict(restarts=1, scale=1.0, seed=3),
-    (6, "cd", "metropolis", 5): dict(restarts=1, seed=1),
-    (6, "cd", "metropolis", 20): dict(restarts=2, seed=3),
-    **{(7, "rdm", "heatbath", k): {} for k in (1, 20)},
-    **{(7, "rdm", "metropolis", k): {} for k in (1, 5, 20)},
-    (8, "rdm", "heatbath", 2): {},
-    **{(8, "rdm", "metropolis", k): {} for k in (1, 5)},
-    (8, "cd", "heatbath", 2): {},
-    **{(9, "rdm", "metropolis", k): {} for k in (1, 5)},
-    (10, "rdm", "heatbath", 1): {},
-    **{(10, "rdm", "metropolis", k): {} for k in (1, 5, 20)},
-    (10, "cd", "heatbath", 5): {},
-}
+#: Parallel updates: at N = 6 every Rdm/CD case has roots, often several, but Newton reaches them
+#: from few starts (2-8 of 200 random ones for some cases), and which start succeeds depends on
+#: the last bits of the library stack (seed-tuned starts that found a root on one machine failed
+#: on another).  No start is tuned here: every case runs solve(restarts=3) with the library's
+#: globalisation (Newton from theta_ML, continuation from theta0 and from theta_ML), and asserts
+#: what the theory guarantees -- a root whose matched law reproduces the data to 1e-10
+#: (checked with the numba kernels), or a failure reported as such, with every stage named.
+#: Root finding itself is asserted where a root exists by construction (realisable data,
+#: test_parallel_root_of_realisable_data).
 PARALLEL_GRID = [(N, protocol, rule, k) for N in (6, 7, 8, 9, 10) for protocol in ("rdm", "cd")
                  for rule in RULES for k in KS]
-PARALLEL_DEFAULT = ([case for case in PARALLEL_GRID if case[0] == 6]
-                    + [(7, "rdm", "heatbath", 1), (8, "cd", "heatbath", 2),
-                       (9, "rdm", "metropolis", 5), (10, "rdm", "metropolis", 1)])
+#: the four cases reported failing on another machine, and one per protocol x rule at N = 6
+PARALLEL_DEFAULT = [(6, "rdm", "metropolis", 2), (6, "cd", "metropolis", 2),
+                    (6, "cd", "metropolis", 5), (8, "cd", "heatbath", 2),
+                    (6, "rdm", "heatbath", 1), (6, "cd", "heatbath", 1)]
 PARALLEL_SLOW = [case for case in PARALLEL_GRID if case not in PARALLEL_DEFAULT]
 
 
 def check_parallel(N, protocol, rule, k):
-    """Root to 1e-10 with the options of PARALLEL_ROOTS, else solve(restarts=3) fails with a
-    diagnosis (drift to infinity, stall, or max_iter) naming the four starts."""
-    key = (N, protocol, rule, k)
-    if key in PARALLEL_ROOTS:
-        options = dict(PARALLEL_ROOTS[key])
-        if options.get("theta0") == "ml":
-            options["theta0"] = fixed_point.solve(grid_data(protocol, N), None, "eq").theta
-        check_short_run_fixed_point(N, protocol, rule, "parallel", k, **options)
-        return
+    """A root to 1e-10 from solve(restarts=3) with its globalisation, or a reported failure."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotBoltzmannWarning)
         fp = fixed_point.solve(grid_data(protocol, N), k, protocol, rule, "parallel", restarts=3,
                                check=False)
-    mis_k, _ = report(N, protocol, rule, "parallel", k, fp, " (no root from 4 starts; last iterate)")
+    mis_k, mis_eq = report(N, protocol, rule, "parallel", k, fp,
+                           "" if fp.converged else " (no root found; last iterate)")
     print(fp.message)
-    assert not fp.converged and mis_k > 1e-6 and fp.status in ("diverged", "stalled", "max_iter")
+    if fp.converged:
+        assert fp.status == "converged" and fp.residual <= 1e-11 and mis_k <= 1e-10
+        if k <= 2:
+            assert mis_eq > 1e-3
+        return
+    assert fp.status in ("diverged", "stalled", "max_iter") and mis_k > 1e-11
     assert "[and the 3 seeded restarts failed too: " in fp.message
+    assert "[globalisation failed too: Newton from theta_ML: " in fp.message
+    assert "continuation from theta0: " in fp.message
     if fp.status == "diverged":
         assert "Caution, parallel (synchronous) updates" in fp.message
+
+
+@pytest.mark.filterwarnings("ignore::shortrun.numerics.kernels.NotBoltzmannWarning")
+def test_parallel_root_of_realisable_data():
+    """Rdm-2 parallel heat-bath on realisable data -- the exact 2-step law of an SK teacher from
+    uniform p0 -- has the teacher as a root by construction: solve must find a root (to 1e-10,
+    checked with the numba kernels), whatever the last bits (run in the perturbed mode)."""
+    teacher = teachers.sk(6, 0.5, seed=6, field=0.3).model
+    law = kernels.BMKernel(teacher, "heatbath", "parallel").propagate(np.full(64, 1 / 64), 2)
+    fp = fixed_point.solve(teachers.as_data(law), 2, "rdm", "heatbath", "parallel", restarts=3)
+    print(fp.message, f"|theta* - teacher|_inf = {np.max(np.abs(fp.theta - teacher.theta)):.2e}")
+    assert fp.residual <= 1e-11 and mismatches(fp)[0] <= 1e-10
 
 
 @pytest.mark.parametrize("N, protocol, rule, k", PARALLEL_DEFAULT,
@@ -217,7 +205,6 @@ def test_default_grid_covers_every_protocol_rule_scan_and_k():
         short = [c for c in DEFAULT_GRID if c[0] == N and c[1] in ("rdm", "cd")]
         assert {c[3] for c in short} == set(SCANS) and {c[4] for c in short} == set(KS)
         assert {"pcd", "eq"} <= {c[1] for c in DEFAULT_GRID if c[0] == N}
-    assert all(key in PARALLEL_GRID for key in PARALLEL_ROOTS)
 
 
 @pytest.mark.filterwarnings("ignore::shortrun.numerics.kernels.NotBoltzmannWarning")
@@ -230,11 +217,13 @@ def test_parallel_roots_repel_gradient_ascent():
     C(t+1) ≈ J C(t) J): ⟨s_i s_j⟩_data − ⟨s_i s_j⟩_k, which drives J_ij, does not tell the sign of
     J_ij.  (Metropolis has no such symmetry.)"""
     data = grid_data("rdm", 6)
-    fp = fixed_point.solve(data, 1, "rdm", "heatbath", "parallel")
+    # the default start J = 0 is a singular point here (from uniform p0 every dF/dJ vanishes at
+    # J = 0), so Newton needs the restarts and the globalisation
+    fp = fixed_point.solve(data, 1, "rdm", "heatbath", "parallel", restarts=3)
     eig = np.linalg.eigvals(fp.problem.residual_and_jacobian(fp.theta)[1])
     print("real parts of the eigenvalues of dF/dtheta at the root:", np.round(np.sort(eig.real), 3))
     assert fp.residual <= 1e-10 and eig.real.min() < -0.5
-    with pytest.raises(RuntimeError, match="training diverges"):
+    with pytest.raises(RuntimeError, match="training diverged"):
         training.train(data, 1, "rdm", "heatbath", "parallel", lr=0.05, n_steps=20000,
                        theta0=fp.theta + 1e-6, progress=False)
     from shortrun.numerics.models import BoltzmannMachine
@@ -268,7 +257,7 @@ def test_newton_reports_drift_to_infinity():
 @pytest.mark.filterwarnings("ignore::shortrun.numerics.kernels.NotBoltzmannWarning")
 def test_failing_parallel_solve_stops_early_with_a_diagnosis():
     """The audit's slow case, CD-5 heat-bath parallel at N = 6: none of solve's four default
-    starts reaches a root (PARALLEL_ROOTS reaches one from another seed).  Each start now stops
+    starts reaches a root (seeded starts reach one on some machines).  Each start now stops
     once |F| stops falling, with a diagnosis, instead of running max_iter iterations."""
     t = time.perf_counter()
     rs = fixed_point.distinct_roots(grid_data("cd", 6), 5, "cd", "heatbath", "parallel",
@@ -480,13 +469,15 @@ def test_parallel_fixed_points_when_they_exist():
 
 
 def test_pcd_parallel_metropolis_without_unique_stationary_law():
-    """Zero-field data: Newton's default start is h = 0, J = 0, where synchronous Metropolis
-    maps s to -s and has no unique stationary law; Newton reports it instead of raising."""
+    """At h = 0, J = 0 (the default start for zero-field data, given explicitly so that the
+    perturbed mode keeps its exact zeros) synchronous Metropolis maps s to -s and has no unique
+    stationary law; Newton reports it instead of raising."""
     data = teachers.ring(5, 0.3).data()
-    fp = fixed_point.solve(data, 1, "pcd", "metropolis", "parallel", check=False)
+    zero = np.zeros(15)
+    fp = fixed_point.solve(data, 1, "pcd", "metropolis", "parallel", theta0=zero, check=False)
     assert not fp.converged and fp.residual == np.inf and "not unique" in fp.message
     with pytest.raises(RuntimeError, match="not unique"):
-        fixed_point.solve(data, 1, "pcd", "metropolis", "parallel")
+        fixed_point.solve(data, 1, "pcd", "metropolis", "parallel", theta0=zero)
 
 
 def test_validation_errors():
@@ -534,3 +525,50 @@ def test_independent_spins_agree_with_the_theory_module(rule, scan):
         fp = fixed_point.solve(data, k, "rdm", rule, scan, mask="fields")
         h = independent.field_fixed_point(mD, k, rule, scan, N=N)
         assert np.max(np.abs(fp.theta[:N] - h)) <= 1e-9, (k, fp.theta[:N], h)
+
+
+def test_homotopy_reaches_the_root_or_reports_divergence():
+    """The continuation of solve's globalisation, on its own: from the default start it reaches
+    the root Newton finds (Rdm-2, N = 5; the same root to 1e-9), and where no finite root exists
+    ((S2): N = 8, m_D = tanh 0.8, k = 1, fields only) its path runs off to infinity and it says
+    so instead of returning a point."""
+    from shortrun.numerics.models import BoltzmannMachine
+    prob = fixed_point.problem(grid_data("rdm", 5), 2, "rdm")
+    ref = fixed_point.newton(prob)
+    hp = fixed_point.homotopy(prob)
+    print(hp.message)
+    assert ref.converged and hp.converged and hp.residual <= 1e-11
+    assert np.max(np.abs(hp.theta - ref.theta)) <= 1e-9
+    N = 8
+    data = teachers.exact_data(BoltzmannMachine(np.full(N, 0.8), np.zeros((N, N))))
+    bad = fixed_point.homotopy(fixed_point.problem(data, 1, "rdm", mask="fields"))
+    print(bad.message)
+    assert not bad.converged and bad.status == "diverged"
+    assert "the continuation path from theta0 to the data " in bad.message
+    assert "no finite fixed point theta* of (G5) seems to exist" in bad.message
+
+
+def test_perturbed_mode(monkeypatch):
+    """SHORTRUN_PERTURB moves laws and Newton starts by a relative amount (zeros kept, laws
+    normalised), reproducibly per seed; unset it changes nothing; a bad value is refused."""
+    from shortrun.numerics.core import perturb
+    p = np.array([0.5, 0.0, 0.25, 0.25])
+    theta = np.array([0.0, 1.0, -2.0])
+    monkeypatch.delenv(perturb.ENV, raising=False)
+    assert perturb.law(p, "p0") is p and perturb.vector(theta, "theta0") is theta
+    monkeypatch.setenv(perturb.ENV, "1e-14")
+    q, t = perturb.law(p, "p0"), perturb.vector(theta, "theta0")
+    assert q[1] == 0 and t[0] == 0 and abs(q.sum() - 1) <= 4 * exact_tol(2, 1.0)
+    assert 0 < np.max(np.abs(q - p) / np.where(p > 0, p, 1)) <= 3e-14
+    assert 0 < np.max(np.abs(t - theta)) <= 2e-14
+    assert np.array_equal(perturb.law(p, "p0"), q)               # reproducible
+    monkeypatch.setenv(perturb.SEED_ENV, "7")
+    assert not np.array_equal(perturb.law(p, "p0"), q)           # another "machine"
+    prob = fixed_point.problem(grid_data("rdm", 3), 1, "rdm")
+    assert 0 < np.max(np.abs(prob.data.p - grid_data("rdm", 3).p)) <= 1e-14
+    for bad, var in (("x", perturb.ENV), ("-1e-14", perturb.ENV), ("0.1", perturb.ENV),
+                     ("-3", perturb.SEED_ENV)):
+        monkeypatch.setenv(var, bad)
+        with pytest.raises(ValueError, match=var):
+            perturb.law(p, "p0") if var == perturb.ENV else perturb.seed()
+        monkeypatch.setenv(var, "1e-14" if var == perturb.ENV else "0")

@@ -127,3 +127,36 @@ def test_absent_pairs_of_a_lattice_teacher_count_as_spurious():
 def test_bad_input(kw, match):
     with pytest.raises(ValueError, match=match):
         ia.spectrum(**kw)
+
+
+def test_a_law_must_be_one_normalised_vector():
+    """An unnormalised p (0.25 on 8 states) is refused with the sum and both fixes, whereas the
+    same weights as log_p give the spectrum of the normalised law except K_∅; a (4, 2) array is
+    refused for its shape, not its positivity; a law normalised to round-off passes."""
+    with pytest.raises(ValueError, match=r"p sums to 2\.0, not 1 \(tolerance 1e-09\).*"
+                                         r"p / p\.sum\(\).*log_p=np\.log\(p\)"):
+        ia.spectrum(np.full(8, 0.25))
+    K = ia.spectrum(log_p=np.log(np.full(8, 0.25)))
+    np.testing.assert_array_equal(K[1:], ia.spectrum(np.full(8, 0.125))[1:])
+    assert K[0] == np.log(0.25)
+    with pytest.raises(ValueError, match=r"p has shape \(4, 2\); it must be one law"):
+        ia.spectrum(np.full((4, 2), 0.125))
+    p = random_distribution(5, seed=2)
+    K, K_off = ia.spectrum(p), ia.spectrum(p * (1 + 1e-12))   # off by 1e-12 <= 1e-9: accepted
+    np.testing.assert_allclose(K_off[1:], K[1:], rtol=0, atol=1e-14)  # log(1+δ) is in K_∅ only
+    assert abs(K_off[0] - K[0] - np.log1p(1e-12)) < 1e-14
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: ia.order_weights([0, np.nan, 1, 1]), "K contains NaN or inf"),
+    (lambda: ia.order_weights(np.ones((2, 4))), r"K has shape \(2, 4\); pass one spectrum"),
+    (lambda: ia.order_weights(np.ones(6)), "K has 6 entries; it must have length 2\\^N"),
+    (lambda: ia.spurious_weights(np.ones(8), np.ones(4)),
+     r"K and K_ref must be spectra of the same N spins.*shapes \(8,\) and \(4,\)"),
+    (lambda: ia.error_weights(np.ones(8), np.ones(16)),
+     r"K and K_ref must be spectra of the same N spins.*shapes \(8,\) and \(16,\)"),
+    (lambda: ia.error_weights(np.ones(8), [0, 1, 2, np.inf, 4, 5, 6, 7]), "K_ref contains NaN"),
+])
+def test_bad_spectra_are_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

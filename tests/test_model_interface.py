@@ -142,3 +142,35 @@ def test_a_huge_number_of_steps_stops_at_the_fixed_vector():
     K = kernels.BMKernel(model, "heatbath", "sequential")
     np.testing.assert_array_equal(K.apply(p), p)
     np.testing.assert_allclose(p, model.boltzmann(), rtol=0, atol=1e-15)
+
+
+def test_rule_and_scan_default_to_the_models_own():
+    """Every public function that takes rule/scan leaves them to the model (None), and solve and
+    distinct_roots share one default spread of their seeded starts."""
+    import inspect
+
+    from shortrun.numerics.analysis import diagnostics, memory
+    from shortrun.numerics.training.problem import problem as make_problem
+
+    funcs = (training.train, make_problem, fixed_point.solve, fixed_point.distinct_roots,
+             monte_carlo.train, kernels.law, kernels.kernel, kernels.law_tangent,
+             kernels.stationary_tangent, sampling.sample, diagnostics.memory_curve,
+             diagnostics.mixing_time, diagnostics.mixing_times, memory.sampled_memory_curve,
+             memory.autocorrelation_time)
+    for f in funcs:
+        params = inspect.signature(f).parameters
+        assert (params["rule"].default, params["scan"].default) == (None, None), f.__qualname__
+    scales = {inspect.signature(f).parameters["scale"].default
+              for f in (fixed_point.solve, fixed_point.distinct_roots)}
+    assert scales == {fixed_point.START_SCALE}
+
+
+def test_an_rbm_trains_and_solves_without_naming_its_scan():
+    from shortrun.numerics.models import RBM
+
+    rbm = RBM.random(3, 1, seed=0)
+    data = teachers.Data.from_distribution(np.array(RBM.random(3, 1, seed=1).boltzmann()))
+    res = training.train(data, 2, model=rbm, n_steps=2, tol=0.0)
+    assert (res.problem.rule, res.problem.scan) == ("heatbath", "alternating")
+    fp = fixed_point.solve(data, 2, model=rbm, theta0=RBM.random(3, 1, seed=1).theta, tol=1e-10)
+    assert fp.problem.scan == "alternating" and fp.residual <= 1e-10

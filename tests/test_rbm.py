@@ -152,6 +152,9 @@ def test_theta_order_and_parameter_names():
     (lambda: RBM(np.zeros(3) + 1j, np.zeros(2), np.zeros((3, 2))), "a has complex entries"),
     (lambda: RBM(np.zeros(3), np.zeros(2), "w"), "W='w' is text"),
     (lambda: RBM.from_theta(np.zeros(7), 3, 2), "11 entries"),
+    (lambda: RBM(np.zeros(3), np.zeros(2), np.full((3, 2), 1e308)), "a, b and W are so large"),
+    (lambda: RBM(np.full(3, 1e308), np.zeros(2), np.zeros((3, 2))), "energies reach inf"),
+    (lambda: RBM.from_theta(np.full(11, 1e299), 3, 2), r"energies reach 1\.1e\+300.*rescale"),
     (lambda: RBM.zeros(21, 2).boltzmann(), "N_v <= 20"),
     (lambda: RBM.zeros(2, 21).hidden_marginal(), "N_h <= 20"),
     (lambda: RBM.zeros(30, 30).log_partition(), r"min\(N_v, N_h\) <= 24"),
@@ -167,6 +170,25 @@ def test_theta_order_and_parameter_names():
 def test_bad_input_is_refused_with_the_fix(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_energies_up_to_the_shared_bound_are_exact_and_beyond_it_refused():
+    """The RBM refuses an energy scale Σ|a| + Σ|b| + Σ|W| >= 1e300 with the Boltzmann machine's
+    own check and message (beyond it its law was NaN and log Z inf); just below the bound the
+    marginal and log Z are finite and exact: with a = (3, -3)·1e299, b = 1e299, W = (1e299, 0)ᵀ,
+    -F(v) = a·v + softplus(b + Wᵀv) is 5e299 at v = (1, 0) and at most 2e299 elsewhere, so
+    p(v) = δ_{v,(1,0)} (state index 1) and log Z = 5e299 (to a relative eps)."""
+    m = RBM(np.array([3e299, -3e299]), np.array([1e299]), np.array([[1e299], [0.0]]))
+    assert np.array_equal(m.boltzmann(), [0.0, 1.0, 0.0, 0.0])
+    assert abs(m.log_partition() - 5e299) <= np.finfo(float).eps * 5e299
+    assert np.array_equal(joint(m)[0].sum(axis=1), m.boltzmann())  # the brute-force sum too
+    with pytest.raises(ValueError) as rbm_err:
+        RBM(np.array([6e299, 0.0]), np.array([0.0]), np.array([[4e299], [0.0]]))
+    with pytest.raises(ValueError) as bm_err:
+        models.BoltzmannMachine(np.array([1e300, 0.0]), np.zeros((2, 2)))
+    for err, names in ((rbm_err, "a, b and W"), (bm_err, "h and J")):
+        assert str(err.value) == (f"{names} are so large that energies reach 1e+300, beyond what "
+                                  "float64 represents safely (1e+300); rescale the parameters.")
 
 
 # ------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import functools
 
 import numpy as np
 import pytest
+from conftest import mc_gradients
 
 from shortrun.numerics import kernels, models, training
 from shortrun.numerics.data import teachers
@@ -91,9 +92,8 @@ def test_monte_carlo_gradient_vanishes_at_the_exact_fixed_point():
                            theta0=warm_start("rdm", 1), tol=1e-11, progress=False)
     zs = []
     for theta in (fp.theta, fp.theta + 0.2 * TEMPLATE.param_groups()["weights"]):
-        run = monte_carlo.train(DATA, 1, "rdm", scan="alternating", model=TEMPLATE, lr=0.0,
-                                n_chains=4000, n_steps=60, seed=4, theta0=theta)
-        G = run.history.grad
+        G = mc_gradients(TEMPLATE.with_theta(theta), DATA.p, 1, "heatbath", "alternating",
+                         n_chains=4000, n_draws=60, seed=4)
         zs.append(G.mean(axis=0) / (G.std(axis=0, ddof=1) / np.sqrt(len(G))))
     assert np.all(np.abs(zs[0]) < N_SIGMA), zs[0]
     assert np.max(np.abs(zs[1])) > 4 * N_SIGMA
@@ -158,3 +158,61 @@ def test_monte_carlo_rbm_training_does_not_depend_on_the_thread_count():
         numba.set_num_threads(old)
     np.testing.assert_array_equal(runs[0].theta, runs[1].theta)
     np.testing.assert_array_equal(runs[0].chains, runs[1].chains)
+
+
+def test_identical_hidden_units_stay_identical_under_every_gradient():
+    """Why a symmetric start is refused: hidden units 0 and 1 with equal b and equal columns of W
+    (unit 2 differs) get equal exact gradients (G4) for every protocol and equal Monte Carlo
+    gradients (bit for bit: the same operations on the same numbers), so no update separates
+    them; unit 2's gradient differs, so the comparison can fail."""
+    g = np.random.default_rng(3)
+    col = g.normal(0.0, 0.5, 5)
+    W = np.stack([col, col, g.normal(0.0, 0.5, 5)], axis=1)
+    m = models.RBM(g.normal(0.0, 0.3, 5), np.array([0.2, 0.2, -0.1]), W)
+    assert m.identical_hidden_units() == [[0, 1]]
+
+    def per_unit(grad):  # (b_alpha, W[:, alpha]) for each hidden unit
+        return np.vstack([grad[5:8][None, :], grad[8:].reshape(5, 3)]).T
+
+    for protocol, k in CASES:
+        prob = training.problem(DATA, k, protocol, "heatbath", "alternating", model=m)
+        neg = prob.negative_law(m, prob.p0)
+        units = per_unit(m.stats(DATA.p) - m.stats(neg))
+        assert np.array_equal(units[0], units[1]) and not np.allclose(units[0], units[2])
+    draws = mc_gradients(m, DATA.p, 1, "heatbath", "alternating", n_chains=50, n_draws=3, seed=0)
+    for G in draws:
+        assert np.array_equal(per_unit(G)[0], per_unit(G)[1])
+
+
+@pytest.mark.parametrize("trainer", ["exact", "monte_carlo"])
+def test_a_start_with_identical_hidden_units_is_refused(trainer):
+    """RBM.zeros (and theta0=None, which starts at zero) would train as an RBM with one hidden
+    unit without a word: both trainers refuse it, naming theta0, the units and RBM.random; a
+    start whose identical units the mask freezes, a single hidden unit, and units that the mask
+    trains differently are accepted."""
+    train = functools.partial(training.train, progress=False) if trainer == "exact" else \
+        functools.partial(monte_carlo.train, n_chains=20, seed=0)
+    train = functools.partial(train, DATA, 1, "rdm", scan="alternating", lr=0.1, n_steps=2)
+    zeros = models.RBM.zeros(5, 3)
+    for theta0 in (None, zeros.theta, zeros):
+        with pytest.raises(ValueError, match=r"theta0 has identical hidden units \[\[0, 1, 2\]\].*"
+                                             r"one with 1 hidden unit instead of 3.*"
+                                             r"theta0=RBM\.random\(5, 3, seed=0, scale=0\.1\)"):
+            train(model=zeros, theta0=theta0)
+    half = zeros.theta.copy()
+    half[5 + 3 + 3 * 0 + 2] = 0.1     # W[0, 2]: unit 2 differs, units 0 and 1 stay identical
+    with pytest.raises(ValueError, match=r"identical hidden units \[\[0, 1\]\].*one with 2 hidden "
+                                         r"units instead of 3"):
+        train(model=zeros, theta0=half)
+    train(model=zeros, theta0=zeros, mask="visible_fields")
+    train(model=models.RBM.zeros(5, 1), theta0=None)
+    mask = np.ones(zeros.n_params, bool)
+    mask[5 + 3 + 3 * np.arange(5) + 1] = False    # columns 1 and 2 of W frozen: units 1 and 2
+    mask[5 + 3 + 3 * np.arange(5) + 2] = False    # (only b trained) stay identical
+    with pytest.raises(ValueError, match=r"identical hidden units \[\[1, 2\]\]"):
+        train(model=zeros, theta0=zeros, mask=mask)
+    mask[5 + 1] = False                           # b_1 frozen, b_2 trained: all three differ
+    assert train(model=zeros, theta0=zeros, mask=mask).steps == 2
+    exact = train(model=models.RBM.random(5, 3, seed=0, scale=0.1), theta0=None,
+                  mask="visible_fields")
+    assert exact.steps == 2

@@ -94,3 +94,19 @@ def test_unstable_step_and_runaway_chains_are_refused_not_nan():
         sampling.sample_ula(np.diag([3.0, 0.5]), [1.0, 0.0], 0.0, 1.0, 2000, 1.0)
     with pytest.raises(ValueError, match=r"overflow float64 within k=20000.*concave"):
         sampling.sample_ula(np.diag([-3.0, 0.5]), [1.0, 0.0], 0.0, 1.0, 20000, 0.1, n_chains=10)
+
+
+def test_overflow_with_a_stable_step_blames_the_scale_not_concavity():
+    """A stable step (spec(eta A) = {0.1}) with a field near the float64 limit: the chains leave
+    float64, the message names the inputs to rescale instead of a concave direction (A has none);
+    NaN inputs are refused up front."""
+    with pytest.raises(ValueError, match=r"overflow float64 within k=5 steps although the step is "
+                                         r"stable: h, mu0, Sigma0 or sigma2 .* rescale"):
+        sampling.sample_ula(0.1 * np.eye(2), [1.7e308, 0.0], 0.0, 1.0, 5, 1.0, n_chains=4)
+    for kwargs, name in [(dict(A=np.diag([np.nan, 1.0])), "A"), (dict(h=[np.nan, 0.0]), "h"),
+                         (dict(mu0=[0.0, np.inf]), "mu0"), (dict(Sigma0=np.nan), "Sigma0")]:
+        args = dict(A=np.eye(2), h=np.zeros(2), mu0=np.zeros(2), Sigma0=np.eye(2), k=3, eta=0.1,
+                    n_chains=5)
+        args.update(kwargs)
+        with pytest.raises(ValueError, match=rf"{name}.*NaN"):
+            sampling.sample_ula(**args)

@@ -1,7 +1,7 @@
 """Spectral decomposition (G3): eigen-structure, coefficients, relaxation times."""
 import numpy as np
 import pytest
-from conftest import RULES, exact_tol, random_bm, random_distribution
+from conftest import EPS, RULES, exact_tol, random_bm, random_distribution
 
 from shortrun.numerics import kernels
 
@@ -124,29 +124,36 @@ def test_spectral_propagate_rejects_fractional_k_with_negative_eigenvalues():
 def test_every_timescale_and_phase_against_plain_eigvals(scan):
     """Every eigenvalue, κ_α = −1/ln|λ_α| (discrete) or −1/Re μ_α (continuous) and arg λ_α,
     against numpy.linalg.eigvals of the dense matrix (an independent LAPACK route, no
-    symmetrisation).  κ is compared where |λ| > 1e-6 (below, an absolute eigenvalue error of
-    1e-16 moves κ = −1/ln|λ| by more than 1e-9 relative)."""
+    symmetrisation).  Each eigenvalue may differ between the two routes by twice its first-order
+    rounding bound 16 n ε κ_α ‖U‖ (κ_α = Spectrum.eigenvalue_conditions), and κ (or 1/|Re μ|)
+    by that bound propagated through −1/ln|λ|; the two spectra are matched by a minimum-cost
+    assignment (no rounding of sort keys, which could split a tie differently on another
+    machine).  Timescales are compared where |λ| > 1e-6."""
+    from scipy.optimize import linear_sum_assignment
     model = random_bm(5, seed=4)
     K = kernels.BMKernel(model, "metropolis", scan)
+    U = K.dense()
     S = spectral.decompose(K)
-    lam = np.linalg.eigvals(K.dense())
-    # each computed eigenvalue matches a distinct plain one (sorted by modulus, then phase)
-    key = (lambda z: np.lexsort((np.round(np.angle(z), 6), np.round(np.abs(z), 9))))
-    np.testing.assert_allclose(S.eigenvalues[key(S.eigenvalues)], lam[key(lam)], rtol=0,
-                               atol=1e-11)
+    lam = np.linalg.eigvals(U)
+    row, col = linear_sum_assignment(np.abs(S.eigenvalues[:, None] - lam[None, :]))
+    mine, plain = S.eigenvalues[row], lam[col]
+    bound = 2 * 16 * len(lam) * EPS * S.eigenvalue_conditions[row] * np.linalg.norm(U, 2)
+    print(f"largest eigenvalue difference / bound: {np.max(np.abs(mine - plain) / bound):.2g}")
+    assert np.all(np.abs(mine - plain) <= bound)
     if scan == "continuous":
-        slow = lam.real < -1e-12
-        ref = -1.0 / lam.real[slow]
-        got = S.timescales[np.isfinite(S.timescales)]
+        slow = (plain.real < -1e-12) & (np.abs(plain.real) > bound)
+        got, ref = S.timescales[row][slow], -1.0 / plain.real[slow]
+        rel = bound[slow] / (np.abs(plain.real[slow]) - bound[slow])
     else:
-        slow = (np.abs(lam) > 1e-6) & (np.abs(lam) < 1 - 1e-12)
-        ref = -1.0 / np.log(np.abs(lam[slow]))
-        mod = np.abs(S.eigenvalues)
-        got = S.timescales[(mod > 1e-6) & (mod < 1 - 1e-12)]
+        mod = np.abs(plain)
+        slow = (mod > 1e-6) & (mod < 1 - 1e-12)
+        got = S.timescales[row][slow]
+        ref = -1.0 / np.log(mod[slow])
+        rel = bound[slow] / ((mod[slow] - bound[slow]) * np.abs(np.log(mod[slow] + bound[slow])))
         np.testing.assert_allclose(np.exp(1j * S.phases) * np.abs(S.eigenvalues), S.eigenvalues,
                                    rtol=0, atol=1e-14)
         assert np.all(np.diff(np.abs(S.eigenvalues)) <= 1e-12)      # slowest first
-    np.testing.assert_allclose(np.sort(got), np.sort(ref), rtol=1e-9)
+    assert np.all(np.abs(got - ref) <= rel * np.abs(ref))
 
 
 def test_stationary_from_dense_refuses_a_chain_with_several_closed_classes():
@@ -159,3 +166,24 @@ def test_stationary_from_dense_refuses_a_chain_with_several_closed_classes():
     with pytest.raises(spectral.NonUniqueStationaryError, match="2 closed classes"):
         spectral.stationary_from_dense(U)
     assert issubclass(kernels.NonUniqueStationaryError, ValueError)
+
+
+@pytest.mark.parametrize("scan", ["random", "sequential", "parallel", "continuous"])
+def test_error_bound_from_the_condition_of_the_route(scan):
+    """Spectrum.route_condition is the 2-norm condition number of the eigenvector matrix the
+    route inverts (for the symmetric route D^{1/2} V, V orthogonal: sqrt(max pi / min pi)),
+    and Spectrum.error_bound(t) = 16 n eps kappa (1 + t rho) bounds the spectral route against
+    repeated application / expm (docs of error_bound)."""
+    from scipy.linalg import expm
+    model = random_bm(5, seed=4)
+    K = kernels.BMKernel(model, "metropolis", scan)
+    S = spectral.decompose(K)
+    U = K.dense()
+    assert S.route_condition == pytest.approx(np.linalg.cond(S.right), rel=1e-8)
+    assert (S.route_condition == S.condition) != S.reversible
+    p0 = random_distribution(5, 2)
+    for t in (1, 3):
+        ref = expm(t * U) @ p0 if scan == "continuous" else np.linalg.matrix_power(U, t) @ p0
+        err = np.max(np.abs(S.propagate(p0, t) - ref))
+        print(f"{scan} t={t}: error {err:.2g}, bound {S.error_bound(t):.2g}")
+        assert err <= S.error_bound(t)

@@ -9,6 +9,7 @@ recomputed" is checked across processes.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -232,6 +234,141 @@ def bad_result_cell(kind):
     if kind == "object":
         return {"a": np.array([None])}
     return {"pair": (1, np.float64(2.5))}
+
+
+# ---------------------------------------------------------------------------------------------
+# bad cache files and bad arguments: recomputed with a warning, or refused before any cell runs
+# ---------------------------------------------------------------------------------------------
+def square_cell(x, marks):
+    """A cell whose result holds no array (cached as JSON); one marker file per call."""
+    Path(marks, f"{x}.{os.getpid()}.{uuid.uuid4().hex}").touch()
+    return {"y": x * x, "half": x / 2}
+
+
+def _cached_once(tmp_path, cell, x):
+    """``(marks, grid, table, path)`` of a one-cell sweep run once into ``tmp_path/c``."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    grid = sweeps.grid(x=[x], marks=[str(marks)])
+    table = sweeps.run(cell, grid, cache_dir=tmp_path / "c", progress=False)
+    (path,) = (tmp_path / "c" / cache.cell_name(cell)).iterdir()
+    return marks, grid, table, path
+
+
+def test_hand_edited_json_cell_fails_its_checksum_and_is_recomputed(tmp_path):
+    marks, grid, first, path = _cached_once(tmp_path, square_cell, 6)
+    assert path.suffix == ".json"
+    text = path.read_text()
+    assert '"y": 36' in text and '"checksum": "' in text
+    for edit in ('"y": 37', '"y": 36.0'):                  # another value; another type
+        path.write_text(text.replace('"y": 36', edit))
+        with pytest.warns(cache.CacheWarning, match=r"(?s)fails its checksum.*recomputed"):
+            again = sweeps.run(square_cell, grid, cache_dir=tmp_path / "c", progress=False)
+        assert again.rows[0]["y"] == 36 and type(again.rows[0]["y"]) is int
+        same_bits(first, again)
+    assert calls(marks) == 3
+    assert json.loads(path.read_text())["result"] == {"y": 36, "half": 3.0}   # overwritten
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # a good cell: read, no warning
+        sweeps.run(square_cell, grid, cache_dir=tmp_path / "c", progress=False)
+    assert calls(marks) == 3
+
+
+def _corrupt(path, how):
+    raw = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(raw[:len(raw) // 2])
+    elif how == "garbage":
+        path.write_bytes(b"not a zip archive at all")
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "flipped_bit":   # one bit of the array bytes (the first float of v, x / 7)
+        at = raw.index(np.float64(2 / 7).tobytes())
+        path.write_bytes(raw[:at] + bytes([raw[at] ^ 1]) + raw[at + 1:])
+    else:                        # re-saved by hand, a valid archive with one value changed
+        with np.load(io.BytesIO(raw)) as z:
+            members = {n: z[n] for n in z.files}
+        members["arr_0"] = members["arr_0"] + 1.0
+        with open(path, "wb") as f:
+            np.savez(f, **members)
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage", "empty", "flipped_bit", "edited"])
+def test_corrupted_npz_cell_is_recomputed(tmp_path, how):
+    marks, grid, first, path = _cached_once(tmp_path, marked_cell, 2)
+    assert path.suffix == ".npz"
+    good = path.read_bytes()
+    _corrupt(path, how)
+    why = "fails its checksum" if how == "edited" else "(cannot be read|fails its checksum)"
+    with pytest.warns(cache.CacheWarning, match=f"{why}.*recomputed"):
+        again = sweeps.run(marked_cell, grid, cache_dir=tmp_path / "c", progress=False)
+    assert calls(marks) == 2
+    same_bits(first, again)
+    with np.load(path) as z, np.load(io.BytesIO(good)) as g:   # the file is a good cell again
+        assert sorted(z.files) == sorted(g.files)
+        assert all(z[n].tobytes() == g[n].tobytes() for n in g.files if n.startswith("arr_"))
+
+
+def test_cells_of_the_older_layout_are_recomputed_silently(tmp_path):
+    """A cell written before the checksum (format 1) is not trusted, and not warned about."""
+    marks, grid, _, path = _cached_once(tmp_path, square_cell, 3)
+    doc = json.loads(path.read_text())
+    del doc["checksum"]
+    doc.update(format=1, result={"y": 10, "half": 1.5})
+    path.write_text(json.dumps(doc))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = sweeps.run(square_cell, grid, cache_dir=tmp_path / "c", progress=False)
+    assert table.rows[0]["y"] == 9 and calls(marks) == 2
+
+
+@pytest.mark.parametrize("address, match", [
+    ("tcp://", "has no host"), ("tcp://10.0.0.5", "needs a port"),
+    ("tcp://10.0.0.5:0", "needs a port"), ("tcp://10.0.0.5:70000", "needs a port"),
+    ("tcp://10.0.0.5:x", "needs a port"), ("tcp://10.0.0.5:8786/x", "needs a port"),
+    ("foo://10.0.0.5:8786", "unknown protocol 'foo'"), ("://h:1", "unknown protocol"),
+])
+def test_malformed_scheduler_address_is_refused_before_any_cell(tmp_path, address, match):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    with pytest.raises(ValueError, match=f"scheduler=.*{match}.*tcp://10.0.0.5:8786"):
+        sweeps.run(square_cell, sweeps.grid(x=[1], marks=[str(marks)]), cache_dir=tmp_path,
+                   scheduler=address, progress=False)
+    assert calls(marks) == 0
+
+
+def test_unreachable_scheduler_fails_at_once(tmp_path):
+    """A refused connection is reported by a plain TCP probe, not after Dask's 20 s timeout."""
+    import socket
+
+    with socket.socket() as s:                       # a port nobody listens on (just freed)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    with pytest.raises(RuntimeError, match=r"cannot reach a Dask scheduler there "
+                                            r"\(ConnectionRefusedError"):   # the probe's error
+        sweeps.run(square_cell, sweeps.grid(x=[1], marks=[str(marks)]), cache_dir=tmp_path,
+                   scheduler=f"tcp://127.0.0.1:{port}", progress=False)
+    assert calls(marks) == 0
+
+
+def test_cache_dir_that_is_a_file_is_refused(tmp_path):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    grid = sweeps.grid(x=[1], marks=[str(marks)])
+    for where, match in [(afile, "is a file, not a folder"),
+                         (afile / "sub", "lies under .*afile, which is a file"),
+                         (3, "must be a folder path")]:
+        with pytest.raises(ValueError, match=f"cache_dir=.*{match}"):
+            sweeps.run(square_cell, grid, cache_dir=where, progress=False)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "sweep").write_text("x")        # the sweep's sub-folder is a file
+    with pytest.raises(ValueError, match="cache_dir/name=.*is a file"):
+        sweeps.run(square_cell, grid, cache_dir=tmp_path / "c", name="sweep", progress=False)
+    assert calls(marks) == 0 and afile.read_text() == "x"
 
 
 # ---------------------------------------------------------------------------------------------

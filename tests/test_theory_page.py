@@ -4,11 +4,11 @@ exists."""
 from __future__ import annotations
 
 import ast
-import importlib
 import re
 from pathlib import Path
 
 import pytest
+from conftest import resolve_dotted as _resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "theory.md"
@@ -60,22 +60,8 @@ def test_every_tag_has_one_heading():
     assert len(tags) == len(set(tags)), sorted(t for t in tags if tags.count(t) > 1)
     expected = {"G1", "G2", "G3", "G4", "G5", "U1", "U2", "Ga", "Gb", "Gc", "Gd", "Ge", "Gm", "S1", "S2",
                 "Ia", "Ib", "Ic", "M1", "M2", "R1", "R2", "R3", "P1", "P2", "P3", "P4", "W1", "E1", "E2", "E3",
-                "E4", "L1"}
+                "E4", "L1", "L2"}
     assert set(tags) == expected
-
-
-def _resolve(dotted):
-    """Import the longest importable module prefix of ``dotted`` and get the rest as attributes."""
-    parts = dotted.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for attr in parts[cut:]:
-            obj = getattr(obj, attr)  # AttributeError: the name does not exist
-        return obj
-    raise ImportError(dotted)
 
 
 def _names_on_page():

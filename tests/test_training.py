@@ -180,3 +180,35 @@ def test_too_large_learning_rate_is_not_called_divergence():
     res = training.train(data, 2, "rdm", lr=20.0, n_steps=300)
     assert not res.converged and "learning rate (lr=20) may be too large" in res.message
     assert np.all(np.isfinite(res.history.theta))
+
+
+@pytest.mark.parametrize("trainer", ["exact", "monte_carlo"])
+@pytest.mark.parametrize("lr", [0, 0.0, np.float64(0.0)])
+def test_a_learning_rate_of_zero_is_refused_by_both_trainers(trainer, lr):
+    """lr = 0 would return θ0 unchanged (and call lr "too large"): both trainers refuse it,
+    naming lr and a value that works."""
+    train = training.train if trainer == "exact" else training.monte_carlo.train
+    with pytest.raises(ValueError, match=r"lr=.* must be a finite learning rate > 0, such as 0\.1"):
+        train(sk_data(4), 2, lr=lr, n_steps=3)
+
+
+@pytest.mark.parametrize("trainer", ["exact", "monte_carlo"])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_start_beyond_theta_max_is_blamed_on_theta0(trainer, sign):
+    """θ0 = ±500 (theta_max = 50) names theta0, the parameter, theta_max and the two fixes,
+    instead of calling it a missing fixed point; a start just inside the bound trains; an
+    out-of-bound entry that the mask freezes is no divergence."""
+    train = training.train if trainer == "exact" else training.monte_carlo.train
+    data = sk_data(4)
+    P = 4 + 6
+    with pytest.raises(ValueError, match=r"theta0 has h\[0\] = -?500, beyond theta_max = 50.*"
+                                         r"raise theta_max above 500"):
+        train(data, 2, theta0=np.full(P, sign * 500.0), n_steps=3)
+    theta0 = np.zeros(P)
+    theta0[7] = sign * 500.0
+    with pytest.raises(ValueError, match=r"theta0 has J\[1,2\] = .*beyond theta_max"):
+        train(data, 2, theta0=theta0, n_steps=3)
+    frozen = train(data, 2, theta0=theta0, mask="fields", lr=0.1, n_steps=3)
+    assert frozen.theta[7] == sign * 500.0
+    inside = train(data, 2, theta0=np.full(P, sign * 0.5), theta_max=0.6, lr=0.01, n_steps=1)
+    assert np.all(np.isfinite(inside.theta))

@@ -110,3 +110,24 @@ def test_equilibrium_stats_and_coupling_error_validation():
     assert np.allclose(diagnostics.equilibrium_stats(model), 0)
     with pytest.raises(ValueError, match="N="):
         diagnostics.coupling_error(model, teachers.ring(5, 0.1))
+
+
+def test_diagnostics_work_on_another_model_and_name_what_it_lacks():
+    """An RBM meets the model contract: mixing_time, equilibrium_stats and memory_curve use its
+    own kernel (alternating Gibbs) and statistics, checked against the dense spectrum of its
+    visible chain and the exact laws; the coupling diagnostics, which need pairwise couplings J,
+    say so; a theta that is text is named."""
+    from shortrun.numerics.models import RBM
+    rbm = RBM.random(3, 2, seed=0)
+    U = kernels.kernel(rbm, "heatbath", "alternating")
+    lam = np.sort(np.abs(np.linalg.eigvals(U.dense())))[::-1]
+    assert diagnostics.mixing_time(rbm) == pytest.approx(-1 / np.log(lam[1]), rel=1e-10)
+    np.testing.assert_array_equal(diagnostics.equilibrium_stats(rbm), rbm.stats(rbm.boltzmann()))
+    data = teachers.Data.from_distribution(np.ones(8) / 8)
+    curve = diagnostics.memory_curve(rbm, "uniform", [0, 2], data)
+    dense = np.linalg.matrix_power(U.dense(), 2) @ (np.ones(8) / 8)
+    np.testing.assert_allclose(curve.stats[1], rbm.stats(dense), rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="coupling_error needs a model with pairwise couplings J"):
+        diagnostics.coupling_error(rbm, teachers.ring(3, 0.1))
+    with pytest.raises(ValueError, match="model='x' is text"):
+        diagnostics.mixing_time("x")

@@ -1,1 +1,1 @@
-"""Layer 6: diagnostics of trained machines (memory curves, coupling errors, mixing times)."""
+"""Layer 7: diagnostics of trained machines (memory curves, coupling errors, mixing times)."""

@@ -10,7 +10,12 @@ r"""What a trained θ* does: memory curve, equilibrium mismatch, coupling errors
   (:func:`kl_divergence`) for q = :math:`p_{\theta^*}` and q = p(k, p0).
 * The mixing time τ(θ) = κ_1 of the kernel (G3) (:func:`mixing_time`).
 
-Kernels are column-stochastic (``U[x', x] = P(x -> x')``).
+Every function works on any model that meets the model contract
+(:mod:`shortrun.numerics.models.base`: θ, its statistics φ_θ, its Gibbs law, a registered exact
+kernel); ``rule=None`` / ``scan=None`` mean the model's own update.  A raw θ vector is read as a
+Boltzmann machine's (``concat(h, J[iu])``).  The coupling diagnostics need pairwise couplings
+``J`` (shape (N, N, ...)) and say so otherwise.  Kernels are column-stochastic
+(``U[x', x] = P(x -> x')``).
 """
 from __future__ import annotations
 
@@ -18,39 +23,44 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shortrun.numerics.kernels.boltzmann import BMKernel
+from shortrun.conventions import check_distribution, check_real
+from shortrun.numerics.kernels import kernel
+from shortrun.numerics.kernels.spectral import decompose
+from shortrun.numerics.models.base import Model
 from shortrun.numerics.models.boltzmann import BoltzmannMachine
-from shortrun.numerics.core.moments import stats
-from shortrun.conventions import check_distribution
 
 
 def _as_model(model_or_theta, N=None):
-    if isinstance(model_or_theta, BoltzmannMachine):
+    """A model as given, or a Boltzmann machine from its θ vector."""
+    if isinstance(model_or_theta, Model):
         return model_or_theta
-    theta = np.asarray(model_or_theta, float)
+    theta = check_real(model_or_theta, "model")
     if N is None:
         # P = N(N+1)/2  ->  N = (sqrt(8P + 1) - 1)/2
         N = int(round((np.sqrt(8 * theta.size + 1) - 1) / 2))
     return BoltzmannMachine.from_theta(theta, N)
 
 
-def mixing_time(model, rule="heatbath", scan="random"):
-    r"""τ(θ) = κ_1 = −1/ln|λ_1| of the kernel (G3), via
-    :func:`shortrun.numerics.spectral.decompose` (dense: N ≤ 13)."""
-    from shortrun.numerics.kernels.spectral import decompose
-    return decompose(BMKernel(_as_model(model), rule, scan, warn=False)).mixing_time
+def mixing_time(model, rule=None, scan=None):
+    r"""τ(θ) = κ_1 = −1/ln|λ_1| of the model's kernel (G3), via
+    :func:`shortrun.numerics.kernels.spectral.decompose` (dense route)."""
+    return decompose(kernel(_as_model(model), rule, scan, warn=False)).mixing_time
 
 
-def mixing_times(history, rule="heatbath", scan="random", every=1):
+def mixing_times(history, rule=None, scan=None, every=1, *, model=None):
     """τ(θ) at every ``every``-th recorded row of a training :class:`~.training.History`;
-    returns ``(steps, tau)``."""
+    ``model``: the family the rows' θ belong to (any member; a Boltzmann machine by default).
+    Returns ``(steps, tau)``."""
     rows = np.arange(0, len(history.step), int(every))
-    return history.step[rows], np.array([mixing_time(history.theta[r], rule, scan) for r in rows])
+    family = (lambda th: _as_model(th)) if model is None else model.with_theta
+    return history.step[rows], np.array([mixing_time(family(history.theta[r]), rule, scan)
+                                         for r in rows])
 
 
 def equilibrium_stats(model):
     r""":math:`\langle\phi\rangle_{p_\theta}`: the trained model's statistics at equilibrium."""
-    return stats(_as_model(model).boltzmann())
+    m = _as_model(model)
+    return m.stats(m.boltzmann())
 
 
 def kl_divergence(p, q):
@@ -84,26 +94,39 @@ class MemoryCurve:
         return self.times[int(np.argmin(self.distance))]
 
 
-def memory_curve(model, p0, times, data, rule="heatbath", scan="random", mask=None):
+def memory_curve(model, p0, times, data, rule=None, scan=None, mask=None):
     r"""The memory curve: :math:`t \mapsto \|\langle\phi\rangle_{p(t,p_0)} - \langle\phi\rangle_{\rm
     data}\|_\infty` for the sorted ``times`` (one forward pass of
-    :meth:`~shortrun.numerics.kernels.Kernel.trajectory`).  At a fixed point of Rdm-k training
-    it vanishes at t = k and not elsewhere ((M1), memory effect)."""
+    :meth:`~shortrun.numerics.kernels.Kernel.trajectory`), φ the model's statistics.  At a fixed
+    point of Rdm-k training it vanishes at t = k and not elsewhere ((M1), memory effect)."""
     from shortrun.numerics.data.teachers import as_data
     data = as_data(data)
-    laws = BMKernel(_as_model(model), rule, scan, warn=False).trajectory(p0, times)
-    st = np.array([stats(p) for p in laws])
+    m = _as_model(model)
+    laws = kernel(m, rule, scan, warn=False).trajectory(p0, times)
+    st = np.array([m.stats(p) for p in laws])
     sel = slice(None) if mask is None else np.asarray(mask, bool)
-    dist = np.max(np.abs(st - data.stats)[:, sel], axis=1)
+    dist = np.max(np.abs(st - m.stats(data.p))[:, sel], axis=1)
     kl = np.array([kl_divergence(data.p, p) for p in laws])
     return MemoryCurve(np.asarray(times, float), st, dist, kl)
 
 
+def _couplings(model, what):
+    J = getattr(_as_model(model), "J", None)
+    if J is None or np.ndim(J) < 2:
+        raise ValueError(f"{what} needs a model with pairwise couplings J (a BoltzmannMachine, "
+                         f"...); {type(_as_model(model)).__name__} has none.")
+    return np.asarray(J)
+
+
+def _reference(teacher, what):
+    return _couplings(teacher.model if hasattr(teacher, "model") else teacher, what)
+
+
 def coupling_error(model, teacher):
     r""":math:`\sum_{i<j}(J^*_{ij} - \beta J^0_{ij})^2` against a
-    :class:`~shortrun.numerics.teachers.Teacher` (or any BoltzmannMachine as the reference)."""
-    J = _as_model(model).J
-    ref = teacher.model.J if hasattr(teacher, "model") else _as_model(teacher).J
+    :class:`~shortrun.numerics.data.teachers.Teacher` (or any BoltzmannMachine as the reference)."""
+    J = _couplings(model, "coupling_error")
+    ref = _reference(teacher, "coupling_error")
     if ref.shape != J.shape:
         raise ValueError(f"the teacher has N={ref.shape[0]} spins, the model N={J.shape[0]}.")
     iu = np.triu_indices(J.shape[0], 1)
@@ -116,10 +139,12 @@ def spurious_couplings(model, teacher):
     Returns ``(pairs, values)``: an (n, 2) int array of (i, j) and the :math:`J^*_{ij}` there.
     On a lattice these are the indirect couplings of (Ia)–(Ib) (next-nearest neighbours).
     """
-    J = _as_model(model).J
-    ref = teacher.model.J if hasattr(teacher, "model") else _as_model(teacher).J
+    J = _couplings(model, "spurious_couplings")
+    ref = _reference(teacher, "spurious_couplings")
+    if ref.shape != J.shape:
+        raise ValueError(f"the teacher's couplings have shape {ref.shape}, the model's {J.shape}.")
     i, j = np.triu_indices(J.shape[0], 1)
-    off = ref[i, j] == 0
+    off = (ref[i, j] == 0).reshape(len(i), -1).all(axis=1)
     return np.stack([i[off], j[off]], axis=1), J[i[off], j[off]]
 
 
@@ -134,15 +159,16 @@ def summary(result, teacher=None):
     """
     prob, model = result.problem, result.model
     data, m = prob.data, prob.mask
+    target = prob.data_stats(model)
     p_fix = prob.fixed_point_law(model)
     p_eq = np.asarray(model.boltzmann())
     out = {
-        "mismatch_fix": float(np.max(np.abs(stats(p_fix) - data.stats)[m])),
-        "mismatch_eq": float(np.max(np.abs(stats(p_eq) - data.stats)[m])),
+        "mismatch_fix": float(np.max(np.abs(model.stats(p_fix) - target)[m])),
+        "mismatch_eq": float(np.max(np.abs(model.stats(p_eq) - target)[m])),
         "kl_data_to_fix": kl_divergence(data.p, p_fix),
         "kl_data_to_eq": kl_divergence(data.p, p_eq),
     }
-    if teacher is not None:
+    if teacher is not None and getattr(model, "J", None) is not None:
         out["coupling_error"] = coupling_error(model, teacher)
         _, vals = spurious_couplings(model, teacher)
         out["max_spurious"] = float(np.max(np.abs(vals))) if vals.size else 0.0

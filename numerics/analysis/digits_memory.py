@@ -23,12 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from shortrun.conventions import SAMPLED_PROTOCOLS
 from shortrun.numerics.analysis.memory import autocorrelation_time, sampled_memory_curve, time_grid
 from shortrun.numerics.data import digits
 from shortrun.numerics.models.rbm import RBM
 from shortrun.numerics.training import monte_carlo
 
-PROTOCOLS = ("rdm", "cd", "pcd")
+PROTOCOLS = SAMPLED_PROTOCOLS
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.conventions import check_finite
+from shortrun.conventions import PROB_ATOL, check_finite
 from shortrun.numerics.core.moments import n_spins
 
 #: Largest N of the transform (vectors of 2^N doubles, a few copies at once).
@@ -62,13 +62,49 @@ def _log_law(p, log_p):
         raise ValueError("pass exactly one of p (a strictly positive law over the 2^N states) "
                          "or log_p (log-probabilities or log-weights, any additive constant).")
     if log_p is not None:
-        return check_finite(log_p, "log_p")
+        log_p = check_finite(log_p, "log_p")
+        _length(log_p, "log_p")
+        return log_p
     p = check_finite(p, "p")
-    if p.ndim != 1 or np.any(p <= 0):
+    if p.ndim != 1:
+        raise ValueError(f"p has shape {p.shape}; it must be one law, a vector over the 2^N "
+                         "states (for several laws call spectrum on each, or pass log_p= with "
+                         "one law per row).")
+    _length(p, "p")
+    if np.any(p <= 0):
         raise ValueError("p must be a strictly positive law over the 2^N states (log p = -inf "
                          "has no expansion); pass log_p= (e.g. the model's log-weights -E) or "
                          "mix in a little of the uniform law.")
+    total = float(p.sum())
+    if abs(total - 1.0) > PROB_ATOL:
+        raise ValueError(f"p sums to {total!r}, not 1 (tolerance {PROB_ATOL:g}): it is not a "
+                         "probability law; normalise it (p / p.sum()), or pass log_p=np.log(p) "
+                         "for weights known up to a constant.")
     return np.log(p)
+
+
+def _length(x, name):
+    """N of an array with 2^N entries in its last axis, or a ValueError naming ``name``."""
+    if x.ndim == 0:
+        raise ValueError(f"{name} is a single number; pass a vector over the 2^N states.")
+    try:
+        return n_spins(x)
+    except ValueError:
+        where = " in its last axis" if x.ndim > 1 else ""
+        raise ValueError(f"{name} has {x.shape[-1]} entries{where}; it must have length 2^N "
+                         "(N >= 1), one entry per state.") from None
+
+
+def _same_size(K, K_ref):
+    """``(K, K_ref)`` as finite float arrays with the same 2^N entries, or a ValueError naming
+    both."""
+    K, K_ref = check_finite(K, "K"), check_finite(K_ref, "K_ref")
+    N = _length(K, "K")
+    if K.shape != (1 << N,) or K_ref.shape != K.shape:
+        raise ValueError(f"K and K_ref must be spectra of the same N spins (vectors of 2^N "
+                         f"entries); got shapes {K.shape} and {K_ref.shape}.  Compare laws over "
+                         "the same spins.")
+    return K, K_ref
 
 
 def spectrum(p=None, *, log_p=None):
@@ -93,8 +129,10 @@ def log_law(K):
 
 def order_weights(K):
     r"""Weight per order, :math:`w_r = \sum_{|S| = r} K_S^2`, r = 0 … N (shape (N+1,))."""
-    K = np.asarray(K, float)
-    N = n_spins(K)
+    K = check_finite(K, "K", "pass finite coefficients (from spectrum of a positive law).")
+    N = _length(K, "K")
+    if K.ndim != 1:
+        raise ValueError(f"K has shape {K.shape}; pass one spectrum, a vector of 2^N entries.")
     return np.bincount(orders(N), weights=K ** 2, minlength=N + 1)
 
 
@@ -126,7 +164,7 @@ def spurious_weights(K, K_ref, rtol=1e-10):
     r"""Per order r, the weight of the interactions of ``K`` that the reference ``K_ref`` lacks:
     :math:`\sum_{|S| = r,\ K^{\rm ref}_S = 0} K_S^2` (e.g. every order ≥ 3 and the absent pairs
     of a Boltzmann-machine teacher).  Order 0 (the normalisation) is reported as 0."""
-    K = np.asarray(K, float)
+    K, K_ref = _same_size(K, K_ref)
     N = n_spins(K)
     mask = absent(K_ref, rtol)
     mask[0] = False
@@ -135,6 +173,7 @@ def spurious_weights(K, K_ref, rtol=1e-10):
 
 def error_weights(K, K_ref):
     r"""Per order r, :math:`\sum_{|S| = r}(K_S - K^{\rm ref}_S)^2` (order 0 reported as 0)."""
-    d = np.asarray(K, float) - np.asarray(K_ref, float)
+    K, K_ref = _same_size(K, K_ref)
+    d = K - K_ref
     d[0] = 0.0
     return order_weights(d)

@@ -94,7 +94,7 @@ class SampledMemoryCurve:
 
 
 def sampled_memory_curve(model, p0, times, train, test, *, n_chains=1000, seed=0, n_keep=16,
-                         rule="heatbath", scan="alternating"):
+                         rule=None, scan=None):
     """Sample ``model`` from ``p0`` on the sorted grid ``times`` and measure the statistics error
     and sample quality at every time (:class:`SampledMemoryCurve`; ±1 ``train``/``test``).
 
@@ -191,7 +191,7 @@ class AutocorrelationTime:
 
 
 def autocorrelation_time(model, data, *, n_components=3, n_chains=200, n_steps=2000,
-                         burn_in=500, seed=0, rule="heatbath", scan="alternating", c_min=0.1,
+                         burn_in=500, seed=0, rule=None, scan=None, c_min=0.1,
                          c_max=0.4):
     """Exponential autocorrelation time (E4) of ``model``'s chains on the top principal components
     of ``data`` (±1 rows): ``n_chains`` chains start at data points (drawn with ``seed``), run

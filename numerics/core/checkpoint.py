@@ -50,7 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["fingerprint", "save", "load", "read", "atomic_write", "Checkpointer", "FORMAT"]
+__all__ = ["fingerprint", "save", "load", "read", "atomic_write", "Checkpointer", "FORMAT",
+           "expect_array"]
 
 #: Version of the checkpoint layout; a file of another version is refused with a clear error.
 #: (Version 1 files were pickles; they are no longer read, since a pickle can run code.)
@@ -254,6 +255,28 @@ def _refuse(path, why):
     return ValueError(f"checkpoint={str(path)!r} {why}; {_FIX}.")
 
 
+def _invalid(path, what):
+    return ValueError(f"checkpoint={str(path)!r} is not a valid state of this run: it holds "
+                      f"{what}, so it is corrupt or was edited by hand; {_FIX} to start afresh.")
+
+
+def expect_array(state, key, shape, finite=True, where=""):
+    """``state[key]`` if it is a numeric array of ``shape`` (an entry None: any length on that
+    axis) with only finite entries (unless ``finite=False``); else ``KeyError`` (missing) or
+    ``ValueError`` saying what is wrong (for :meth:`Checkpointer.resume`)."""
+    a = state[key]
+    name = f"{where}{key}"
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
+        raise ValueError(f"a {name!r} that is not a numeric array")
+    if a.ndim != len(shape) or any(n is not None and n != m for n, m in zip(shape, a.shape)):
+        want = "(" + ", ".join("n" if n is None else str(n) for n in shape) + \
+            ("," if len(shape) == 1 else "") + ")"
+        raise ValueError(f"a {name!r} of shape {a.shape} where shape {want} is expected")
+    if finite and a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        raise ValueError(f"a {name!r} with NaN or inf entries")
+    return a
+
+
 def read(path):
     """The verified content of the checkpoint file ``path``:
     ``{"format": int, "fingerprint": str, "state": dict}``.
@@ -374,14 +397,32 @@ class Checkpointer:
         """The saved state, or None (no file, or checkpointing off)."""
         return None if self.path is None else load(self.path, self.fingerprint)
 
-    def resume(self, n_steps):
+    def resume(self, n_steps, check=None):
         """``(state, step)``: the saved state and its number of finished updates, or
         ``(None, 0)``; a state beyond ``n_steps`` updates is refused (the run would have to go
-        backwards)."""
+        backwards).
+
+        The checksum proves the file is the one written, not that what was written is a state of
+        this run (a file re-saved by hand passes it): ``step`` must be an integer >= 0, and
+        ``check(state, step)``, the trainer's test of the rest (e.g. :func:`expect_array`), may
+        raise ``ValueError``, ``KeyError``, ``TypeError`` or ``IndexError``; every one becomes a
+        ``ValueError`` naming the file, what is wrong and how to start afresh."""
         state = self.load()
         if state is None:
             return None, 0
-        step = int(state["step"])
+        step = state.get("step")
+        if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral) \
+                or step < 0:
+            raise _invalid(self.path, "no 'step'" if "step" not in state else
+                           f"step={step!r}, not a number of finished updates >= 0")
+        step = int(step)
+        if check is not None:
+            try:
+                check(state, step)
+            except KeyError as err:
+                raise _invalid(self.path, f"no {err.args[0]!r} in its state") from None
+            except (ValueError, TypeError, IndexError) as err:
+                raise _invalid(self.path, str(err)) from None
         if step > n_steps:
             raise ValueError(f"checkpoint={str(self.path)!r} holds {step} updates, more than "
                              f"n_steps={n_steps}; pass n_steps >= {step}, or delete the file.")

@@ -1,5 +1,5 @@
 """Throttled one-line progress report on stderr, shared by the exact trainer
-(:mod:`shortrun.numerics.training`) and the Monte Carlo trainer (:mod:`shortrun.numerics.mc_training`)."""
+(:mod:`shortrun.numerics.training`) and the Monte Carlo trainer (:mod:`shortrun.numerics.training.monte_carlo`)."""
 from __future__ import annotations
 
 import sys

@@ -1,1 +1,1 @@
-"""Layer 4: data sets and teachers (exact laws, seeded samples, user samples)."""
+"""Layer 5: data sets and teachers (exact laws, seeded samples, user samples)."""

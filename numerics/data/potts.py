@@ -65,6 +65,11 @@ class PottsData(Data):
     def moments(self):
         raise ValueError("Potts data have no ±1 moments; use .stats (one-hot marginals).")
 
+    def default_model(self):
+        """The family trained on these data when no ``model=`` is given: a Potts machine with
+        N units and q colours (θ = 0)."""
+        return PottsMachine.zeros(self.N, self.q)
+
     @classmethod
     def from_samples(cls, samples, q, name="samples"):
         """Data from an (M, N) array of colours in 0..q−1 (the histogram over the q^N states)."""

@@ -5,18 +5,20 @@ All kernels are **column-stochastic**: :math:`U[x', x] = P(x \to x')`,
 
 .. math:: p(k, p_0) = U_\theta^k\, p_0 .
 
-A model type registers its kernel with :func:`kernel` (``@kernel.register``) and its exact tangent
-with :func:`law_tangent` and :func:`stationary_tangent`; :func:`law` and the trainers then work
-for it unchanged.
+A model type registers its kernel and its exact tangents once, with
+:func:`shortrun.numerics.core.dispatch.register_model` (in ``numerics/registry.py``);
+:func:`kernel`, :func:`law`, :func:`law_tangent`, :func:`stationary_tangent` and the trainers
+then work for it unchanged.  ``rule=None`` / ``scan=None`` mean the model's own
+(``DEFAULT_RULE`` / ``DEFAULT_SCAN``, :func:`shortrun.numerics.models.base.update_names`).
 """
 from __future__ import annotations
-
-from shortrun.numerics.core.dispatch import model_dispatch
 
 import numpy as np
 from scipy.stats import poisson
 
 from shortrun.conventions import check_distribution, check_steps
+from shortrun.numerics.core.dispatch import capability
+from shortrun.numerics.models.base import Model, update_names
 
 
 class NotBoltzmannWarning(UserWarning):
@@ -51,14 +53,31 @@ class Kernel:
         return check_distribution(p0, self.n_states, "p0")
 
     def propagate(self, p0, k):
-        r""":math:`p(k, p_0) = U^k p_0` by k matrix-free applications."""
+        r""":math:`p(k, p_0) = U^k p_0` by k matrix-free applications.
+
+        The loop stops early, with the same bits, once the iterates repeat exactly in floating
+        point: a fixed vector (:math:`Up = p`, then :math:`U^n p = p`) or a 2-cycle
+        (:math:`U^2 p = p`, e.g. parallel Metropolis flipping every spin), so a k far beyond the
+        mixing time costs only the steps until then.  A run still going after 5 s reports its
+        progress on stderr every 5 s (:class:`~shortrun.numerics.core.progress.Progress`); for
+        such k, :func:`~shortrun.numerics.kernels.spectral.decompose` gives
+        :math:`U^k p_0` at a cost independent of k (small N).
+        """
+        from shortrun.numerics.core.progress import Progress
+
         k = check_steps(k, "k")
         p = self.check_p0(p0)
-        for _ in range(k):
+        before = None
+        report = Progress("kernels.law", None, k)
+        for n in range(k):
             q = self.apply(p)
             if np.array_equal(q, p):  # a fixed vector of U in floating point: U^n p = p exactly
                 return q
-            p = q
+            if before is not None and np.array_equal(q, before):   # U^2 p = p exactly
+                return q if (k - n) % 2 else p
+            before, p = p, q
+            report(n + 1, "steps of U (for k beyond the mixing time: kernel.stationary(), or "
+                   "spectral.decompose(kernel).propagate(p0, k) at any k)")
         return p
 
     def trajectory(self, p0, times):
@@ -77,33 +96,27 @@ class Kernel:
 
 
 
-def _default(model, names, given):
-    """``given``, or the first entry of the model type's ``RULES`` / ``SCANS``."""
-    if given is not None:
-        return given
-    choices = getattr(type(model), names, ())
-    return choices[0] if choices else ("heatbath" if names == "RULES" else "random")
+def kernel(model, rule=None, scan=None, *, warn=True):
+    """The exact kernel of ``model`` for the update ``rule`` and ``scan`` (a :class:`Kernel`;
+    ``None``: the model's own rule / scan)."""
+    build = capability(model, "kernel", model_base=Model)
+    rule, scan = update_names(model, rule, scan, validate=False)
+    return build(model, rule, scan, warn=warn)
 
 
-@model_dispatch
-def kernel(model, rule="heatbath", scan="random", *, warn=True):
-    """The exact kernel of ``model`` for the update ``rule`` and ``scan`` (a :class:`Kernel`)."""
-    raise ValueError(f"model must be a model with an exact kernel (BoltzmannMachine, RBM, ...); "
-                     f"got {type(model).__name__}.  Build one with "
-                     "shortrun.numerics.models.BoltzmannMachine(h, J).")
-
-
-@model_dispatch
-def law_tangent(model, p0, k, rule="heatbath", scan="random"):
+def law_tangent(model, p0, k, rule=None, scan=None):
     r"""``(p, D)``: :math:`p(k, p_0) = U_\theta^k p_0` (G2) and :math:`D = \partial p/\partial\theta`,
     exact (forward mode), shape (n_states, P)."""
-    raise ValueError(f"no exact tangent is registered for {type(model).__name__}.")
+    tangent = capability(model, "law_tangent", model_base=Model)
+    rule, scan = update_names(model, rule, scan, validate=False)
+    return tangent(model, p0, k, rule, scan)
 
 
-@model_dispatch
-def stationary_tangent(model, rule="heatbath", scan="random"):
+def stationary_tangent(model, rule=None, scan=None):
     r"""``(π, ∂π/∂θ)`` of the stationary law of ``kernel(model, rule, scan)``."""
-    raise ValueError(f"no exact tangent is registered for {type(model).__name__}.")
+    tangent = capability(model, "stationary_tangent", model_base=Model)
+    rule, scan = update_names(model, rule, scan, validate=False)
+    return tangent(model, rule, scan)
 
 
 def law(model, p0, k=None, rule=None, scan=None, *, t=None, warn=True):
@@ -112,12 +125,12 @@ def law(model, p0, k=None, rule=None, scan=None, *, t=None, warn=True):
     ``p0`` is a probability vector over the states or ``'uniform'``; ``k`` is an integer number
     of steps (sweeps).  For ``scan='continuous'`` pass the time as ``t=`` (in sweeps), the law
     :math:`e^{tW}p_0`; ``k`` is accepted there as the same time for compatibility.  ``rule`` and
-    ``scan`` default to the model's first ``RULES`` / ``SCANS`` entries (a Boltzmann machine:
+    ``scan`` default to the model's ``DEFAULT_RULE`` / ``DEFAULT_SCAN`` (a Boltzmann machine:
     random-scan heat-bath; an RBM: alternating Gibbs).  Same signature as
     :func:`shortrun.numerics.sampling.sample`.
     """
-    rule = _default(model, "RULES", rule)
-    scan = _default(model, "SCANS", scan)
+    capability(model, "kernel", model_base=Model)
+    rule, scan = update_names(model, rule, scan, validate=False)
     if t is not None and k is not None:
         raise ValueError("pass either k (steps) or t (continuous time), not both.")
     if t is not None and scan != "continuous":
@@ -126,7 +139,30 @@ def law(model, p0, k=None, rule=None, scan=None, *, t=None, warn=True):
     steps = t if t is not None else k
     if steps is None:
         raise ValueError("k is required: the number of steps (or t= for scan='continuous').")
-    return kernel(model, rule, scan, warn=warn).propagate(p0, steps)
+    kern = kernel(model, rule, scan, warn=warn)
+    if scan == "continuous":
+        time = check_steps(steps, "t", integer=False)
+        check_uniformisation(getattr(kern, "N", 1) * time, "t", time)
+    return kern.propagate(p0, steps)
+
+
+#: Largest Poisson mean λ = N t of a uniformisation: it sums about λ + 8√λ terms, one
+#: application of R = I + W/N each, with weight arrays of that length (80 MB at the limit).
+MAX_UNIFORMISATION_LAMBDA = 1e7
+
+
+def check_uniformisation(lam, name="lam", value=None):
+    """ValueError naming the argument ``name`` (of ``value``, default ``lam``) when the
+    uniformisation of Poisson mean ``lam`` would exceed :data:`MAX_UNIFORMISATION_LAMBDA`
+    (instead of a MemoryError or an endless loop)."""
+    if lam > MAX_UNIFORMISATION_LAMBDA:
+        shown = float(lam if value is None else value)
+        raise ValueError(f"{name}={shown:g}: the continuous-time law by uniformisation sums "
+                         f"about N t = {lam:.3g} Poisson terms, beyond the limit "
+                         f"{MAX_UNIFORMISATION_LAMBDA:.0e}.  For a time far beyond the mixing "
+                         "time the law is the stationary one (kernel(...).stationary()); "
+                         "spectral.decompose(kernel(...)).propagate(p0, t) gives e^{tW} p0 at a "
+                         "cost independent of t (small N); or pass a shorter time.")
 
 
 def poisson_weights(lam, tail=1e-17):
@@ -159,6 +195,7 @@ def poisson_weights(lam, tail=1e-17):
     \frac{e^{-\lambda}\lambda^n}{n!} q_n\bigr\|_1 \le 2\varepsilon \le 2\,\mathrm{tail}`
     (ε from the dropped terms, ε from the renormalisation).
     """
+    check_uniformisation(lam)
     n_max = int(np.ceil(lam + 8.0 * np.sqrt(lam) + 30.0))
     while poisson.sf(n_max, lam) > tail:
         n_max += int(np.sqrt(lam)) + 10

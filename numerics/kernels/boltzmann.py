@@ -23,7 +23,7 @@ import numpy as np
 from scipy.stats import poisson
 
 from shortrun.numerics.kernels import site_updates as su
-from shortrun.numerics.kernels.base import Kernel, NotBoltzmannWarning, kernel
+from shortrun.numerics.kernels.base import Kernel, NotBoltzmannWarning
 from shortrun.numerics.kernels.dense import DENSE_MAX_N, check_dense_size, dense_kernel
 from shortrun.numerics.models.boltzmann import BoltzmannMachine
 from shortrun.numerics.core.states import check_size
@@ -179,7 +179,7 @@ class BMKernel(Kernel):
 
     def dense(self):
         """The dense matrix U (or the generator W for continuous time), built independently of
-        the matrix-free operators (:mod:`shortrun.numerics.dense`)."""
+        the matrix-free operators (:mod:`shortrun.numerics.kernels.dense`)."""
         return dense_kernel(self.model, self.rule, self.scan)
 
     def stationary(self):
@@ -192,7 +192,7 @@ class BMKernel(Kernel):
         NonUniqueStationaryError
             (a ValueError) Parallel Metropolis whose stationary law is not unique: a spin with
             :math:`s_i H_i \le 0` flips surely, so the synchronous chain can split into several
-            closed classes of states (:func:`~shortrun.numerics.spectral.closed_classes`), e.g.
+            closed classes of states (:func:`~shortrun.numerics.kernels.spectral.closed_classes`), e.g.
             h = 0, J = 0, where every step maps s to −s.
         """
         if self.scan == "parallel":
@@ -233,7 +233,3 @@ def parallel_heatbath_stationary(model):
         logw[start:stop] = s @ model.h + np.logaddexp(H, -H).sum(axis=1)
     return normalised_exp(logw)
 
-
-@kernel.register
-def _(model: BoltzmannMachine, rule="heatbath", scan="random", *, warn=True):
-    return BMKernel(model, rule, scan, warn=warn)

@@ -1,7 +1,7 @@
 r"""Dense transition matrices, built directly from their definitions with numpy.
 
 This is the *independent route* against which the matrix-free numba operators
-(:mod:`shortrun.numerics.site_updates`) are tested, and the input of the spectral
+(:mod:`shortrun.numerics.kernels.site_updates`) are tested, and the input of the spectral
 decomposition.  Column-stochastic: ``U[x', x] = P(x -> x')``.
 
 .. math::

@@ -45,7 +45,7 @@ import numpy as np
 from numba import njit, prange
 
 from shortrun.conventions import check_choice, check_distribution, check_steps
-from shortrun.numerics.kernels.base import Kernel, kernel, law_tangent, stationary_tangent
+from shortrun.numerics.kernels.base import Kernel
 from shortrun.numerics.models.potts import (PottsMachine, check_states_size, colours,
                                             n_params, params_from_theta)
 
@@ -553,11 +553,6 @@ def potts_stationary_tangent(model, rule="heatbath", scan="random"):
     check_choice(scan, PottsMachine.SCANS, "scan")
     return model.equilibrium_tangent()
 
-
-# registration (one place per capability until the model registry takes them)
-kernel.register(PottsMachine, potts_kernel)
-law_tangent.register(PottsMachine, potts_law_tangent)
-stationary_tangent.register(PottsMachine, potts_stationary_tangent)
 
 
 def theta_direction(model, a):

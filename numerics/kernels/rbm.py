@@ -35,7 +35,6 @@ import numpy as np
 from scipy.special import expit
 
 from shortrun.conventions import check_distribution, check_steps
-from shortrun.numerics.kernels import base
 from shortrun.numerics.kernels.base import Kernel
 from shortrun.numerics.models.rbm import RBM, bits, check_chain, check_visible_route
 
@@ -246,17 +245,14 @@ class RBMTangent:
         return p, D
 
 
-@base.kernel.register
-def _kernel(model: RBM, rule="heatbath", scan="alternating", *, warn=True):
+def rbm_kernel(model: RBM, rule="heatbath", scan="alternating", *, warn=True):
     return RBMKernel(model, rule, scan, warn=warn)
 
 
-@base.law_tangent.register
-def _law_tangent(model: RBM, p0, k, rule="heatbath", scan="alternating"):
+def rbm_law_tangent(model: RBM, p0, k, rule="heatbath", scan="alternating"):
     return RBMTangent(model, rule, scan).propagate(p0, k)
 
 
-@base.stationary_tangent.register
-def _stationary_tangent(model: RBM, rule="heatbath", scan="alternating"):
+def rbm_stationary_tangent(model: RBM, rule="heatbath", scan="alternating"):
     check_rbm_chain(model, rule, scan)
     return model.equilibrium_tangent()

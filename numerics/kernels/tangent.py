@@ -57,7 +57,6 @@ import numpy as np
 from numba import njit, prange
 from scipy.special import expit
 
-from shortrun.numerics.kernels import base
 from shortrun.numerics.kernels.boltzmann import BMKernel, uniformisation_weights
 from shortrun.numerics.models.boltzmann import BoltzmannMachine, n_params, phi_matrix
 from shortrun.numerics.core.states import check_size, spins
@@ -481,7 +480,6 @@ class TangentKernel:
         return p, D
 
 
-@base.law_tangent.register
 def law_tangent(model: BoltzmannMachine, p0, k, rule="heatbath", scan="random"):
     r""":math:`(p(k,p_0), \partial p(k,p_0)/\partial\theta)`; same signature as
     :func:`~shortrun.numerics.kernels.law`."""
@@ -533,7 +531,6 @@ def stationary_jacobian(model, rule="heatbath", scan="random"):
     return Phi.T @ pi, Phi.T @ dpi
 
 
-@base.stationary_tangent.register
 def stationary_tangent(model: BoltzmannMachine, rule="heatbath", scan="random"):
     r"""``(π, ∂π/∂θ)`` of the kernel's stationary law: :math:`p_\theta` and
     :math:`p_\theta(\phi - \langle\phi\rangle)` for the random, sequential and continuous scans;

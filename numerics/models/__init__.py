@@ -1,4 +1,4 @@
-"""Layer 1: energy-based models (parameters θ, energies, sufficient statistics φ)."""
+"""Layer 2: energy-based models (parameters θ, energies, sufficient statistics φ)."""
 from shortrun.numerics.models.boltzmann import BoltzmannMachine, check_params, normalised_exp
 from shortrun.numerics.models.independent import IndependentSpins
 from shortrun.numerics.models.potts import PottsMachine

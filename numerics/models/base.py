@@ -15,29 +15,50 @@ Statistics may depend on θ themselves (an RBM's hidden conditional means, (R3))
 derivative :math:`\partial F/\partial\theta = \Phi^\top D + \langle\partial_\theta\phi_\theta\rangle_p`
 from :meth:`Model.stats_jacobian`.
 
+The state space is declared by :attr:`Model.levels`, the number of states :math:`q_i \ge 2` of
+each unit (±1 spins and {0,1} bits are the case q = 2), and states are numbered in mixed radix
+with unit 0 the lowest digit,
+
+.. math:: x = \sum_i \sigma_i \prod_{j<i} q_j,\qquad \sigma_i \in \{0, \dots, q_i - 1\},
+
+so that for q = 2 bit i of x is unit i (:func:`mixed_radix_index`, :func:`mixed_radix_digits`).
+Samples are int8 arrays, one row per state, in the model's own unit values
+(:meth:`Model.index_of` / :meth:`Model.states_of`: ±1 spins by default).
+
+A model names the update rules and scans its chains support (``RULES``, ``SCANS``) and its own
+default (``DEFAULT_RULE``, ``DEFAULT_SCAN``); :func:`update_names` resolves ``rule=None`` /
+``scan=None`` to them, and every public function that takes ``rule``/``scan`` calls it.
+
 Chains are not methods of the model (models sit below kernels in the layers): each model type
-registers its exact kernel with :func:`shortrun.numerics.kernels.kernel` and its tangent with
-:func:`shortrun.numerics.kernels.law_tangent` / ``stationary_tangent``, and its Monte Carlo
-sampler with :func:`shortrun.numerics.sampling.sample` (``functools.singledispatch`` on the model
-type).  A new model is a new class here plus one registration in each of those layers; the
-trainers do not change.
+registers its exact kernel, its tangents, its Monte Carlo sampler and its initial-state draw in
+one call, :func:`shortrun.numerics.core.dispatch.register_model`, in ``numerics/registry.py``.
+A new model is a new class here, its chains in ``kernels/`` and ``sampling/``, and one line
+there; the trainers and the diagnostics do not change (docs/architecture.md, "How to add a
+model").
 """
 from __future__ import annotations
 
 import abc
+import math
 
 import numpy as np
+
+from shortrun.conventions import check_choice
 
 
 class Model(abc.ABC):
     """Interface of an energy-based model over a finite state space (see the module docstring).
 
     Class attributes ``RULES`` and ``SCANS`` name the update rules and scans that the model's
-    kernels and samplers support; :meth:`param_groups` names the masks the trainers accept.
+    kernels and samplers support, ``DEFAULT_RULE`` and ``DEFAULT_SCAN`` the ones used when a
+    caller passes ``None`` (the first entries when left ``None``); :meth:`param_groups` names the
+    masks the trainers accept.
     """
 
     RULES: tuple = ()
     SCANS: tuple = ()
+    DEFAULT_RULE: str | None = None
+    DEFAULT_SCAN: str | None = None
     #: True when φ_θ depends on θ (an RBM's hidden conditional means): the data's statistics
     #: are then re-evaluated at every update.
     STATS_DEPEND_ON_THETA: bool = False
@@ -65,6 +86,11 @@ class Model(abc.ABC):
         """A start for the Newton solver given the data's statistics (zeros by default)."""
         return np.zeros(self.n_params)
 
+    def check_start(self, theta, mask) -> None:
+        """Refuse a training start ``theta`` (with trainable entries ``mask``) from which no
+        update can move where training should go, with a ValueError naming ``theta0`` and the
+        fix (e.g. an RBM's identical hidden units); every start is accepted by default."""
+
     def independent_spin_bound(self, theta, data_stats, mask, protocol, rule, scan, k, p0):
         """Where a closed form says that no finite fixed point exists, ``(q, bad)`` with the
         offending parameters; ``None`` when it does not apply (default)."""
@@ -77,13 +103,39 @@ class Model(abc.ABC):
     # ----------------------------------------------------------------------------- exact route
     @property
     @abc.abstractmethod
-    def n_states(self) -> int:
-        """Size of the (visible) state space of the exact route."""
+    def n_units(self) -> int:
+        """Number of (visible) units N."""
 
     @property
-    @abc.abstractmethod
-    def n_units(self) -> int:
-        """Number of (visible) units N; states are ±1 vectors of this length."""
+    def levels(self) -> tuple:
+        """Number of states :math:`q_i` of each (visible) unit, a tuple of N ints (2: binary)."""
+        return (2,) * self.n_units
+
+    @property
+    def n_states(self) -> int:
+        r"""Size of the (visible) state space of the exact route, :math:`\prod_i q_i`."""
+        return math.prod(self.levels)
+
+    def index_of(self, states) -> np.ndarray:
+        """State indices x of samples ``states`` (n, N) in the model's unit values (±1 spins by
+        default; a model with other unit values overrides this and :meth:`states_of`)."""
+        self._check_binary("index_of")
+        s = np.asarray(states)
+        if s.ndim != 2 or s.shape[1] != self.n_units:
+            raise ValueError(f"states must have shape (n, N={self.n_units}); got {s.shape}.")
+        if not np.all((s == 1) | (s == -1)):
+            raise ValueError("states must contain only -1 and +1 spins.")
+        return mixed_radix_index((s > 0).astype(np.int64), self.levels)
+
+    def states_of(self, x=None) -> np.ndarray:
+        """Inverse of :meth:`index_of`: int8 unit values of the states ``x`` (all when None)."""
+        self._check_binary("states_of")
+        return (2 * mixed_radix_digits(x, self.levels) - 1).astype(np.int8)
+
+    def _check_binary(self, what):
+        if any(q != 2 for q in self.levels):
+            raise NotImplementedError(f"{type(self).__name__} has units with more than two states "
+                                      f"(levels {self.levels}); it must override {what}().")
 
     @abc.abstractmethod
     def boltzmann(self) -> np.ndarray:
@@ -119,3 +171,59 @@ def exponential_family_tangent(Phi, p):
     :math:`p_\theta \propto e^{\theta\cdot\phi}`, shape (n_states, P)."""
     F = Phi.T @ p
     return (Phi - F) * p[:, None]
+
+
+def update_names(model, rule=None, scan=None, *, validate=True):
+    """``(rule, scan)`` of ``model``'s chains: ``None`` becomes the model's ``DEFAULT_RULE`` /
+    ``DEFAULT_SCAN`` (its first ``RULES`` / ``SCANS`` entry when unset), and both are checked
+    against ``RULES`` / ``SCANS`` (a misspelt name gets a suggestion).  ``validate=False``
+    leaves the check to the registered kernel or sampler (whose messages may say more)."""
+    cls = type(model)
+    rules, scans = getattr(cls, "RULES", ()), getattr(cls, "SCANS", ())
+    if rule is None:
+        rule = getattr(cls, "DEFAULT_RULE", None) or (rules[0] if rules else None)
+    if scan is None:
+        scan = getattr(cls, "DEFAULT_SCAN", None) or (scans[0] if scans else None)
+    if rule is None or scan is None:
+        raise ValueError(f"{cls.__name__} declares no update rule or scan; set its class "
+                         "attributes RULES and SCANS (and DEFAULT_RULE / DEFAULT_SCAN).")
+    if not validate:
+        return rule, scan
+    return check_choice(rule, rules, "rule"), check_choice(scan, scans, "scan")
+
+
+def _check_levels(levels):
+    q = np.asarray(levels, dtype=np.int64).reshape(-1)
+    if q.size == 0 or np.any(q < 2):
+        raise ValueError(f"levels must be a non-empty list of integers >= 2; got {levels!r}.")
+    return q
+
+
+def mixed_radix_index(sigma, levels):
+    r"""State index :math:`x = \sum_i \sigma_i \prod_{j<i} q_j` of unit values ``sigma``
+    (shape (n, N) or (N,), :math:`0 \le \sigma_i < q_i`), int64."""
+    q = _check_levels(levels)
+    s = np.asarray(sigma)
+    one = s.ndim == 1
+    s = np.atleast_2d(s).astype(np.int64)
+    if s.shape[1] != q.size or np.any(s < 0) or np.any(s >= q):
+        raise ValueError(f"sigma must have N = {q.size} columns with 0 <= sigma_i < q_i "
+                         f"(levels {tuple(int(v) for v in q)}).")
+    place = np.concatenate([[1], np.cumprod(q[:-1])]).astype(np.int64)
+    x = s @ place
+    return x[0] if one else x
+
+
+def mixed_radix_digits(x, levels):
+    r"""Inverse of :func:`mixed_radix_index`: the int8 digits :math:`\sigma_i` of the indices
+    ``x`` (all :math:`\prod_i q_i` states in index order when ``x`` is None), shape (n, N)."""
+    q = _check_levels(levels)
+    n = int(np.prod(q))
+    x = np.arange(n, dtype=np.int64) if x is None else np.asarray(x, dtype=np.int64).reshape(-1)
+    if np.any(x < 0) or np.any(x >= n):
+        raise ValueError(f"x must be state indices in [0, {n}).")
+    out = np.empty((x.shape[0], q.size), dtype=np.int8)
+    rest = x.copy()
+    for i, qi in enumerate(q):
+        rest, out[:, i] = np.divmod(rest, qi)
+    return out

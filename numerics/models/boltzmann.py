@@ -6,7 +6,7 @@ r"""The Boltzmann machine / Ising model and its exact equilibrium law.
 
 Temperature is absorbed in (h, J).  ``theta = concat(h, J[triu_indices(N, 1)])`` and
 the sufficient statistics :math:`\phi(s) = -\partial E/\partial\theta = (s_i, s_i s_j)` use the
-same order (:func:`shortrun.numerics.moments.stats`).
+same order (:func:`shortrun.numerics.core.moments.stats`).
 """
 from __future__ import annotations
 
@@ -62,16 +62,26 @@ def check_params(h, J):
     if N and np.any(np.diag(J) != 0):
         raise ValueError("J has a non-zero diagonal; self-couplings are constant for ±1 spins: "
                          "set np.fill_diagonal(J, 0).")
-    with np.errstate(over="ignore"):
-        bound = float(np.sum(np.abs(h)) + 0.5 * np.sum(np.abs(J)))
-    if not bound < ENERGY_MAX:
-        raise ValueError(f"h and J are so large that energies reach {bound:.3g}, beyond what float64 "
-                         f"represents safely ({ENERGY_MAX:.0e}); rescale the parameters.")
+    check_energy_scale([(1.0, h), (0.5, J)], "h and J")
     return h, (J + J.T) / 2
 
 
 #: Largest energy scale Σ|h_i| + Σ_{i<j}|J_ij| accepted (energies and their differences stay finite).
 ENERGY_MAX = 1e300
+
+
+def check_energy_scale(terms, names):
+    r"""Refuse parameters whose energy scale :math:`B = \sum_t w_t \sum |x_t|` (a bound on every
+    |E|, e.g. :math:`\sum|h_i| + \tfrac12\sum|J_{ij}|`) is not below :data:`ENERGY_MAX`:
+    beyond it energies, their differences or log Z overflow to inf and laws to NaN.
+
+    ``terms`` are ``(w, x)`` pairs of weights and finite arrays; ``names`` names the parameters
+    in the ValueError (shared by every model with an energy, e.g. the BM and the RBM)."""
+    with np.errstate(over="ignore"):
+        bound = float(sum(w * np.sum(np.abs(x)) for w, x in terms))
+    if not bound < ENERGY_MAX:
+        raise ValueError(f"{names} are so large that energies reach {bound:.3g}, beyond what "
+                         f"float64 represents safely ({ENERGY_MAX:.0e}); rescale the parameters.")
 
 
 def n_params(N):
@@ -102,6 +112,8 @@ class BoltzmannMachine(Model):
 
     RULES = ("heatbath", "metropolis")
     SCANS = ("random", "sequential", "parallel", "continuous")
+    DEFAULT_RULE = "heatbath"
+    DEFAULT_SCAN = "random"
 
     h: np.ndarray
     J: np.ndarray

@@ -28,6 +28,8 @@ class IndependentSpins(Model):
 
     RULES = BoltzmannMachine.RULES
     SCANS = BoltzmannMachine.SCANS
+    DEFAULT_RULE = BoltzmannMachine.DEFAULT_RULE
+    DEFAULT_SCAN = BoltzmannMachine.DEFAULT_SCAN
 
     def __post_init__(self):
         h = check_fields(self.h)

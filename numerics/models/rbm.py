@@ -40,7 +40,7 @@ from scipy.special import expit, logsumexp
 from shortrun.conventions import check_finite
 from shortrun.numerics.core.states import n_states, spins
 from shortrun.numerics.models.base import Model, exponential_family_tangent
-from shortrun.numerics.models.boltzmann import BoltzmannMachine, normalised_exp
+from shortrun.numerics.models.boltzmann import BoltzmannMachine, check_energy_scale, normalised_exp
 
 #: Largest number of visible units of the exact visible route (laws over 2^N_v states).
 VISIBLE_MAX_BITS = 20
@@ -85,10 +85,13 @@ def _phi_sums(s, b, W):
 
 
 def check_rbm_params(a, b, W):
-    """Validate RBM parameters; returns float64 copies ``(a, b, W)``.
+    r"""Validate RBM parameters; returns float64 copies ``(a, b, W)``.
 
     Raises ValueError naming the argument for non-real or non-finite entries and wrong shapes
-    (``a`` (N_v,), ``b`` (N_h,), ``W`` (N_v, N_h), N_v, N_h >= 1).
+    (``a`` (N_v,), ``b`` (N_h,), ``W`` (N_v, N_h), N_v, N_h >= 1), and for an energy scale
+    :math:`\sum|a_i| + \sum|b_\alpha| + \sum|W_{i\alpha}|` (a bound on every |E(v, h)|) not
+    below :data:`~shortrun.numerics.models.boltzmann.ENERGY_MAX`, like the Boltzmann machine
+    (:func:`~shortrun.numerics.models.boltzmann.check_energy_scale`).
     """
     fix = "pass finite parameters (a diverging training run shows up here: lower the learning rate)."
     a = check_finite(a, "a", fix)
@@ -102,6 +105,7 @@ def check_rbm_params(a, b, W):
         raise ValueError(f"W must have shape (N_v, N_h) = ({a.shape[0]}, {b.shape[0]}) "
                          f"(len(a), len(b)); got shape {W.shape}.  For a W stored as "
                          "(N_h, N_v) pass W.T.")
+    check_energy_scale([(1.0, a), (1.0, b), (1.0, W)], "a, b and W")
     return np.array(a), np.array(b), np.array(W)
 
 
@@ -173,6 +177,8 @@ class RBM(Model):
 
     RULES = ("heatbath",)
     SCANS = ("alternating",)
+    DEFAULT_RULE = "heatbath"
+    DEFAULT_SCAN = "alternating"
     #: φ_θ depends on θ (hidden conditional means): trainers re-evaluate the data's statistics.
     STATS_DEPEND_ON_THETA = True
 
@@ -265,6 +271,42 @@ class RBM(Model):
         w = np.random.default_rng(0).normal(0.0, 0.01, self.n_params - nf)
         theta[nf:] = np.where(mask[nf:], w, 0.0)
         return theta
+
+    def identical_hidden_units(self, mask=None):
+        r"""Groups (lists of two or more indices) of identical hidden units: equal fields
+        :math:`b_\alpha` and equal columns :math:`W_{\cdot\alpha}`, and, with a parameter
+        ``mask`` (θ order), the same trainable entries.  The statistics (R3) of such units are
+        equal under every law, so every exact or Monte Carlo update (G4) moves them alike and
+        they stay identical: the RBM trains as one with fewer hidden units."""
+        cols = np.vstack([self.b[None, :], self.W])
+        if mask is not None:
+            mask = np.asarray(mask, bool)
+            nv, nf = self.N_v, self.N_v + self.N_h
+            cols = np.vstack([cols, mask[nv:nf][None, :], mask[nf:].reshape(nv, self.N_h)])
+        _, label = np.unique(cols.T, axis=0, return_inverse=True)
+        label = label.ravel()
+        return [np.flatnonzero(label == g).tolist() for g in np.unique(label)
+                if np.count_nonzero(label == g) > 1]
+
+    def check_start(self, theta, mask, name="theta0"):
+        """Refuse a training start ``theta`` (``name``) with identical hidden units
+        (:meth:`identical_hidden_units`) that the ``mask`` trains: ValueError naming the units
+        and how to break the symmetry (:meth:`Model.check_start
+        <shortrun.numerics.models.base.Model.check_start>`)."""
+        mask = np.asarray(mask, bool)
+        nv, nh, nf = self.N_v, self.N_h, self.N_v + self.N_h
+        trained = mask[nv:nf] | mask[nf:].reshape(nv, nh).any(axis=0)
+        groups = [g for g in self.with_theta(theta).identical_hidden_units(mask)
+                  if trained[g[0]]]
+        if groups:
+            n_eff = nh - sum(len(g) - 1 for g in groups)
+            raise ValueError(
+                f"{name} has identical hidden units {groups} (equal hidden fields b and equal "
+                "columns of W, trained alike): every exact or Monte Carlo gradient keeps them "
+                f"identical, so the RBM would train as one with {n_eff} hidden "
+                f"unit{'s' * (n_eff > 1)} instead of {nh}.  Start from distinct hidden units, e.g. "
+                f"{name}=RBM.random({nv}, {nh}, seed=0, scale=0.1).theta "
+                f"({name}=None and RBM.zeros start at zero, where all hidden units are equal).")
 
     # -- energies and conditionals ------------------------------------------------------------
     def _layer(self, x, layer):

@@ -25,20 +25,22 @@ available; every array here carries an explicit dtype, so the ConvNet stays in f
 """
 from __future__ import annotations
 
+import weakref
 from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from shortrun.conventions import check_choice, check_count
+from shortrun.conventions import check_choice, check_count, check_finite, check_real
 
 jax.config.update("jax_enable_x64", True)
 
 __all__ = ["Energy", "convnet", "quadratic", "grad_x", "grad_theta", "jit_apply", "conv3x3", "matrix",
-           "ACTIVATIONS"]
+           "check_params", "ACTIVATIONS"]
 
 ACTIVATIONS = {"swish": jax.nn.swish, "softplus": jax.nn.softplus}
+_LAYOUTS = weakref.WeakKeyDictionary()
 
 
 class Energy(NamedTuple):
@@ -85,6 +87,9 @@ def convnet(channels=(16, 32, 32), activation="swish", side=8, dtype=np.float32)
         Image side in pixels.
     dtype : numpy.float32 or numpy.float64
     """
+    if isinstance(channels, (str, bytes)) or not np.iterable(channels):
+        raise ValueError(f"channels={channels!r} must be a sequence of output channels, one per "
+                         f"convolution, e.g. ({channels!r},) for one layer or (16, 32, 32).")
     channels = tuple(check_count(c, "channels") for c in channels)
     if not channels:
         raise ValueError("channels must list at least one convolution, e.g. (16, 32, 32).")
@@ -145,10 +150,15 @@ def quadratic(dim, dtype=np.float64, a0=1.0):
 
     Parameters ``{'W': (d, d), 'b': (d,)}`` with :math:`A = (W + W^\top)/2`, so gradient steps on
     W move A within the symmetric matrices; ``init`` returns ``W = a0·I``, ``b = 0`` (the key is
-    ignored).  Langevin on it is the Gaussian chain of (Ga).
+    ignored; ``a0`` must be a finite number).  Langevin on it is the Gaussian chain of (Ga).
     """
     dim = check_count(dim, "dim")
     dtype = _dtype(dtype)
+    a0 = check_finite(a0, "a0", "pass a finite number (init returns W = a0 I; a0 = 1: the "
+                                "standard Gaussian).")
+    if a0.ndim:
+        raise ValueError(f"a0 must be a single number (init returns W = a0 I); got an array of "
+                         f"shape {a0.shape}.")
     a0 = float(a0)
 
     def init(key=None):
@@ -166,6 +176,47 @@ def matrix(params):
     """The symmetric matrix A = (W + Wᵀ)/2 and field b of quadratic-energy parameters (numpy)."""
     W = np.asarray(params["W"])
     return 0.5 * (W + W.T), np.asarray(params["b"])
+
+
+def check_params(energy, params, name="params"):
+    """``params`` checked against the layout of ``energy.init`` and cast to ``energy.dtype``.
+
+    The same pytree structure (for a dict: the same keys) and the same shape for every leaf as
+    ``energy.init`` returns, and every entry a finite real number; otherwise a ``ValueError``
+    naming ``name`` (and the offending key) and the expected layout.  Parameters that already
+    have the energy's dtype are returned unchanged (bit for bit).
+    """
+    layout = _LAYOUTS.get(energy.init)
+    if layout is None:
+        layout = _LAYOUTS[energy.init] = jax.eval_shape(energy.init, jax.random.key(0))
+    want = jax.tree_util.tree_flatten_with_path(layout)[0]
+    expected = ", ".join(f"{jax.tree_util.keystr(p)}: {tuple(a.shape)}" for p, a in want)
+    try:
+        got, tree = jax.tree_util.tree_flatten(params)
+    except Exception:  # pragma: no cover - objects jax cannot flatten
+        got, tree = None, None
+    if tree != jax.tree_util.tree_structure(layout):
+        if isinstance(params, dict) and isinstance(layout, dict):
+            missing = sorted(set(layout) - set(params), key=str)
+            extra = sorted(set(params) - set(layout), key=str)
+            what = "; ".join(([f"missing {missing}"] if missing else [])
+                             + ([f"unknown {extra}"] if extra else [])) or "nested differently"
+            raise ValueError(f"{name} does not fit the {energy.name} energy ({what}); pass the "
+                             f"layout of energy.init: {{{expected}}}.")
+        raise ValueError(f"{name} is a {type(params).__name__}, not the parameter layout of the "
+                         f"{energy.name} energy; pass what energy.init returns: {{{expected}}}.")
+    leaves = []
+    for (path, like), leaf in zip(want, got):
+        where = f"{name}{jax.tree_util.keystr(path)}"
+        arr = check_real(leaf, where)
+        if arr.shape != tuple(like.shape):
+            raise ValueError(f"{where} has shape {arr.shape}; the {energy.name} energy needs "
+                             f"{tuple(like.shape)} (the layout of energy.init: {{{expected}}}).")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{where} contains NaN or inf; pass finite parameters (e.g. "
+                             f"energy.init(key), or the params of a run that did not diverge).")
+        leaves.append(jnp.asarray(leaf, dtype=energy.dtype))
+    return jax.tree_util.tree_unflatten(tree, leaves)
 
 
 def grad_x(energy):

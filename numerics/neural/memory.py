@@ -4,7 +4,8 @@ A machine trained with K-step chains (:mod:`.training`) is sampled from the same
 noise on [-1, 1]^64) for t steps of (L1) on a logarithmic grid from K/10 to 100 K, and the
 samples are scored at every t against held-out digits (:mod:`.quality`).  By the fixed-point
 condition (G5) the Rdm-K machine's K-step process — not its Gibbs law — reproduces the data's
-statistics ⟨∂E/∂θ⟩, so the samples are best near t = K and degrade for t ≫ K (here: the chains
+statistics ⟨∂E/∂θ⟩ (up to the energy-magnitude penalty of (L2)), so the samples are best near
+t = K and degrade for t ≫ K (here: the chains
 keep lowering their energy into over-saturated strokes); the CD-K and PCD-K machines are
 sampled the same way for comparison.
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shortrun.conventions import SAMPLED_PROTOCOLS
 from shortrun.numerics.analysis import memory as analysis_memory
 from shortrun.numerics.neural import digits, energies, langevin, quality, training
 
@@ -37,12 +39,15 @@ class Config:
     eta: float = 1.0                  # Langevin step
     sigma2: float = 1e-4              # Langevin noise variance (sigma = 0.01)
     lr: float = 1e-3                  # Adam
+    energy_penalty: float = training.ENERGY_PENALTY   # alpha of (L2)
+    grad_clip: float | None = training.GRAD_CLIP      # largest ‖g‖ (None: no clip)
+    box: tuple | None = training.BOX                  # (lo, hi) projection of the chains, (L2)
     batch_size: int = 64
     n_chains: int = 64                # negative chains per update (rdm, pcd)
     n_test: int = 300                 # held-out digits = samples scored per time
     t_max_factor: int = 100           # time grid K/10 ... t_max_factor * K
     n_shown: int = 8                  # samples kept per time for the image grids
-    protocols: tuple = ("rdm", "cd", "pcd")
+    protocols: tuple = SAMPLED_PROTOCOLS
     seed: int = 0
 
 
@@ -92,11 +97,14 @@ def run(config=FAST, progress=None, checkpoint_dir=None):
         t0 = time.perf_counter()
         res = training.train(energy, data.train, c.k, p, eta=c.eta, sigma2=c.sigma2,
                              n_chains=c.n_chains, batch_size=c.batch_size, lr=c.lr,
-                             n_steps=c.n_steps, seed=c.seed, progress=progress, checkpoint=ckpt)
+                             n_steps=c.n_steps, seed=c.seed, energy_penalty=c.energy_penalty,
+                             grad_clip=c.grad_clip, box=c.box, progress=progress,
+                             checkpoint=ckpt)
         out[f"{p}_train_seconds"] = np.asarray(time.perf_counter() - t0)
         out[f"{p}_gap"] = res.gap
         samples = langevin.sample(energy, res.params, x0, t, c.eta, c.sigma2,
-                                  key=langevin.as_key(c.seed, 2))
+                                  key=langevin.as_key(c.seed, 2), box=c.box,
+                                  allow_divergence=True)   # diverged chains score inf
         rows = [quality.score(s.astype(np.float64), test, clf) for s in samples]
         for name in rows[0]:
             out[f"{p}_{name}"] = np.array([r[name] for r in rows])

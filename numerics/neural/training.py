@@ -14,6 +14,22 @@ one Adam step on g.  The protocol says where the chains start at each update:
 * ``'cd'`` — chains start at the data minibatch;
 * ``'pcd'`` — chains persist from one update to the next (started once from p0).
 
+Stabilisers (L2), the ones practitioners use to keep short-run training of image EBMs from
+blowing up (the energy scale grows until η exceeds the stability limit 2/curvature of (L1) and
+the chains run away):
+
+* ``energy_penalty`` α (default :data:`ENERGY_PENALTY` = 0.1) — the energy-magnitude penalty of
+  Du & Mordatch (2019): the update follows the θ-gradient of
+  :math:`\langle E\rangle_{\rm batch} - \langle E\rangle_{\rm chains}
+  + \alpha(\langle E^2\rangle_{\rm batch} + \langle E^2\rangle_{\rm chains})`, which keeps
+  the energies O(1).  It changes the objective, hence the fixed point: (G5) holds exactly only at
+  α = 0 (pass ``energy_penalty=0`` for the plain (G4) gradient).
+* ``grad_clip`` c — g is rescaled to norm c when ‖g‖ > c (``optax.clip_by_global_norm``) before
+  Adam; the fixed points (g = 0) are unchanged.
+* ``box`` (lo, hi) — every Langevin step is projected on [lo, hi]^d (e.g. the data range);
+  (G5) then holds for the projected K-step process, which must also be used to sample
+  (``langevin.sample(..., box=...)``).
+
 Reproducible: update n uses the keys ``fold_in(key(seed), n)`` (minibatch: ``fold_in(·, 0)``,
 start of the chains: 1, Langevin noise: 2), so the run is a function of ``seed`` alone and resumes
 from a checkpoint bit for bit (:mod:`shortrun.numerics.core.checkpoint`).  The checkpoint holds
@@ -22,6 +38,7 @@ leaves (``jax.tree_util``) and rebuilt from the structure of a fresh ``init``.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import jax
@@ -29,23 +46,30 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from shortrun.conventions import (check_choice, check_count, check_finite, check_nonnegative,
-                                  check_positive, check_steps)
+from shortrun.conventions import (SAMPLED_PROTOCOLS, check_choice, check_count, check_finite,
+                                  check_nonnegative, check_positive, check_steps)
 from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
 from shortrun.numerics.core.progress import Progress
-from shortrun.numerics.neural import langevin
+from shortrun.numerics.neural import energies, langevin
 
-__all__ = ["train", "TrainResult", "PROTOCOLS", "flatten", "unflatten"]
+__all__ = ["train", "TrainingResult", "TrainResult", "PROTOCOLS", "flatten", "unflatten",
+           "ENERGY_PENALTY", "GRAD_CLIP", "BOX"]
 
-PROTOCOLS = ("rdm", "cd", "pcd")
+PROTOCOLS = SAMPLED_PROTOCOLS
+#: Defaults of the stabilisers of (L2): the weight α of the energy-magnitude penalty, the largest
+#: global norm of g (None: no clip) and the box the chains are projected on (None: plain (L1)).
+ENERGY_PENALTY = 0.1
+GRAD_CLIP = None
+BOX = None
 #: Reserved update number whose key draws the initial persistent chains.
 PCD_INIT = 2**31 - 1
 _UPDATES = {}
 
 
 @dataclass(frozen=True)
-class TrainResult:
-    """Outcome of :func:`train`.
+class TrainingResult:
+    """Outcome of :func:`train` (the neural twin of
+    :class:`shortrun.numerics.training.TrainingResult`).
 
     ``params`` : the trained parameter pytree (JAX arrays);
     ``gap[n]`` : ⟨E⟩_minibatch − ⟨E⟩_chains at the parameters of update n (the contrastive
@@ -64,6 +88,10 @@ class TrainResult:
     settings: dict = field(default_factory=dict)
 
 
+#: Deprecated name of :class:`TrainingResult`.
+TrainResult = TrainingResult
+
+
 def flatten(tree):
     """The leaves of a pytree as a list of numpy arrays (checkpoint form)."""
     return [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(tree)]
@@ -79,18 +107,19 @@ def _as_vector(tree):
     return np.concatenate([np.ravel(a) for a in flatten(tree)])
 
 
-def _jitted(energy, optimizer_key, optimizer, n_data, batch, n_neg, keep_params):
+def _jitted(energy, optimizer_key, optimizer, n_data, batch, n_neg, keep_params, box):
     """The jitted pieces of one update, compiled once per energy, optimiser and sizes and shared
     by the three protocols: ``starts(x_all, base, step) -> (minibatch, uniform draws)`` and
-    ``update(params, opt_state, xb, x0, noise_key, k, eta, sigma2)`` (K Langevin steps from x0,
-    g, one optimiser step), which returns the new (params, opt_state, chains) and a vector of
+    ``update(params, opt_state, xb, x0, noise_key, k, eta, sigma2, alpha, bounds)`` (K Langevin
+    steps from x0, projected on the box ``bounds`` if ``box``, g, one optimiser step), which
+    returns the new (params, opt_state, chains) and a vector of
     diagnostics (gap, ‖g‖, max |chain|, all parameters finite[, the flat parameters before the
     update]).
     """
-    cache_key = (energy.apply, optimizer_key, n_data, batch, n_neg, keep_params)
+    cache_key = (energy.apply, optimizer_key, n_data, batch, n_neg, keep_params, box)
     if cache_key in _UPDATES:
         return _UPDATES[cache_key]
-    run = langevin.step(energy)
+    run = langevin.step(energy, box)
 
     @jax.jit
     def starts(x_all, base, step):
@@ -103,13 +132,15 @@ def _jitted(energy, optimizer_key, optimizer, n_data, batch, n_neg, keep_params)
         x0 = langevin.uniform(jax.random.fold_in(key, 1), n_neg, energy.dim, energy.dtype)
         return xb, x0, jax.random.fold_in(key, 2)
 
-    def contrast(params, xb, chains):  # its θ-gradient is g, its value the gap
-        return jnp.mean(energy.apply(params, xb)) - jnp.mean(energy.apply(params, chains))
+    def contrast(params, xb, chains, alpha):  # (L2): its θ-gradient is g; returns it and the gap
+        e_data, e_chains = energy.apply(params, xb), energy.apply(params, chains)
+        gap = jnp.mean(e_data) - jnp.mean(e_chains)
+        return gap + alpha * (jnp.mean(e_data ** 2) + jnp.mean(e_chains ** 2)), gap
 
     @jax.jit
-    def update(params, opt_state, xb, x0, noise_key, k, eta, sigma2):
-        new_chains = run(params, x0, noise_key, 0, k, eta, sigma2)
-        gap, grad = jax.value_and_grad(contrast)(params, xb, new_chains)
+    def update(params, opt_state, xb, x0, noise_key, k, eta, sigma2, alpha, bounds):
+        new_chains = run(params, x0, noise_key, 0, k, eta, sigma2, *bounds)
+        (_, gap), grad = jax.value_and_grad(contrast, has_aux=True)(params, xb, new_chains, alpha)
         updates, new_opt = optimizer.update(grad, opt_state, params)
         new_params = optax.apply_updates(params, updates)
         norm = jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree_util.tree_leaves(grad)))
@@ -135,12 +166,16 @@ def _data(data, energy):
 
 
 def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_size=64, lr=1e-3,
-          b1=0.9, b2=0.999, n_steps=1000, params0=None, seed=0, keep_params=False,
-          max_abs_chain=1e3, progress=None, checkpoint=None, checkpoint_seconds=60.0):
+          b1=0.9, b2=0.999, n_steps=1000, theta0=None, seed=0, keep_params=False,
+          max_abs_chain=1e3, energy_penalty=ENERGY_PENALTY, grad_clip=GRAD_CLIP, box=BOX,
+          progress=None, checkpoint=None, checkpoint_seconds=60.0, params0=None):
     r"""Train ``energy`` on ``data`` with K-step Langevin chains and Adam.
 
     .. math:: \theta \leftarrow \theta - \mathrm{Adam}_{\ell,\beta_1,\beta_2}\Big(
-              \overline{\nabla_\theta E}_{\rm batch} - \overline{\nabla_\theta E}_{\rm chains(K)}\Big)
+              \mathrm{clip}_c\,\nabla_\theta\big[\overline{E}_{\rm batch} - \overline{E}_{\rm chains(K)}
+              + \alpha\big(\overline{E^2}_{\rm batch} + \overline{E^2}_{\rm chains(K)}\big)\big]\Big)
+
+    (G4) with the stabilisers of (L2); the chains are held fixed in the θ-gradient.
 
     Parameters
     ----------
@@ -160,14 +195,22 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
         Adam's learning rate and moment decays.
     n_steps : int
         Number of updates (may grow when resuming from a checkpoint).
-    params0 : pytree, optional
-        Start; default ``energy.init(fold_in(key(seed), PCD_INIT + 1))``.
+    theta0 : pytree, optional
+        Start (the name of the other trainers; ``params0`` is its deprecated alias); default ``energy.init(fold_in(key(seed), PCD_INIT + 1))``.
     seed : int
     keep_params : bool
-        Keep the flat parameter vector before every update in ``TrainResult.trace`` (small models).
+        Keep the flat parameter vector before every update in ``TrainingResult.trace`` (small models).
     max_abs_chain : float
         ``RuntimeError`` when a chain leaves the box ``|x| <= max_abs_chain`` or the parameters stop
-        being finite (a diverging run: lower ``lr`` or ``eta``).
+        being finite (a diverging run: lower ``lr`` or ``eta``, or raise ``energy_penalty``).
+    energy_penalty : float >= 0
+        α of (L2), the weight of α(⟨E²⟩_batch + ⟨E²⟩_chains) added to the contrast; default
+        :data:`ENERGY_PENALTY` = 0.1 (trains the digits and other 8×8 sets at the digits
+        settings η = 1, σ² = 1e-4, lr = 1e-3, K = 20); 0 for the plain gradient (G4).
+    grad_clip : float > 0 or None
+        Clip g to this global norm before Adam (default :data:`GRAD_CLIP`: no clip).
+    box : None or (lo, hi)
+        Project every Langevin step on [lo, hi]^d, (L2) (default :data:`BOX`: no projection).
     progress : None, True or False
         stderr progress line (None: only for runs longer than 5 s).
     checkpoint : str or Path, optional
@@ -177,7 +220,7 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
 
     Returns
     -------
-    TrainResult
+    TrainingResult
     """
     protocol = check_choice(protocol, PROTOCOLS, "protocol")
     k = check_count(k, "k", minimum=1)
@@ -186,21 +229,39 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
     sigma2 = check_nonnegative(sigma2, "sigma2", "pass the noise variance per step, e.g. 1e-4.")
     n_chains = check_count(n_chains, "n_chains")
     batch = min(check_count(batch_size, "batch_size"), len(x_data))
-    lr, b1, b2 = (check_nonnegative(v, name, "Adam's rate and moment decays are numbers >= 0.")
-                  for v, name in ((lr, "lr"), (b1, "b1"), (b2, "b2")))
+    lr = check_positive(lr, "lr", "pass Adam's learning rate, e.g. 1e-3 (lr = 0 would return the "
+                        "start unchanged).")
+    b1, b2 = (check_nonnegative(v, name, "Adam's moment decays are numbers in [0, 1).")
+              for v, name in ((b1, "b1"), (b2, "b2")))
     if not (b1 < 1 and b2 < 1):
         raise ValueError(f"b1={b1!r} and b2={b2!r} must be < 1 (Adam's moment decays).")
     n_steps = check_steps(n_steps, "n_steps")
     seed = check_count(seed, "seed", minimum=0)
     check_positive(max_abs_chain, "max_abs_chain", "pass the bound on |x| that means divergence.")
+    grad_clip = None if grad_clip is None else check_positive(
+        grad_clip, "grad_clip", "pass the largest global norm of g, e.g. 1.0, or None for no clip.")
+    alpha = check_nonnegative(energy_penalty, "energy_penalty",
+                              "pass the weight of the energy-magnitude penalty, e.g. 0.1, or 0.")
+    box = langevin.check_box(box)
     base = langevin.as_key(seed)
-    params = energy.init(jax.random.fold_in(base, PCD_INIT + 1)) if params0 is None else params0
-    params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=energy.dtype), params)
+    name = "theta0"
+    if params0 is not None:
+        if theta0 is not None:
+            raise ValueError("pass theta0 only (params0 is its deprecated alias), not both.")
+        warnings.warn("params0 is deprecated: pass theta0.", DeprecationWarning, stacklevel=2)
+        theta0, name = params0, "params0"
+    if theta0 is None:
+        params = energies.check_params(energy, energy.init(jax.random.fold_in(base, PCD_INIT + 1)))
+    else:
+        params = energies.check_params(energy, theta0, name)
     optimizer = optax.adam(lr, b1=b1, b2=b2)
+    if grad_clip is not None:
+        optimizer = optax.chain(optax.clip_by_global_norm(grad_clip), optimizer)
     opt_state = optimizer.init(params)
     n_neg = batch if protocol == "cd" else n_chains
-    starts, update = _jitted(energy, ("adam", float(lr), float(b1), float(b2)), optimizer,
-                             len(x_data), batch, n_neg, bool(keep_params))
+    starts, update = _jitted(energy, ("adam", float(lr), float(b1), float(b2), grad_clip),
+                             optimizer, len(x_data), batch, n_neg, bool(keep_params),
+                             box is not None)
     dtype = energy.dtype
     if protocol == "pcd":
         chains = langevin.uniform(jax.random.fold_in(base, PCD_INIT), n_chains, energy.dim, dtype)
@@ -214,7 +275,8 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
         trainer="neural.train", energy=repr(sorted(energy.config.items())), data=x_data, k=k,
         protocol=protocol, eta=eta, sigma2=sigma2, n_chains=n_chains, batch_size=batch, lr=lr,
         b1=b1, b2=b2, params0=_as_vector(params), seed=seed, keep_params=bool(keep_params),
-        max_abs_chain=max_abs_chain), checkpoint_seconds)
+        max_abs_chain=max_abs_chain, grad_clip=grad_clip, energy_penalty=alpha, box=box),
+        checkpoint_seconds)
     state, first = ckpt.resume(n_steps)
     if state is not None:
         params = unflatten(params, _leaves(state, "param"))
@@ -235,7 +297,8 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
         return out
 
     report = Progress(f"neural.train {protocol}-{k}", progress, n_steps)
-    e, s2 = jnp.asarray(eta, dtype), jnp.asarray(sigma2, dtype)
+    e, s2, a = (jnp.asarray(v, dtype) for v in (eta, sigma2, alpha))
+    bounds = () if box is None else tuple(jnp.asarray(v, dtype) for v in box)
     x_all = jnp.asarray(x_data)
     step = first
     try:
@@ -245,7 +308,7 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
             xb, fresh, noise_key = starts(x_all, base, step)
             x0 = {"rdm": fresh, "cd": xb, "pcd": chains}[protocol]
             new_params, new_opt, new_chains, diag = update(params, opt_state, xb, x0, noise_key,
-                                                           k, e, s2)
+                                                           k, e, s2, a, bounds)
             diag = np.asarray(diag)
             _check_run(diag, step, max_abs_chain, lr, eta)
             # the state moves to update step + 1 in one go (an interruption sees old or new)
@@ -262,8 +325,9 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
         ckpt.save(snapshot(n_steps))
     settings = dict(energy=dict(energy.config), k=k, protocol=protocol, eta=eta, sigma2=sigma2,
                     n_chains=n_chains if protocol != "cd" else batch, batch_size=batch, lr=lr,
-                    b1=b1, b2=b2, n_steps=n_steps, seed=seed)
-    return TrainResult(params=params, gap=gap, grad_norm=gnorm, trace=trace,
+                    b1=b1, b2=b2, n_steps=n_steps, seed=seed, grad_clip=grad_clip,
+                    energy_penalty=alpha, box=box)
+    return TrainingResult(params=params, gap=gap, grad_norm=gnorm, trace=trace,
                        chains=np.asarray(chains),
                        settings=settings)
 

@@ -1,12 +1,10 @@
-"""Layer 3: Monte Carlo samplers (numba spin chains, Langevin) and their estimators.
+"""Layer 4: Monte Carlo samplers (numba spin chains, Langevin) and their estimators.
 
 ``sampling.sample(model, p0, k, rule=..., scan=..., n_chains=..., seed=...)`` dispatches on the
-model type (:mod:`shortrun.numerics.sampling.base`).
+model type through the model registry (:mod:`shortrun.numerics.sampling.base`).
 """
 from shortrun.numerics.sampling.base import initial_states, sample
 from shortrun.numerics.sampling.langevin import sample_ula
-from shortrun.numerics.sampling import rbm as _rbm  # noqa: F401  (registers the RBM sampler)
-from shortrun.numerics.sampling import potts as _potts  # noqa: F401  (registers the Potts sampler)
 from shortrun.numerics.sampling.spins import (DEFAULT_CHAINS, SERIAL_BELOW, histogram, stats,
                                               stats_error, threads)
 

@@ -1,26 +1,27 @@
-"""The sampler interface: one function per task, dispatched on the model type.
+"""The sampler interface: one function per task, looked up in the model registry.
 
-A model type registers its Monte Carlo sampler with :func:`sample` (``@sample.register``) and its
-initial-state draw with :func:`initial_states`; the Monte Carlo trainer uses only these two and
-the model's ``sample_stats``.
+A model type registers its Monte Carlo sampler and its initial-state draw once, with
+:func:`shortrun.numerics.core.dispatch.register_model` (``sampler=``, ``initial_states=``, in
+``numerics/registry.py``); the Monte Carlo trainer uses only these two and the model's
+``sample_stats``.  ``rule=None`` / ``scan=None`` mean the model's own (``DEFAULT_RULE`` /
+``DEFAULT_SCAN``).
 """
 from __future__ import annotations
 
-from shortrun.numerics.core.dispatch import model_dispatch
+from shortrun.numerics.core.dispatch import capability
+from shortrun.numerics.models.base import Model, update_names
 
 
-@model_dispatch
-def sample(model, p0, k, rule="heatbath", scan="random", n_chains=None, seed=0, times=None):
+def sample(model, p0, k, rule=None, scan=None, n_chains=None, seed=0, times=None):
     r"""States of ``n_chains`` seeded chains after k steps from ``p0``: the Monte Carlo twin of
     :func:`shortrun.numerics.kernels.law` (G2), same signature.  See the registered
     implementation of the model type (e.g. :func:`shortrun.numerics.sampling.spins.sample`)."""
-    raise ValueError(f"model must be a model with a registered sampler (BoltzmannMachine, RBM, "
-                     f"...); got {type(model).__name__}.  Build one with "
-                     "shortrun.numerics.models.BoltzmannMachine(h, J).")
+    run = capability(model, "sampler", model_base=Model)
+    rule, scan = update_names(model, rule, scan, validate=False)
+    return run(model, p0, k, rule, scan, n_chains, seed, times)
 
 
-@model_dispatch
 def initial_states(model, p0, n_chains, seed):
     """``n_chains`` initial states of ``model``'s chains drawn from ``p0`` (a law, 'uniform' or
     given states), a function of ``seed`` alone."""
-    raise ValueError(f"model must be a model with a registered sampler; got {type(model).__name__}.")
+    return capability(model, "initial_states", model_base=Model)(model, p0, n_chains, seed)

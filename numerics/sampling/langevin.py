@@ -11,7 +11,7 @@ k steps is Gaussian with the moments (Ga)
           \Sigma_k = M^k\Sigma_0M^k + \sigma^2(I - M^{2k})(I - M^2)^{-1},
 
 which is what the sample mean and covariance of :func:`sample_ula` estimate.  Normals come from
-the counter-based :mod:`shortrun.numerics.rng` (bit-identical whatever the thread count).
+the counter-based :mod:`shortrun.numerics.core.rng` (bit-identical whatever the thread count).
 """
 from __future__ import annotations
 
@@ -133,7 +133,11 @@ def sample_ula(A, h, mu0, Sigma0, k, eta, sigma2=None, n_chains=None, seed=0, ti
         out = _ula(M, eta * h, float(np.sqrt(sigma2)), mu0, L0, k_run, np.uint64(seed), grid, traj)
     result = out if times is None else traj
     if not np.all(np.isfinite(result)):
-        raise ValueError(f"the chains overflow float64 within k={k} steps: A has a negative "
-                         "eigenvalue (a concave energy) along which the chains run away "
-                         "exponentially; pass a smaller k (or times).")
+        if np.linalg.eigvalsh(A)[0] < 0:
+            raise ValueError(f"the chains overflow float64 within k={k} steps: A has a negative "
+                             "eigenvalue (a concave energy) along which the chains run away "
+                             "exponentially; pass a smaller k (or times).")
+        raise ValueError(f"the chains overflow float64 within k={k} steps although the step is "
+                         "stable: h, mu0, Sigma0 or sigma2 are too large for float64 (|x| near "
+                         "1e308); rescale them.")
     return result

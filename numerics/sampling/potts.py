@@ -48,7 +48,6 @@ from numba import njit, prange
 from shortrun.conventions import check_choice, check_distribution, check_steps, memory_error
 from shortrun.numerics.core import rng
 from shortrun.numerics.core.states import MEMORY_BUDGET
-from shortrun.numerics.sampling import base
 from shortrun.numerics.models.potts import PottsMachine, check_params, potts_index
 from shortrun.numerics.sampling.spins import (DEFAULT_CHAINS, INIT_SWEEP, check_n_chains,
                                               check_seed, check_times, threads)
@@ -345,7 +344,7 @@ def histogram(states, q):
 
 
 # ---------------------------------------------------------------------------------------------
-# the model wrapper (registered with the sampler interface)
+# the model wrapper (the sampler and initial_states capabilities, numerics/registry.py)
 # ---------------------------------------------------------------------------------------------
 def _check_model(model):
     if not isinstance(model, PottsMachine):
@@ -367,7 +366,3 @@ def initial_states(model, p0, n_chains, seed):
     ('uniform', a law over the q^N states, or given states), a function of ``seed`` alone."""
     _check_model(model)
     return initial_colours(p0, model.N, model.q, n_chains, seed)[0]
-
-
-base.sample.register(PottsMachine)(sample)
-base.initial_states.register(PottsMachine)(initial_states)

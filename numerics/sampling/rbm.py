@@ -30,7 +30,6 @@ from numba import njit, prange
 from shortrun.conventions import check_steps
 from shortrun.numerics.core import rng
 from shortrun.numerics.models.rbm import RBM, check_chain
-from shortrun.numerics.sampling import base
 from shortrun.numerics.sampling.spins import (SERIAL_BELOW, check_seed, check_times,
                                               initial_states as _spin_initial_states, threads)
 
@@ -148,9 +147,5 @@ def sample(model, p0, k, rule="heatbath", scan="alternating", n_chains=None, see
     return states if times is None else traj
 
 
-base.sample.register(RBM)(sample)
-
-
-@base.initial_states.register
-def _initial_states(model: RBM, p0, n_chains, seed):
+def rbm_initial_states(model: RBM, p0, n_chains, seed):
     return _spin_initial_states(p0, model.N_v, n_chains, seed)[0]

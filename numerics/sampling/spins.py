@@ -25,7 +25,7 @@ Otherwise (huge couplings) it is :math:`H_i` itself, :math:`H_j \mathrel{+}= 2 s
 one exp per update: :math:`u(1+e^{y}) < 1`, resp. :math:`y \le 0` or :math:`u < e^{-y}`.
 (A tabulated squeeze of f was tried and measured slower than the exp: its data-dependent branch
 mispredicts.)  Uniforms are 53-bit doubles hashed from the address (seed, chain, sweep, draw) by
-the counter-based :mod:`shortrun.numerics.rng` (a few ns each, no state), so results depend on
+the counter-based :mod:`shortrun.numerics.core.rng` (a few ns each, no state), so results depend on
 the seed only, not on the number of numba threads.  Draws of sweep t of a chain: sequential,
 site i tests with draw i; random, move n takes its site from draw 2n and its test from draw
 2n + 1; parallel, site i tests with draw i; continuous, the unit interval [t, t+1) (sweep t)
@@ -442,7 +442,7 @@ def check_states(s, N, name="p0"):
         raise ValueError(f"{name} must be a real array of -1 and +1 spins; got dtype {a.dtype}.")
     if not np.all((a == 1) | (a == -1)):
         raise ValueError(f"{name} must contain only -1 and +1 spins; convert 0/1 data with "
-                         "shortrun.numerics.states.from01().")
+                         "shortrun.numerics.core.states.from01().")
     return np.array(a, dtype=np.int8, order="C")
 
 
@@ -629,7 +629,7 @@ def stats(states):
     r"""Empirical sufficient statistics :math:`\overline{\phi} = (\overline{s_i},
     \overline{s_i s_j})_{i<j}` of states of shape (n, N), in the order of ``theta``.
 
-    The Monte Carlo twin of :func:`shortrun.numerics.moments.stats`.
+    The Monte Carlo twin of :func:`shortrun.numerics.core.moments.stats`.
     """
     s = np.asarray(states, dtype=np.float64)
     if s.ndim != 2 or s.shape[0] < 1:
@@ -652,25 +652,17 @@ def stats_error(states):
 
 
 # ---------------------------------------------------------------------------------------------
-# registration with the sampler interface (shortrun.numerics.sampling.base)
+# the functions registered for the spin models (numerics/registry.py)
 # ---------------------------------------------------------------------------------------------
 from shortrun.numerics.models.independent import IndependentSpins  # noqa: E402
-from shortrun.numerics.sampling import base as _base  # noqa: E402
-
-_base.sample.register(BoltzmannMachine)(sample)
 
 
-@_base.initial_states.register
-def _(model: BoltzmannMachine, p0, n_chains, seed):
+def model_initial_states(model, p0, n_chains, seed):
+    """Initial ±1 states of ``model``'s chains (a BoltzmannMachine or IndependentSpins)."""
     return initial_states(p0, model.N, n_chains, seed)[0]
 
 
-@_base.sample.register
-def _(model: IndependentSpins, p0, k, rule="heatbath", scan="random", n_chains=None, seed=0,
-      times=None):
+def independent_sample(model: IndependentSpins, p0, k, rule="heatbath", scan="random",
+                       n_chains=None, seed=0, times=None):
+    """:func:`sample` of the Boltzmann machine with J = 0 (IndependentSpins)."""
     return sample(model.as_boltzmann_machine(), p0, k, rule, scan, n_chains, seed, times)
-
-
-@_base.initial_states.register
-def _(model: IndependentSpins, p0, n_chains, seed):
-    return initial_states(p0, model.N, n_chains, seed)[0]

@@ -9,8 +9,9 @@ local Dask cluster or on the user's Dask scheduler (:mod:`.engine`); the result 
 :class:`Table` with one row per cell in grid order (:mod:`.table`).  How to run a sweep on a
 cluster: docs/sweeps.md.
 """
+from shortrun.numerics.sweeps.cache import CacheWarning
 from shortrun.numerics.sweeps.engine import SweepWarning, run, shutdown
 from shortrun.numerics.sweeps.grids import grid
 from shortrun.numerics.sweeps.table import Table
 
-__all__ = ["run", "grid", "Table", "SweepWarning", "shutdown"]
+__all__ = ["run", "grid", "Table", "SweepWarning", "CacheWarning", "shutdown"]

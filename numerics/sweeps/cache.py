@@ -12,6 +12,15 @@ writes floats with ``repr``, which round-trips every float64 bit, and ``.npz`` s
 verbatim, so a result read from the cache is bit-identical to the one computed.  Files are
 written atomically (temporary file in the same folder, flushed, ``os.replace``): a killed sweep
 leaves complete cells and no torn file.  Failed cells are not cached; they run again next time.
+
+**Integrity.**  Every cell carries a SHA-256 checksum of its content
+(:func:`checksum`: :func:`shortrun.numerics.core.checkpoint.fingerprint` of the canonical JSON
+text -- cell, parameters, version, results -- and of every array's dtype, shape and bytes), in
+the JSON document (``"checksum"``) or as the ``.npz`` member ``__checksum__``.  :func:`read`
+verifies it: a hand-edited value, a flipped bit, a truncated or a corrupted file is never
+returned as a result; the cell is recomputed (and its file overwritten) with a
+:class:`CacheWarning` naming the file and what was wrong.  Cells written by an older layout
+(another ``FORMAT``) are recomputed without a warning.
 """
 from __future__ import annotations
 
@@ -19,17 +28,23 @@ import hashlib
 import inspect
 import json
 import marshal
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from shortrun.numerics.core.checkpoint import atomic_write
+from shortrun.numerics.core.checkpoint import atomic_write, fingerprint
 from shortrun.numerics.sweeps.grids import RESERVED, plain
 
-__all__ = ["cell_name", "code_version", "key", "normalise", "read", "write", "FORMAT"]
+__all__ = ["cell_name", "code_version", "key", "normalise", "read", "write", "checksum",
+           "CacheWarning", "FORMAT"]
 
-#: Version of the cache file layout.
-FORMAT = 1
+#: Version of the cache file layout (2: with a checksum).
+FORMAT = 2
+
+
+class CacheWarning(UserWarning):
+    """A cached cell failed its checksum or could not be read; it is recomputed."""
 
 
 def cell_name(cell):
@@ -91,42 +106,88 @@ def normalise(result, params):
     return out
 
 
+def _text(doc):
+    """The canonical JSON text of a cell's document (keys sorted; floats by ``repr``)."""
+    return json.dumps(doc, sort_keys=True)
+
+
+def checksum(text, arrays):
+    """SHA-256 (hex) of a cell: its canonical JSON ``text`` and its ``arrays`` in order (dtype,
+    shape and bytes), by :func:`shortrun.numerics.core.checkpoint.fingerprint`."""
+    return fingerprint(document=text, arrays=list(arrays))
+
+
 def write(folder, key, meta, result):
-    """Store one finished cell as ``folder/<key>.json`` or ``.npz`` (atomically); return the
-    path.  ``meta`` holds the cell name, canonical params, code version and seconds."""
+    """Store one finished cell as ``folder/<key>.json`` or ``.npz`` (atomically) with its
+    :func:`checksum`; return the path.  ``meta`` holds the cell name, canonical params, code
+    version and seconds."""
     arrays = {n: v for n, v in result.items() if isinstance(v, np.ndarray)}
     doc = dict(meta, format=FORMAT, order=list(result), arrays=list(arrays),
                result={n: v for n, v in result.items() if n not in arrays})
-    text = json.dumps(doc, sort_keys=True)
+    text = _text(doc)
+    digest = checksum(text, arrays.values())
     folder = Path(folder)
     if arrays:
         path = folder / f"{key}.npz"
         stored = {f"arr_{j}": v for j, v in enumerate(arrays.values())}
-        atomic_write(path, lambda f: np.savez(f, __meta__=np.array(text), **stored))
+        atomic_write(path, lambda f: np.savez(f, __meta__=np.array(text),
+                                              __checksum__=np.array(digest), **stored))
     else:
         path = folder / f"{key}.json"
-        atomic_write(path, lambda f: f.write(text.encode()))
+        blob = _text(dict(doc, checksum=digest)).encode()
+        atomic_write(path, lambda f: f.write(blob))
     return path
 
 
+def _load(npz, js):
+    """``(doc, arrays, stored checksum)`` of a cell file; raises on an unreadable one."""
+    if npz.exists():
+        with np.load(npz, allow_pickle=False) as z:
+            text = z["__meta__"].item()
+            digest = z["__checksum__"].item() if "__checksum__" in z.files else None
+            doc = json.loads(text)
+            arrays = [z[f"arr_{j}"] for j in range(len(doc["arrays"]))]
+        return doc, text, arrays, digest
+    doc = json.loads(js.read_bytes())
+    digest = doc.pop("checksum", None) if isinstance(doc, dict) else None
+    return doc, _text(doc), [], digest
+
+
 def read(folder, key, name, params):
-    """``(meta, result)`` of a cached cell, or None when there is none (or the file does not
-    belong to this cell and parameters, or cannot be read: then it is recomputed and
-    overwritten)."""
+    """``(meta, result)`` of a cached cell, or None when there is none or it must be recomputed
+    (then it is overwritten): written by an older layout (silently), or -- with a
+    :class:`CacheWarning` naming the file -- unreadable (truncated, not a zip, not JSON),
+    failing its :func:`checksum` (edited or corrupted) or belonging to another cell."""
     folder = Path(folder)
+    npz, js = folder / f"{key}.npz", folder / f"{key}.json"
+    path = npz if npz.exists() else js
+    if not path.exists():
+        return None
+
+    def redo(why):
+        warnings.warn(f"sweep cache: {path} {why}; the cell is recomputed and the file "
+                      "overwritten.", CacheWarning, stacklevel=3)
+
     try:
-        npz, js = folder / f"{key}.npz", folder / f"{key}.json"
-        if npz.exists():
-            with np.load(npz, allow_pickle=False) as z:
-                doc = json.loads(z["__meta__"].item())
-                arrays = {n: z[f"arr_{j}"] for j, n in enumerate(doc["arrays"])}
-        elif js.exists():
-            doc, arrays = json.loads(js.read_bytes()), {}
-        else:
+        doc, text, arrays, digest = _load(npz, js)
+    except Exception as err:                  # noqa: BLE001 - zip, zlib, JSON, OS, key errors
+        redo(f"cannot be read ({type(err).__name__}: {err})")
+        return None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        if isinstance(doc, dict) and isinstance(doc.get("format"), int) \
+                and doc["format"] < FORMAT:
+            return None                         # an older layout: recompute silently
+        redo("is not a cache cell of this shortrun (unknown layout)")
+        return None
+    if digest is None or digest != checksum(text, arrays):
+        redo("fails its checksum (an edited, truncated or corrupted file)")
+        return None
+    try:
+        if doc["cell"] != name or doc["params"] != params:
+            redo(f"holds another cell ({doc['cell']} with {doc['params']})")
             return None
-        if doc.get("format") != FORMAT or doc.get("cell") != name or doc.get("params") != params:
-            return None
-        values = dict(doc["result"], **arrays)
+        values = dict(doc["result"], **dict(zip(doc["arrays"], arrays)))
         return doc, {n: values[n] for n in doc["order"]}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError) as err:
+        redo(f"is not a complete cache cell (missing {err})")
         return None

@@ -44,7 +44,8 @@ from shortrun.numerics.sweeps import cache
 from shortrun.numerics.sweeps.grids import expand
 from shortrun.numerics.sweeps.table import Table
 
-__all__ = ["run", "shutdown", "SweepWarning", "SWITCH_SECONDS", "WARM_SWITCH_SECONDS"]
+__all__ = ["run", "shutdown", "check_address", "check_folder", "check_reachable", "SweepWarning",
+           "SWITCH_SECONDS", "WARM_SWITCH_SECONDS"]
 
 #: ``scheduler=None``: serial work (s) left beyond which the rest moves to a new local cluster.
 SWITCH_SECONDS = 8.0
@@ -193,16 +194,39 @@ def shutdown():
                 pass
 
 
+#: Seconds a plain TCP connection to the scheduler's HOST:PORT may take before Dask's client
+#: is started (a refused or unresolvable address then fails at once, not after Dask's retries).
+PROBE_SECONDS = 10.0
+
+
+def _unreachable(address, err):
+    return RuntimeError(f"scheduler={address!r}: cannot reach a Dask scheduler there ({err}). "
+                        "Start one with `dask scheduler` and workers with `dask worker "
+                        f"{address}` (see docs/sweeps.md), or run locally with "
+                        "scheduler=None.")
+
+
+def check_reachable(address):
+    """RuntimeError naming the fix unless a TCP connection to the HOST:PORT of ``address`` (a
+    checked :func:`check_address`) opens within :data:`PROBE_SECONDS` (``inproc``: not tried)."""
+    import socket
+
+    parsed = urlparse(address)
+    if parsed.scheme != "inproc":
+        try:
+            socket.create_connection((parsed.hostname, parsed.port), PROBE_SECONDS).close()
+        except OSError as err:
+            raise _unreachable(address, f"{type(err).__name__}: {err}") from None
+
+
 def _connect(address):
     from distributed import Client
 
+    check_reachable(address)
     try:
         return Client(address, timeout="20s", set_as_default=False)
     except (OSError, TimeoutError) as err:
-        raise RuntimeError(f"scheduler={address!r}: cannot reach a Dask scheduler there ({err}). "
-                           "Start one with `dask scheduler` and workers with `dask worker "
-                           f"{address}` (see docs/sweeps.md), or run locally with "
-                           "scheduler=None.") from err
+        raise _unreachable(address, err) from err
 
 
 def _host_threads(client):
@@ -245,16 +269,71 @@ def _dask(client, cell, cells, keys, todo, done, retries):
 # ---------------------------------------------------------------------------------------------
 # run
 # ---------------------------------------------------------------------------------------------
+#: Dask's address schemes (``distributed.comm``); all but ``inproc`` need ``HOST:PORT``.
+ADDRESS_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+_ADDRESS_FIX = ("give the address a `dask scheduler` prints, e.g. 'tcp://10.0.0.5:8786', or "
+                "run on this machine (scheduler None, 'serial' or 'local'; on the command line: "
+                "no --scheduler)")
+
+
+def check_address(address, name="scheduler"):
+    """``address`` (``protocol://HOST:PORT``) checked before anything connects: a known Dask
+    scheme, a host and a port in 1..65535; ValueError naming ``name`` and the fix otherwise."""
+    if not isinstance(address, str) or "://" not in address:
+        raise ValueError(f"{name}={address!r} is not a Dask scheduler address; {_ADDRESS_FIX}.")
+    scheme, _, rest = address.partition("://")
+    if scheme not in ADDRESS_SCHEMES:
+        raise ValueError(f"{name}={address!r}: unknown protocol {scheme!r} (Dask speaks "
+                         f"{', '.join(ADDRESS_SCHEMES)}); {_ADDRESS_FIX}.")
+    if scheme == "inproc":
+        if not rest:
+            raise ValueError(f"{name}={address!r} names no in-process scheduler; "
+                             f"{_ADDRESS_FIX}.")
+        return address
+    parsed = urlparse(address)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = -1
+    if not parsed.hostname:
+        raise ValueError(f"{name}={address!r} has no host; {_ADDRESS_FIX}.")
+    if port is None or not 1 <= port <= 65535 or parsed.path not in ("", "/") \
+            or parsed.query or parsed.fragment:
+        raise ValueError(f"{name}={address!r} needs a port number 1-65535 after the host "
+                         f"(HOST:PORT, nothing after it); {_ADDRESS_FIX}.")
+    return address
+
+
 def _mode(scheduler):
     if scheduler is None or scheduler in ("serial", "local"):
         return scheduler
     if isinstance(scheduler, str) and "://" in scheduler:
+        check_address(scheduler)
         return "address"
     if type(scheduler).__name__ == "Client" and hasattr(scheduler, "submit"):
         return "client"
     raise ValueError(f"scheduler={scheduler!r} must be None (choose), 'serial', 'local', the "
                      "address of a running Dask scheduler ('tcp://HOST:PORT') or a "
                      "distributed.Client.")
+
+
+def check_folder(path, name="cache_dir"):
+    """``path`` as a Path that is, or can be created as, a writable folder; ValueError naming
+    ``name`` and the fix when it (or a parent) is a file, or it cannot be written."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ValueError(f"{name}={path!r} must be a folder path (str or Path), or None.")
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file" if existing == path else f"lies under {existing}, which is a file"
+        raise ValueError(f"{name}={str(path)!r} {what}, not a folder; pass a folder path (it is "
+                         "created if missing) or another name.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}={str(path)!r}: {existing} is not writable; pass a folder you "
+                         "can write to.")
+    return path
 
 
 def _folder(cache_dir, name):
@@ -264,8 +343,12 @@ def _folder(cache_dir, name):
             or os.sep in name:
         raise ValueError(f"name={name!r} must be a non-empty folder name without '/' (the "
                          "sweep's sub-folder of cache_dir).")
-    folder = Path(cache_dir) / name
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = check_folder(Path(check_folder(cache_dir)) / name, "cache_dir/name")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cache_dir={str(cache_dir)!r}: cannot create the folder {folder} "
+                         f"({err.strerror or err}); pass another cache_dir.") from None
     return folder
 
 

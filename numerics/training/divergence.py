@@ -11,6 +11,8 @@ import numbers
 
 import numpy as np
 
+from shortrun.numerics.core.checkpoint import expect_array
+
 
 def independent_spin_bound(prob, theta):
     """The model's closed-form existence test (S2) for this problem, or None
@@ -37,10 +39,11 @@ def divergence_message(prob, theta, how):
                 f"{np.round(prob.data_stats(prob.template)[bad], 6).tolist()}, 1 - q = {1 - q:.6g}): "
                 "the fields diverge.")
     else:
-        msg += ("  Compare the independent-spin case (S2, random-scan heat-bath: the fields "
-                "diverge when |m_D| >= 1 - q, q = (1-1/N)^(kN)): a k-step chain cannot reach "
-                "statistics this strong; raise k, change p0, or check for data statistics at the "
-                "boundary (|<s_i>| or |<s_i s_j>| equal to 1).")
+        msg += ("  Compare the independent-spin case (S2): under random-scan heat-bath the "
+                "fields diverge when |m_D| >= 1 - q, q = (1-1/N)^(kN); a k-step chain cannot "
+                "reach statistics this strong; raise k, change p0, or check for data statistics "
+                "at the boundary (|<s_i>| or |<s_i s_j>| equal to 1).  A learning rate too large "
+                "for the run shows as an unstable run instead (lower lr or momentum).")
     if prob.scan == "parallel":
         msg += ("  Caution, parallel (synchronous) updates: finite roots often exist although "
                 "gradient ascent runs away from them (they are unstable for it) and Newton "
@@ -81,6 +84,20 @@ class DivergenceMonitor:
         self._sign = None
         self._flips = None
         self._prev = None
+
+    def check_start(self, theta, name="theta0"):
+        """Refuse a start beyond the bound: ``ValueError`` naming the parameter when some
+        trainable |theta_a| > ``theta_max`` or is not finite (the run would be stopped at update
+        0 as a divergence, blaming the fixed point instead of the start)."""
+        theta = np.asarray(theta, float)
+        if theta.size == 0:
+            return
+        a = int(np.argmax(np.where(np.isfinite(theta), np.abs(theta), np.inf)))
+        if not abs(theta[a]) <= self.theta_max:
+            raise ValueError(f"{name} has {self.describe(a)} = {theta[a]:.4g}, beyond theta_max = "
+                             f"{self.theta_max:g} (the bound beyond which a run counts as "
+                             "diverging); pass a start with every trainable |theta| <= theta_max, "
+                             f"or raise theta_max above {abs(theta[a]):.4g}.")
 
     def _count_flips(self, grad):
         sign = np.sign(grad)
@@ -147,8 +164,21 @@ class DivergenceMonitor:
             out["last_gnorm"] = float(self._last[2])
         return out
 
-    def restore(self, state):
-        """Inverse of :meth:`state`."""
+    def restore(self, state, n=None):
+        """Inverse of :meth:`state`.  With ``n`` (the number of monitored parameters) a state
+        that :meth:`state` cannot have written is refused: ``KeyError`` or ``ValueError``
+        saying what is wrong (a checkpoint edited by hand, see
+        :meth:`shortrun.numerics.core.checkpoint.Checkpointer.resume`)."""
+        if n is not None:
+            suspect = state["suspect"]
+            if isinstance(suspect, bool) or not isinstance(suspect, numbers.Integral) \
+                    or suspect < 0:
+                raise ValueError(f"a 'monitor.suspect' = {suspect!r} that is not a count >= 0")
+            for key in ("sign", "flips", "prev", "last_theta", "last_grad"):
+                if key in state:
+                    expect_array(state, key, (n,), where="monitor.")
+            if ("last_theta" in state) != ("last_gnorm" in state):
+                raise ValueError("a 'monitor' with only part of its last window")
         self._suspect = int(state["suspect"])
         self._sign = state.get("sign")
         self._flips = None if state.get("flips") is None else np.array(state["flips"], int)

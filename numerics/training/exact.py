@@ -14,15 +14,15 @@ conventions is :mod:`shortrun.numerics.training.monte_carlo`.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from shortrun.conventions import check_count
-from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
+from shortrun.numerics.core.checkpoint import expect_array
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.kernels.spectral import decompose
-from shortrun.numerics.training.divergence import DivergenceMonitor, divergence_message
+from shortrun.numerics.training import core
+from shortrun.numerics.training.core import check_rates  # noqa: F401  (its historical home)
+from shortrun.numerics.training.divergence import DivergenceMonitor
 from shortrun.numerics.training.problem import problem
 from shortrun.numerics.training.result import History, TrainingResult
 
@@ -32,28 +32,28 @@ def stats(model, p):
     return model.stats(p)
 
 
-def _number(x, name, ok, what):
-    """A real number (not a bool, not complex, not text) as a float that satisfies ``ok``."""
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
-        raise ValueError(f"{name}={x!r} must be {what}.")
-    v = float(x)
-    if np.isnan(v) or not ok(v):
-        raise ValueError(f"{name}={x!r} must be {what}.")
-    return v
+def _check_state(state, step, prob, record_every, n_trainable):
+    """Refuse a checkpoint whose content this run cannot have saved (for
+    :meth:`~shortrun.numerics.core.checkpoint.Checkpointer.resume`): θ and the velocity of
+    length P and finite, the persistent law (pcd), the monitor, and history rows at the steps
+    ``0, record_every, ...`` below ``step`` (a snapshot precedes the update it is taken at).
+    The persistent vector is stored whenever p0 is (rdm, pcd) but read back for pcd only."""
+    P = prob.P
+    expect_array(state, "theta", (P,))
+    expect_array(state, "velocity", (P,))
+    expect_array(state, "persistent", (0,) if prob.p0 is None else (prob.template.n_states,))
+    rows, want = state["rows"], np.arange(0, step, record_every)
+    for f in History.FIELDS:
+        shape = (len(want),) + ((P,) if f in ("theta", "grad") and len(want) else ())
+        expect_array(rows, f, shape, finite=f not in ("mismatch_eq", "mixing_time"),
+                     where="rows.")
+    if not np.array_equal(rows["step"], want):
+        raise ValueError(f"history rows at steps {rows['step'].tolist()} where the steps "
+                         f"0, {record_every}, ... below step={step} are expected")
+    DivergenceMonitor().restore(state["monitor"], n_trainable)
 
 
-def check_rates(lr, momentum, n_steps, tol):
-    """Validated ``(lr, momentum, n_steps, tol)`` shared by both trainers: lr >= 0 (0 measures
-    the gradient at theta0 repeatedly), momentum in [0, 1), n_steps >= 0 an integer, tol >= 0."""
-    lr = _number(lr, "lr", lambda v: 0 <= v < np.inf, "a finite learning rate >= 0, such as 0.1")
-    momentum = _number(momentum, "momentum", lambda v: 0 <= v < 1,
-                       "a number in [0, 1) (0: plain gradient ascent)")
-    n_steps = check_count(n_steps, "n_steps", 0)
-    tol = _number(tol, "tol", lambda v: v >= 0, "a number >= 0 (0: run all n_steps)")
-    return lr, momentum, n_steps, tol
-
-
-def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, model=None,
+def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
           lr=0.1, momentum=0.0, n_steps=1000, tol=1e-10, theta0=None, mask=None, record_every=1,
           mixing_every=None, theta_max=50.0, window=200, progress=None, checkpoint=None,
           checkpoint_seconds=60.0):
@@ -69,7 +69,7 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     ----------
     data, k, protocol, rule, scan, p0, mask, model
         See :func:`~shortrun.numerics.training.problem.problem` (``model``: the model family,
-        a Boltzmann machine by default).
+        a Boltzmann machine by default; ``rule``/``scan``: the model's own by default).
     lr : float > 0
         Learning rate η.
     momentum : float in [0, 1)
@@ -112,28 +112,27 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     if mixing_every is not None:
         mixing_every = check_count(mixing_every, "mixing_every")
     report = Progress("train", progress, n_steps, report_first=True)
-    theta = prob.check_theta(theta0)
     m = prob.mask
+    theta, monitor = core.start(prob.template, m, theta0, theta_max, window)
+    trainable = np.flatnonzero(m)
     target = prob.data_stats(prob.template)
     moving = prob.template.STATS_DEPEND_ON_THETA
-    ckpt = Checkpointer(checkpoint, fingerprint(
-        trainer="training.train", model=type(prob.template).__name__, p_data=prob.data.p,
+    ckpt = core.checkpointer(
+        checkpoint, checkpoint_seconds, "training.train", prob.template, p_data=prob.data.p,
         stats=target, k=prob.k, protocol=prob.protocol, rule=prob.rule, scan=prob.scan,
         p0=prob.p0, mask=m, lr=lr, momentum=momentum, tol=tol, theta0=theta,
         record_every=record_every, mixing_every=mixing_every, theta_max=theta_max,
-        window=window), checkpoint_seconds)
-    trainable = np.flatnonzero(m)
-    monitor = DivergenceMonitor(theta_max, window,
-                                describe=lambda a: prob.template.describe_param(trainable[a]))
+        window=window)
     rows = {f: [] for f in History.FIELDS}
-    state, step = ckpt.resume(n_steps)
+    state, step = ckpt.resume(n_steps, lambda state, step: _check_state(
+        state, step, prob, record_every, len(trainable)))
     if state is None:
         velocity = np.zeros(prob.P)
         persistent = None if prob.p0 is None else np.array(prob.p0)
     else:
         theta, velocity = state["theta"], state["velocity"]
         persistent = state["persistent"] if prob.protocol == "pcd" else None
-        monitor.restore(state["monitor"])
+        monitor.restore(state["monitor"], len(trainable))
         for f in History.FIELDS:
             rows[f] = list(state["rows"][f])
     converged, gmax = False, np.inf
@@ -176,23 +175,16 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
             if last:
                 break
             stop = monitor(step, theta[m], grad[m])
-            if stop and stop[0] == "unstable":
-                raise RuntimeError(f"training is unstable ({stop[1]}): lower the learning rate "
-                                   f"(lr={lr:g}) or the momentum ({momentum:g}).")
             if stop:
-                raise RuntimeError(divergence_message(prob, theta,
-                                                      f"training diverges ({stop[1]})"))
-            velocity = momentum * velocity + lr * grad
-            theta = theta + velocity
+                raise core.divergence_error(stop, prob, theta, lr, momentum)
+            theta, velocity = core.heavy_ball(theta, velocity, grad, lr, momentum)
             report(step, "|grad|_inf {:.3e}  max|theta| {:.3g}", gmax, np.max(np.abs(theta)))
     except KeyboardInterrupt:
         save(top)
         raise
     save(top)
-    if converged:
-        message = f"converged: |grad|_inf = {gmax:.3g} <= tol = {tol:g} after {step} updates"
-    else:
-        message = f"not converged: |grad|_inf = {gmax:.3g} > tol = {tol:g} after {step} updates"
+    message = core.result_message(converged, gmax, tol, step)
+    if not converged:
         if step and gmax >= rows["mismatch_k"][0]:
             message += ("; the gradient did not decrease from its initial value "
                         f"{rows['mismatch_k'][0]:.3g}: the learning rate (lr={lr:g}) may be too "

@@ -23,6 +23,26 @@ Parallel (synchronous) updates are hard for both solvers: at N = 6 every Rdm/CD 
 has finite roots, but Newton reaches them from a few per cent of random starts only, and at every
 root found ∂F/∂θ has eigenvalues with negative real part, so gradient ascent
 (:func:`~shortrun.numerics.training.train`) moves away from them and diverges.
+
+Robustness against the last bits.  A Newton path is a chaotic function of its start where the
+Jacobian is singular or F has kinks, so the solver is built not to depend on rounding:
+
+* a numerically singular Jacobian (condition number > 1e12, e.g. parallel heat-bath at J = 0,
+  the default start) gives the minimum-norm least-squares step, not an LU solve whose direction
+  is amplified rounding noise;
+* with ``restarts >= 1``, once Newton failed from every start, :func:`solve` globalises: Newton
+  from θ_ML (the equilibrium fixed point, convex for a Boltzmann machine), then the continuation
+  :func:`homotopy` -- the Newton homotopy :math:`H(\theta, t) = F(\theta) - (1-t)F(\theta_0)`,
+  whose root at t = 0 is the start itself, followed in arclength (through turning points where
+  Newton stalls) to t = 1 -- from θ0 and from θ_ML;
+* a root is accepted only at ‖F‖∞ ≤ tol, evaluated independently of the Jacobian route;
+  otherwise the status and message say how every stage ended (a failure is reported, never a
+  non-root returned as converged).
+
+Newton iterates whose Jacobians are regular (condition number ≤ 1e12) are unchanged, bit for
+bit, and the globalisation runs only where every start failed.  With
+``SHORTRUN_PERTURB=1e-14`` (:mod:`shortrun.numerics.core.perturb`) every Newton start and every
+input law is perturbed by a few ulps; the test suite passes in that mode too.
 """
 from __future__ import annotations
 
@@ -33,6 +53,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from shortrun.numerics.kernels import NonUniqueStationaryError
+from shortrun.numerics.core import perturb
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.training.divergence import divergence_message
 from shortrun.numerics.training.problem import Problem, problem
@@ -41,6 +62,9 @@ from shortrun.numerics.sampling.spins import check_seed
 
 #: Most Newton starts one call runs (restarts + 1, n_starts).
 MAX_STARTS = 100_000
+#: Standard deviation of the seeded extra starts of :func:`solve` (``restarts``) and
+#: :func:`distinct_roots` around ``theta0``: one default for both.
+START_SCALE = 0.5
 
 
 @dataclass(frozen=True)
@@ -88,13 +112,22 @@ def _cap(delta, max_step):
     return delta * (max_step / big) if big > max_step else delta
 
 
+#: A Jacobian with condition number beyond this is numerically singular: its LU solve is
+#: rounding noise amplified by the condition number (a step whose direction depends on the last
+#: bits of the library stack), so the minimum-norm least-squares step is taken instead.
+_SINGULAR = 1e12
+
+
 def _newton_direction(F, jac):
-    try:
-        delta = np.linalg.solve(jac, -F)
-        if np.all(np.isfinite(delta)):
-            return delta
-    except np.linalg.LinAlgError:
-        pass
+    """Newton direction; the minimum-norm least-squares one (singular values below P ε σ_max
+    dropped) where ``jac`` is numerically singular (condition number > ``_SINGULAR``)."""
+    if np.linalg.cond(jac) <= _SINGULAR:
+        try:
+            delta = np.linalg.solve(jac, -F)
+            if np.all(np.isfinite(delta)):
+                return delta
+        except np.linalg.LinAlgError:
+            pass
     return np.linalg.lstsq(jac, -F, rcond=None)[0]
 
 
@@ -216,6 +249,7 @@ def _newton(prob, theta0, report, label, **opts):
 
 def _newton_run(prob, theta0, report, label, *, tol, max_iter, max_step, theta_max):
     theta = prob.default_start() if theta0 is None else prob.check_theta(theta0)
+    theta = perturb.vector(theta, "theta0")         # perturbed mode only (core/perturb.py)
     m = prob.mask
     try:
         F, jac = prob.residual_and_jacobian(theta)
@@ -295,6 +329,183 @@ def _newton_run(prob, theta0, report, label, *, tol, max_iter, max_step, theta_m
     return FixedPoint(theta, prob, residual, it, converged, message, np.array(norms), status)
 
 
+# ---------------------------------------------------------------------------------------------
+# globalisation: Newton homotopy followed by pseudo-arclength continuation
+# ---------------------------------------------------------------------------------------------
+#: Most accepted points on one continuation path; smallest arclength step before giving up.
+_PATH_POINTS, _PATH_MIN_STEP = 200, 1e-7
+
+
+def _tangent(jac, F0, previous):
+    """Unit null vector of the P x (P+1) matrix [dF/dtheta | F0], oriented along ``previous``
+    (or towards growing t at the start)."""
+    A = np.hstack([jac, F0[:, None]])
+    tau = np.linalg.svd(A)[2][-1]
+    ref = previous if previous is not None else np.eye(len(tau))[-1]
+    return -tau if tau @ ref < 0 else tau
+
+
+def homotopy(prob, theta0=None, *, tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0,
+             progress=None):
+    r"""Fixed point by continuation from ``theta0`` (the globalisation :func:`solve` falls back to).
+
+    Newton homotopy: :math:`H(\theta, t) = F(\theta) - (1 - t)\,F(\theta_0)` has the root
+    :math:`(\theta_0, 0)` by construction -- at t = 0 the data are the statistics the start
+    itself matches, an easy converged neighbour -- and :math:`H(\cdot, 1) = F`.  The path
+    :math:`\{H = 0\}` through :math:`(\theta_0, 0)` is followed in the arclength s of
+    (θ, t) space (pseudo-arclength predictor-corrector): tangent τ = the unit null vector of
+    :math:`[\partial F/\partial\theta \mid F(\theta_0)]`, predictor :math:`z + h\tau`, corrector
+    Newton on :math:`(H, \tau\cdot(z - z_{\rm pred})) = 0` with the Jacobian of the last point
+    (chord), step h grown 1.5-fold after an easy correction and halved after a failed one.
+    Turning points in t (where ∂F/∂θ is singular and plain Newton stalls) are passed, since the
+    augmented matrix stays regular there.  Once t reaches 1 the point is polished by damped
+    Newton on F (:func:`newton`), so a returned root satisfies ‖F‖∞ ≤ tol like any other.
+
+    The path either reaches t = 1 (a root), runs off to ‖θ‖∞ > ``theta_max`` or stalls beyond
+    ``theta_max / 5`` (``'diverged'``: no finite root on this path, as for (S2)), or stops
+    (``'stalled'``: step below 1e-7 at bounded θ;
+    ``'max_iter'``: 200 points).  ``max_step`` caps the arclength step.  Never raises on
+    failure; returns a :class:`FixedPoint` whose ``iterations`` counts path points plus
+    Newton iterations.
+    """
+    opts = _check_newton_args(tol, max_step, theta_max, max_iter)
+    theta = prob.default_start() if theta0 is None else prob.check_theta(theta0)
+    report = Progress("homotopy", progress, _PATH_POINTS, report_first=True)
+    with threadpool_limits(1, user_api="blas"):
+        return _homotopy_run(prob, theta, report, opts)
+
+
+def _homotopy_run(prob, theta, report, opts):
+    theta = perturb.vector(theta, "theta0")         # perturbed mode only (core/perturb.py)
+    m = prob.mask
+
+    def fail(status, text, th, points):
+        try:
+            res = float(np.max(np.abs(prob.residual(th))))
+        except NonUniqueStationaryError:                # pcd: no fixed-point law there
+            res = np.inf
+        return FixedPoint(th, prob, res, points, False, text, np.array([res]), status)
+
+    try:
+        F0, jac = prob.residual_and_jacobian(theta)
+    except (NonUniqueStationaryError, RuntimeError) as err:
+        return FixedPoint(theta, prob, np.inf, 0, False, f"no continuation: {err}",
+                          np.array([np.inf]), "no_step")
+    if np.max(np.abs(F0)) <= opts["tol"]:
+        return _newton_run(prob, theta, lambda *a: None, "", **opts)
+    z, h = np.append(theta[m], 0.0), min(0.1, opts["max_step"])
+    tau = _tangent(jac, F0, None)
+    points = 0
+
+    def theta_of(zz):
+        th = theta.copy()
+        th[m] = zz[:-1]
+        return th
+
+    def H(zz):
+        th = theta_of(zz)
+        return prob.residual(th) - (1.0 - zz[-1]) * F0, th
+
+    scale = max(1.0, float(np.max(np.abs(F0))))
+    while points < _PATH_POINTS:
+        A = np.vstack([np.hstack([jac, F0[:, None]]), tau[None, :]])
+        zp = z + h * tau
+        ok, n_corr, zc = False, 0, zp
+        for fresh in (False, True):     # chord corrector; then Newton (fresh Jacobians: kinks)
+            zc, Ac = zp.copy(), A
+            try:
+                for n_corr in range(1, 8):
+                    Hc, thc = H(zc)
+                    if fresh and n_corr > 1:
+                        Ac = np.vstack([np.hstack([prob.residual_and_jacobian(thc)[1],
+                                                   F0[:, None]]), tau[None, :]])
+                    dz = np.linalg.solve(Ac, -np.append(Hc, tau @ (zc - zp)))
+                    zc = zc + dz
+                    if not np.all(np.isfinite(zc)) or np.max(np.abs(dz)) > h:
+                        break
+                    if np.max(np.abs(dz)) <= 1e-9 * max(1.0, np.max(np.abs(zc))) or \
+                            np.max(np.abs(H(zc)[0])) <= 1e-8 * scale:
+                        ok = True
+                        break
+            except (np.linalg.LinAlgError, NonUniqueStationaryError):
+                ok = False
+            if ok or h > 1e-3:
+                break
+        if not ok:
+            h *= 0.5
+            far = float(np.max(np.abs(z[:-1]))) > 0.2 * opts["theta_max"]
+            if h < _PATH_MIN_STEP and far:      # F saturates far out: as in _no_progress
+                th = theta_of(z)
+                return fail("diverged", divergence_message(
+                    prob, th, f"the continuation path from theta0 to the data stalls far out "
+                              f"(max |theta| = {np.max(np.abs(th[m])):.3g} > theta_max/5 at "
+                              f"t = {z[-1]:.4g}, after {points} points)"), th, points)
+            if h < _PATH_MIN_STEP:
+                return fail("stalled", f"continuation stalled at t = {z[-1]:.4g} after {points} "
+                            "points: the path could not be followed with steps down to 1e-7 "
+                            "(a kink of F, Metropolis, or a bifurcation).", theta_of(z), points)
+            continue
+        points += 1
+        t_prev, z_prev, z = z[-1], z, zc
+        th = theta_of(z)
+        top = float(np.max(np.abs(th[m])))
+        report(points, "t {:.4f}  max|theta| {:.3g}", z[-1], top)
+        if top > opts["theta_max"]:
+            return fail("diverged", divergence_message(
+                prob, th, f"the continuation path from theta0 to the data runs off to infinity "
+                          f"(max |theta| > {opts['theta_max']:g} at t = {z[-1]:.4g} of the way, "
+                          f"after {points} points)"), th, points)
+        if z[-1] >= 1.0:
+            # back to t = 1 on the secant through the last two points, then Newton on F
+            w = (1.0 - t_prev) / (z[-1] - t_prev)
+            th = theta_of(z_prev + w * (z - z_prev))
+            fp = _newton_run(prob, th, lambda *a: None, "", **opts)
+            how = f" (continuation in {points} path points, then Newton)"
+            return replace(fp, iterations=fp.iterations + points, message=fp.message + how)
+        try:
+            F_unused, jac = prob.residual_and_jacobian(th)
+        except NonUniqueStationaryError as err:
+            return fail("stalled", f"continuation stopped at t = {z[-1]:.4g}: {err}", th, points)
+        tau = _tangent(jac, F0, tau)
+        if n_corr <= 3:
+            h = min(1.5 * h, opts["max_step"])
+    return fail("max_iter", f"continuation did not reach the data in {_PATH_POINTS} path points "
+                f"(t = {z[-1]:.4g}).", theta_of(z), points)
+
+
+def _maximum_likelihood(prob, start, opts):
+    """θ_ML (protocol 'eq', same data, model, mask and fixed entries), or None if Newton does not
+    reach it (for a Boltzmann machine the problem is convex and it always does)."""
+    eq = replace(prob, protocol="eq", k=None, p0=None)
+    fp = _newton_run(eq, start, lambda *a: None, "", **opts)
+    return fp.theta if fp.converged else None
+
+
+def _globalise(prob, start, opts, progress):
+    """Second stage of :func:`solve` once Newton failed from every start: Newton from θ_ML (the
+    equilibrium fixed point, an easy converged neighbour; skipped for protocol 'eq'), then the
+    continuation :func:`homotopy` from ``start`` and from θ_ML.  Returns the first converged
+    :class:`FixedPoint`, else ``(None, summary of how each stage ended)``."""
+    report = Progress("newton", progress, _PATH_POINTS, report_first=True)
+    ml = None if prob.protocol == "eq" else _maximum_likelihood(prob, start, opts)
+    stages = []
+    if ml is not None:
+        stages.append(("Newton from theta_ML", lambda: _newton_run(prob, ml, report,
+                                                                   "theta_ML  ", **opts)))
+    stages.append(("continuation from theta0", lambda: _homotopy_run(prob, start, report, opts)))
+    if ml is not None:
+        stages.append(("continuation from theta_ML",
+                       lambda: _homotopy_run(prob, ml, report, opts)))
+    ends = []
+    with threadpool_limits(1, user_api="blas"):
+        for name, run in stages:
+            fp = run()
+            if fp.converged:
+                return fp, name
+            ends.append(f"{name}: {fp.status}")
+    return None, "; ".join(ends)
+
+
 def _starts(prob, theta0, n_starts, seed, scale):
     """Start 0 is ``theta0`` (default :meth:`Problem.default_start`); start j >= 1 adds
     ``scale * default_rng(seed).standard_normal`` to its trainable entries."""
@@ -329,9 +540,9 @@ def _newton_runs(prob, starts, opts, progress):
         yield _newton(prob, start, report, f"start {j + 1}/{n}  " if n > 1 else "", **opts)
 
 
-def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, model=None,
+def solve(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
           theta0=None, mask=None, tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0, restarts=0, seed=0,
-          scale=0.5, check=True, progress=None):
+          scale=START_SCALE, check=True, progress=None):
     r"""The fixed point θ* of short-run training (G5) by damped Newton with the exact Jacobian.
 
     Solves :math:`F(\theta) = \langle\phi\rangle_{p_{\rm fix}(\theta)}
@@ -359,9 +570,14 @@ def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
         theta_max / 5; otherwise as ``'stalled'`` (``FixedPoint.status``).
     restarts, seed, scale : int, int, float
         If Newton fails from ``theta0``, try up to ``restarts`` further starts ``theta0 + scale
-        * N(0, 1)`` (seeded); the message says how many starts were used and how the others
+        * N(0, 1)`` (seeded; ``scale`` defaults to :data:`START_SCALE`, as in
+        :func:`distinct_roots`); the message says how many starts were used and how the others
         ended.  Metropolis kernels, whose F has kinks where a local field vanishes, and parallel
         (synchronous) updates, whose roots are often far from the default start, need this.
+        With ``restarts >= 1``, once Newton failed from every start, solve also runs the
+        globalisation: Newton from θ_ML (the equilibrium fixed point), then the continuation
+        :func:`homotopy` from ``theta0`` and from θ_ML; the first root found is returned, else
+        the message says how each stage ended.
     check : bool
         Raise ``RuntimeError`` if Newton does not converge (default); with ``False`` the
         :class:`FixedPoint` is returned with ``converged=False`` and the diagnosis in ``message``.
@@ -397,12 +613,17 @@ def solve(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
             return fp
         failed.append(fp)
     first = failed[0]
+    fp, how = _globalise(prob, starts[0], opts, progress) if restarts else (None, "")
+    if fp is not None:
+        return replace(fp, message=f"{fp.message} ({how}, after Newton failed from all "
+                                   f"{restarts + 1} starts; the first: {first.message})")
     if restarts:
         ends = Counter(fp.status for fp in failed[1:])
         first = replace(first, message=f"{first.message} [and the {restarts} seeded restarts "
                                        "failed too: " + ", ".join(
                                            f"{n} {status}" for status, n in sorted(ends.items()))
                                        + "]")
+        first = replace(first, message=f"{first.message} [globalisation failed too: {how}]")
     if check:
         raise RuntimeError(first.message)
     return first
@@ -430,13 +651,14 @@ class RootSet:
                 f"({len(self.failures)} did not converge)")
 
 
-def distinct_roots(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *,
-                   model=None, n_starts=8, seed=0, scale=1.0, theta0=None, mask=None, distinct_tol=1e-6,
+def distinct_roots(data, k, protocol="rdm", rule=None, scan=None, p0=None, *,
+                   model=None, n_starts=8, seed=0, scale=START_SCALE, theta0=None, mask=None, distinct_tol=1e-6,
                    tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0, progress=None):
     r"""Run Newton from ``n_starts`` seeded starts and return the distinct roots (non-uniqueness).
 
     Start 0 is ``theta0`` (by default :meth:`Problem.default_start`); start j ≥ 1 adds
-    ``scale * default_rng(seed).standard_normal(P)`` to its trainable entries.  Two converged
+    ``scale * default_rng(seed).standard_normal(P)`` to its trainable entries (``scale``:
+    :data:`START_SCALE` by default, as in :func:`solve`).  Two converged
     roots are the same when ‖θ_a − θ_b‖∞ ≤ distinct_tol · max(1, ‖θ_a‖∞).  ``progress`` as in
     :func:`solve`.
 

@@ -27,26 +27,29 @@ import numbers
 
 import numpy as np
 
-from shortrun.conventions import (check_choice, check_distribution, check_real, check_steps,
-                                  memory_error)
+from shortrun.conventions import (SAMPLED_PROTOCOLS, check_choice, check_distribution,
+                                  check_steps, memory_error)
 from shortrun.numerics.core.states import MEMORY_BUDGET
 from shortrun.numerics.core import rng
-from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
+from shortrun.numerics.core.checkpoint import expect_array
 from shortrun.numerics.core.moments import n_spins
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.data import teachers
 from shortrun.numerics.data.teachers import default_model
-from shortrun.numerics.models.base import Model
+from shortrun.numerics.models.base import Model, update_names
 from shortrun.numerics.sampling import initial_states, sample
 from shortrun.numerics.sampling.spins import check_seed
-from shortrun.numerics.training.divergence import DivergenceMonitor
-from shortrun.numerics.training.exact import check_rates
-from shortrun.numerics.training.problem import Problem, parameter_mask
+from shortrun.numerics.training import core
+from shortrun.numerics.training.core import check_rates
+from shortrun.numerics.training.problem import Problem, check_model, parameter_mask
 from shortrun.numerics.training.result import History, TrainingResult
 
 __all__ = ["train", "PROTOCOLS", "DEFAULT_CHAINS"]
 
-PROTOCOLS = ("rdm", "cd", "pcd")
+#: The protocols of Monte Carlo training (:data:`shortrun.conventions.SAMPLED_PROTOCOLS`).
+PROTOCOLS = SAMPLED_PROTOCOLS
+#: Largest state space on which the result's Problem carries the data's exact (empirical) law.
+EXACT_PROBLEM_MAX_STATES = 1 << 20
 DEFAULT_CHAINS = 1000
 #: Reserved update number whose seed draws the initial persistent chains.
 PCD_INIT = 1 << 62
@@ -70,7 +73,7 @@ def _data_source(data, batch_size, model=None):
         ndim = np.ndim(data)
     except ValueError:
         ndim = 2  # a ragged list of rows: check_samples says what is wrong
-    spins = not isinstance(model, Model) or model.n_states == 2 ** model.n_units
+    spins = not isinstance(model, Model) or all(q == 2 for q in model.levels)
     if ndim == 1:
         if batch_size is not None:
             raise ValueError("batch_size needs data as samples; with an exact data law pass "
@@ -94,19 +97,6 @@ def _data_source(data, batch_size, model=None):
                              f"{len(samples)} samples (None: all of them at every update).")
         batch_size = int(batch_size)
     return samples.shape[1], samples, None
-
-
-def _theta0(theta0, template):
-    P = template.n_params
-    if theta0 is None:
-        return np.zeros(P)
-    if isinstance(theta0, Model):
-        theta0 = theta0.theta
-    theta = np.array(check_real(theta0, "theta0"))
-    if theta.shape != (P,) or not np.all(np.isfinite(theta)):
-        raise ValueError(f"theta0 must be a finite vector of P = {P} entries (theta order of "
-                         f"{type(template).__name__}), a model, or None.")
-    return theta
 
 
 class _Batches:
@@ -141,7 +131,25 @@ def _negative_start(model, protocol, p0, chains, batch, law, n_chains, seed, ste
     return batch[gen.integers(0, len(batch), size=n_chains)], None
 
 
-def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, model=None,
+def _check_state(state, step, hist, N, n_pcd):
+    """Refuse a checkpoint whose content this run cannot have saved (for
+    :meth:`~shortrun.numerics.core.checkpoint.Checkpointer.resume`): finite θ and velocity of
+    length P, ±1 chains of N spins (``n_pcd`` of them for pcd) and ``step`` rows of history."""
+    P = hist["theta"].shape[1]
+    expect_array(state, "theta", (P,))
+    expect_array(state, "velocity", (P,))
+    chains = expect_array(state, "chains", (n_pcd, N) if n_pcd else (None, N))
+    if not np.all((chains == 1) | (chains == -1)):
+        raise ValueError("'chains' with entries other than -1 and +1")
+    done = state["hist"]
+    for key, full in hist.items():
+        expect_array(done, key, (step,) + full.shape[1:],
+                     finite=key not in ("mismatch_eq", "mixing_time"), where="hist.")
+    if not np.array_equal(done["step"], np.arange(step)):
+        raise ValueError(f"history steps other than 0, ..., {step - 1}")
+
+
+def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
           n_chains=None, lr=0.1, momentum=0.0, n_steps=1000, tol=0.0, theta0=None, mask=None,
           batch_size=None, seed=0, theta_max=50.0, progress=None, checkpoint=None,
           checkpoint_seconds=60.0):
@@ -162,7 +170,8 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     protocol : {'rdm', 'cd', 'pcd'}
         (``'eq'`` needs the exact law: use the exact trainer.)
     rule, scan
-        As in :func:`shortrun.numerics.sampling.sample` for the model type.
+        As in :func:`shortrun.numerics.sampling.sample` for the model type (``None``: the
+        model's own ``DEFAULT_RULE`` / ``DEFAULT_SCAN``).
     p0 : 'uniform' (None), probability vector, or (n_chains, N) states
         Start of the rdm chains at every update, of the pcd chains once; not for cd.
     model : Model, optional
@@ -199,24 +208,26 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     -------
     TrainingResult
         ``history`` has one row per update; ``chains`` holds the negative chains after the last
-        update (the persistent chains for pcd).
+        update (the persistent chains for pcd).  ``problem`` is the exact twin of the run (the
+        data's law -- the empirical histogram of samples -- and p0 as a law, see
+        :func:`_exact_twin`), so ``result.problem.residual(result.theta)`` is the exact
+        residual (G5) of the Monte Carlo estimate; beyond ``EXACT_PROBLEM_MAX_STATES`` states
+        its data is ``None`` and the exact methods say so.
     """
     protocol = check_choice(protocol, PROTOCOLS, "protocol")
+    if model is None and isinstance(data, teachers.Data):
+        model = data.default_model()         # the data's own family (a Potts machine for PottsData)
     N, samples, law = _data_source(data, batch_size, model)
-    template = default_model(N) if model is None else model
-    if not isinstance(template, Model):
-        raise ValueError(f"model must be a shortrun model (shortrun.numerics.models: a Boltzmann machine, an RBM, ...); got "
-                         f"{type(template).__name__}.")
+    template = check_model(default_model(N) if model is None else model)
     if template.n_units != N:
         raise ValueError(f"model has {template.n_units} (visible) units but the data have N = "
                          f"{N}; build the model with N = {N}.")
-    rule = check_choice(rule, template.RULES, "rule")
-    scan = check_choice(scan, template.SCANS, "scan")
+    rule, scan = update_names(template, rule, scan)
     k = check_steps(k, "k", integer=scan != "continuous")
     lr, momentum, n_steps, tol = check_rates(lr, momentum, n_steps, tol)
     seed = check_seed(seed)
-    theta = _theta0(theta0, template)
     m = parameter_mask(template, mask)
+    theta, monitor = core.start(template, m, theta0, theta_max, None)
     if protocol == "cd" and p0 is not None:
         raise ValueError("p0 must not be given for protocol='cd' (its chains start at the data); "
                          "use protocol='rdm' for chains from a fixed p0.")
@@ -224,7 +235,7 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     if protocol != "cd" or samples is None:
         n_chains = DEFAULT_CHAINS if n_chains is None else n_chains
     batches = _Batches(samples, batch_size or len(samples), seed) if samples is not None else None
-    prob = Problem(data, template, k, protocol, rule, scan, p0, m)
+    prob = _exact_twin(template, data, samples, law, k, protocol, rule, scan, p0, m)
 
     def positive(model, batch):  # ⟨φ_θ⟩ of the data: exact from a law, else sampled
         if law is not None:
@@ -248,15 +259,13 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
                 mismatch_k=np.empty(n_steps), mismatch_eq=np.full(n_steps, np.nan),
                 mixing_time=np.full(n_steps, np.nan))
     velocity = np.zeros(P)
-    ckpt = Checkpointer(checkpoint, fingerprint(
-        trainer="monte_carlo.train", model=type(template).__name__,
+    ckpt = core.checkpointer(
+        checkpoint, checkpoint_seconds, "monte_carlo.train", template,
         data=samples if samples is not None else law, k=k, protocol=protocol, rule=rule,
         scan=scan, p0=p0, n_chains=n_chains, lr=lr, momentum=momentum, tol=tol, theta0=theta,
-        mask=m, batch_size=batch_size, seed=seed, theta_max=theta_max), checkpoint_seconds)
-    trainable = np.flatnonzero(m)
-    monitor = DivergenceMonitor(theta_max, None,
-                                describe=lambda a: template.describe_param(trainable[a]))
-    state, first = ckpt.resume(n_steps)
+        mask=m, batch_size=batch_size, seed=seed, theta_max=theta_max)
+    state, first = ckpt.resume(n_steps, lambda state, step: _check_state(
+        state, step, hist, N, len(chains) if protocol == "pcd" else None))
     if state is not None:
         theta, velocity = state["theta"], state["velocity"]
         chains = state["chains"] if protocol == "pcd" or first else chains
@@ -299,11 +308,10 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
                 converged = True
                 current = (step + 1, theta, velocity, new_chains)
                 break
-            new_velocity = momentum * velocity + lr * grad
-            new_theta = theta + new_velocity
+            new_theta, new_velocity = core.heavy_ball(theta, velocity, grad, lr, momentum)
             stop = monitor(step + 1, new_theta[m], grad[m])
             if stop:
-                raise RuntimeError(_divergence_text(stop))
+                raise core.divergence_error(stop, prob, new_theta, lr, momentum)
             current = (step + 1, new_theta, new_velocity, new_chains)
             report(step + 1, "|grad| {:.3e}  mismatch {:.3e}", hist["grad_norm"][step], mismatch)
     except KeyboardInterrupt:
@@ -314,20 +322,42 @@ def train(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, *, m
     step, theta, velocity, chains = current
     n_done = step
     history = History.from_columns({key: a[:n_done] for key, a in hist.items()})
-    gmax = history.mismatch_k[-1] if n_done else np.nan
-    message = (f"converged: |grad|_inf <= tol = {tol:g} after {n_done} updates" if converged
-               else f"ran {n_done} updates (last |data - chains|_inf = {gmax:.3g})")
+    gmax = float(np.max(np.abs(history.grad[-1]))) if n_done else np.nan
+    message = core.result_message(converged, gmax, tol, n_done)
     settings = dict(n_chains=n_chains, lr=lr, momentum=momentum, n_steps=n_steps, tol=tol,
                     seed=seed, batch_size=batch_size)
     return TrainingResult(theta, prob, history, converged, n_done, message, chains=chains,
                           settings=settings)
 
 
-def _divergence_text(stop):
-    kind, reason = stop
-    if kind == "unstable":
-        return (f"training diverged: {reason}; lower lr or momentum.")
-    return (f"training diverged: {reason}.  Either no finite fixed point of (G5) exists ((S2): "
-            "with random-scan heat-bath from uniform p0 a field runs to infinity when "
-            "|m_D| >= 1 - q, q = (1-1/N)^(kN)) or lr is too large; raise theta_max if large "
-            "parameters are expected.")
+def _exact_twin(template, given, samples, law, k, protocol, rule, scan, p0, mask):
+    """The exact :class:`Problem` of a Monte Carlo run: the data's law (the ``teachers.Data``
+    given, or the empirical histogram of ``samples`` over the states, indexed by
+    ``template.index_of``) and p0 as a law (uniform, the given law, or the histogram of given
+    start states; the data for cd).  ``data=None`` (exact methods refused) beyond
+    :data:`EXACT_PROBLEM_MAX_STATES` states, and for a law or samples over a state space that is
+    not 2^N when no ``teachers.Data`` of it was given."""
+    n = template.n_states
+    binary = all(q == 2 for q in template.levels)
+    if n > EXACT_PROBLEM_MAX_STATES or not (binary or isinstance(given, teachers.Data)):
+        return Problem(None, template, k, protocol, rule, scan, None, mask)
+
+    def histogram(states):
+        counts = np.bincount(template.index_of(states), minlength=n)
+        return counts / counts.sum()
+
+    if isinstance(given, teachers.Data):
+        data = given
+    else:
+        p = np.asarray(law, float) if law is not None else histogram(samples)
+        data = teachers.Data(p, None if samples is None else len(samples),
+                             "law" if law is not None else "samples")
+    if protocol == "cd":
+        start = np.array(data.p)
+    elif isinstance(p0, str) or np.ndim(p0) == 1:
+        start = check_distribution(p0, n, "p0")
+    else:
+        start = histogram(p0)
+    start.setflags(write=False)
+    return Problem(data, template, k, protocol, rule, scan, start, mask)
+

@@ -24,16 +24,18 @@ and the kernels registered for the model type (:func:`shortrun.numerics.kernels.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from shortrun.conventions import (PROTOCOLS, check_choice, check_distribution, check_finite,
                                   check_real, check_steps)
-from shortrun.numerics.data.teachers import as_data, default_model
+from shortrun.numerics.core import perturb
+from shortrun.numerics.data.teachers import as_data
 from shortrun.numerics.kernels import (NotBoltzmannWarning, kernel, law_tangent,
                                        stationary_tangent)
-from shortrun.numerics.models.base import Model
+from shortrun.numerics.models.base import Model, update_names
+from shortrun.numerics.training.core import check_theta0
 
 
 def parameter_mask(model, mask=None):
@@ -144,7 +146,16 @@ class Problem:
 
     def data_stats(self, model):
         r""":math:`\langle\phi_\theta\rangle_{\rm data}` (θ-independent for a Boltzmann machine)."""
-        return model.stats(self.data.p)
+        return model.stats(self.data_law())
+
+    def data_law(self):
+        """The data's law over the states (refused, with the reason, when the problem has none)."""
+        if self.data is None:
+            raise ValueError(f"this problem has no exact data law: it comes from a Monte Carlo run "
+                             f"on {self.template.n_states} states (levels {self.template.levels}) "
+                             "without a teachers.Data of them, or too many for the exact route; "
+                             "evaluate it with the Monte Carlo estimators (sampling.sample).")
+        return self.data.p
 
     def negative_law(self, model, persistent=None):
         """The negative law of one training update (``persistent``: pcd's vector)."""
@@ -168,7 +179,7 @@ class Problem:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotBoltzmannWarning)
             F, jac = FIXED_POINT_JACOBIAN[self.protocol](self, model)
-        Fd, jac_d = model.stats_jacobian(self.data.p, None)
+        Fd, jac_d = model.stats_jacobian(self.data_law(), None)
         m = self.mask
         return (F - Fd)[m], (jac - jac_d)[np.ix_(m, m)]
 
@@ -179,19 +190,23 @@ class Problem:
                           dtype=float)
 
     def check_theta(self, theta0=None):
-        """Validated float copy of a start ``theta0`` (zeros by default)."""
-        if theta0 is None:
-            return np.zeros(self.P)
-        if isinstance(theta0, Model):
-            theta0 = theta0.theta
-        t = np.array(check_real(theta0, "theta0"))
-        if t.shape != (self.P,):
-            raise ValueError(f"theta0 must have P = {self.P} entries (theta order of "
-                             f"{type(self.template).__name__}); got shape {t.shape}.")
-        return check_finite(t, "theta0")
+        """Validated float copy of a start ``theta0`` (zeros by default;
+        :func:`shortrun.numerics.training.core.check_theta0`)."""
+        return check_theta0(theta0, self.template)
+
+def check_model(template, n_data_states=None):
+    """``template`` is a shortrun model whose state space has the data's ``n_data_states``."""
+    if not isinstance(template, Model):
+        raise ValueError(f"model must be a shortrun model (shortrun.numerics.models: a Boltzmann "
+                         f"machine, an RBM, ...); got {type(template).__name__}.")
+    if n_data_states is not None and template.n_states != n_data_states:
+        raise ValueError(f"model has {template.n_states} states (levels {template.levels}) but "
+                         f"the data's law has {n_data_states}; build the model with the data's "
+                         "number of (visible) units and states per unit.")
+    return template
 
 
-def problem(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, mask=None, *,
+def problem(data, k, protocol="rdm", rule=None, scan=None, p0=None, mask=None, *,
             model=None):
     """Validate the arguments of a training / fixed-point problem and return a :class:`Problem`.
 
@@ -201,26 +216,25 @@ def problem(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, ma
     k : int (real time in sweeps for ``scan='continuous'``); ignored (may be None) for 'eq'
     protocol : {'rdm', 'cd', 'pcd', 'eq'}
     rule, scan : names the model type supports (Boltzmann machine: rule 'heatbath' or
-        'metropolis', scan 'random', 'sequential', 'parallel' or 'continuous')
+        'metropolis', scan 'random', 'sequential', 'parallel' or 'continuous'); ``None``: the
+        model's own ``DEFAULT_RULE`` / ``DEFAULT_SCAN`` (random-scan heat-bath for a Boltzmann
+        machine, alternating Gibbs for an RBM)
     p0 : probability vector or 'uniform', optional
         Start of the chains for rdm (fixed) and pcd (initial persistent vector); uniform by
         default.  Must be left unset for cd (p0 is the data) and eq.
     mask : see :func:`parameter_mask`
     model : Model, optional
         The model family to train, given by any member (its parameters are not used: the
-        start is ``theta0``).  Default: a Boltzmann machine of the data's size.
+        start is ``theta0``).  Default: ``data.default_model()`` (a Boltzmann machine of the
+        data's size; a Potts machine for ``PottsData``).
     """
     data = as_data(data)
-    template = default_model(data.N) if model is None else model
-    if not isinstance(template, Model):
-        raise ValueError(f"model must be a shortrun model (shortrun.numerics.models: a Boltzmann machine, an RBM, ...); got "
-                         f"{type(template).__name__}.")
-    if template.n_states != data.p.shape[0]:
-        raise ValueError(f"model has {template.n_states} states but the data's law has "
-                         f"{data.p.shape[0]}; build the model with N = {data.N} (visible) units.")
+    if perturb.amplitude():                     # perturbed mode (core/perturb.py): a few ulps
+        data = replace(data, p=perturb.law(data.p, "p_data"), _cache={})
+    template = data.default_model() if model is None else model
+    check_model(template, data.p.shape[0])
     protocol = check_choice(protocol, PROTOCOLS, "protocol")
-    rule = check_choice(rule, template.RULES, "rule")
-    scan = check_choice(scan, template.SCANS, "scan")
+    rule, scan = update_names(template, rule, scan)
     if protocol == "eq":
         k = None if k is None else check_steps(k, "k", integer=scan != "continuous")
     else:
@@ -240,7 +254,7 @@ def problem(data, k, protocol="rdm", rule="heatbath", scan="random", p0=None, ma
                              "for a chain from a fixed p0.")
         start = np.array(data.p) if protocol == "cd" else None
     else:
-        start = check_distribution("uniform" if p0 is None else p0, n, "p0")
+        start = perturb.law(check_distribution("uniform" if p0 is None else p0, n, "p0"), "p0")
     if start is not None:
         start.setflags(write=False)
     mask = parameter_mask(template, mask)
