@@ -340,3 +340,27 @@ def test_interaction_spectrum_in_its_potts_form():
     assert mp.interaction_weights(law, N=4, q=3)[3] > 1e-8
     with pytest.raises(ValueError, match="exactly one"):
         mp.interaction_weights(N=4, q=3)
+
+
+def test_registered_capabilities_check_rule_and_scan_and_data_pick_the_family():
+    """The entry points resolve None to the Potts defaults and leave the check to the Potts
+    functions registered in numerics/registry.py; PottsData (not a 2^N law) picks a Potts family
+    when no model= is given, and a raw q^N vector is told to use PottsData."""
+    from shortrun.numerics import sampling, training
+    m = PottsMachine.random(2, 3, seed=0)
+    K = kernels.kernel(m)
+    assert (K.rule, K.scan) == (PottsMachine.DEFAULT_RULE, PottsMachine.DEFAULT_SCAN)
+    calls = [(lambda: kernels.kernel(m, rule="gibbs"), "rule='gibbs'"),
+             (lambda: kernels.law_tangent(m, "uniform", 1, scan="parallel"), "scan='parallel'"),
+             (lambda: kernels.stationary_tangent(m, scan="sequentail"), "did you mean 'sequential'"),
+             (lambda: sampling.sample(m, "uniform", 1, scan="continuous", n_chains=3, seed=0),
+              "scan='continuous'")]
+    for call, match in calls:
+        with pytest.raises(ValueError, match=match):
+            call()
+    data = exact_potts_data(m)
+    prob = training.problem(data, 1)
+    assert isinstance(prob.template, PottsMachine) and prob.template.levels == (3, 3)
+    np.testing.assert_array_equal(prob.template.theta, np.zeros(m.theta.shape))
+    with pytest.raises(ValueError, match="PottsData"):
+        training.problem(np.array(data.p), 1)
