@@ -67,6 +67,28 @@ def environment():
             f"{platform.machine()}, load average {load:.2f}, env {env or '{}'}")
 
 
+def compare(runs, n_up, repeat):
+    """Time ``runs`` (name -> callable, the baseline named 'numpy + BLAS baseline') interleaved,
+    best of ``repeat``, on all cores (wall time) and on one thread each (CPU time); print
+    updates per second and the ratio to the baseline."""
+    for label, clock, limit in (("all cores, wall time", time.perf_counter, None),
+                                ("one thread each, CPU time", time.process_time, 1)):
+        best = {name: np.inf for name in runs}
+        saved = numba.get_num_threads()
+        numba.set_num_threads(limit or saved)
+        with threadpool_limits(limit, user_api="blas"):
+            for _ in range(repeat):  # interleaved, so that a busy spell hits both methods
+                for name, fn in runs.items():
+                    best[name] = min(best[name], timed(fn, clock))
+        numba.set_num_threads(saved)
+        base = n_up / best["numpy + BLAS baseline"]
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"\n{label} (load average {load:.2f})")
+        print(f"{'method':<24}{'updates/s':>14}{'time (s)':>11}{'ratio':>8}")
+        for name, t in best.items():
+            print(f"{name:<24}{n_up / t:>14.3e}{t:>11.3f}{n_up / t / base:>8.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--N", type=int, default=64)
@@ -88,22 +110,7 @@ def main():
     print(f"N={args.N} SK (J_ij ~ N(0, 1/N), h = 0, beta = 1), {args.chains} chains, "
           f"{args.sweeps} sweeps of sequential heat-bath, best of {args.repeat}")
     print(environment())
-    for label, clock, limit in (("all cores, wall time", time.perf_counter, None),
-                                ("one thread each, CPU time", time.process_time, 1)):
-        best = {name: np.inf for name in runs}
-        saved = numba.get_num_threads()
-        numba.set_num_threads(limit or saved)
-        with threadpool_limits(limit, user_api="blas"):
-            for _ in range(args.repeat):  # interleaved, so that a busy spell hits both methods
-                for name, fn in runs.items():
-                    best[name] = min(best[name], timed(fn, clock))
-        numba.set_num_threads(saved)
-        base = n_up / best["numpy + BLAS baseline"]
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"\n{label} (load average {load:.2f})")
-        print(f"{'method':<24}{'updates/s':>14}{'time (s)':>11}{'ratio':>8}")
-        for name, t in best.items():
-            print(f"{name:<24}{n_up / t:>14.3e}{t:>11.3f}{n_up / t / base:>8.2f}")
+    compare(runs, n_up, args.repeat)
 
 
 if __name__ == "__main__":

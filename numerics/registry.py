@@ -8,10 +8,13 @@ call here (docs/architecture.md, "How to add a model") and one line to the contr
 """
 from shortrun.numerics.core.dispatch import register_model
 from shortrun.numerics.kernels import independent as _independent_kernels
+from shortrun.numerics.kernels import potts as _potts_kernels
 from shortrun.numerics.kernels import rbm as _rbm_kernels
 from shortrun.numerics.kernels import tangent as _bm_tangents
 from shortrun.numerics.kernels.boltzmann import BMKernel
 from shortrun.numerics.models import RBM, BoltzmannMachine, IndependentSpins
+from shortrun.numerics.models.potts import PottsMachine
+from shortrun.numerics.sampling import potts as _potts_sampling
 from shortrun.numerics.sampling import rbm as _rbm_sampling
 from shortrun.numerics.sampling import spins as _spin_sampling
 
@@ -32,3 +35,9 @@ register_model(RBM, kernel=_rbm_kernels.rbm_kernel,
                stationary_tangent=_rbm_kernels.rbm_stationary_tangent,
                sampler=_rbm_sampling.sample,
                initial_states=_rbm_sampling.rbm_initial_states)
+
+register_model(PottsMachine, kernel=_potts_kernels.potts_kernel,
+               law_tangent=_potts_kernels.potts_law_tangent,
+               stationary_tangent=_potts_kernels.potts_stationary_tangent,
+               sampler=_potts_sampling.sample,
+               initial_states=_potts_sampling.initial_states)

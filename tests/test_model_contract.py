@@ -32,9 +32,11 @@ from shortrun.numerics.core import dispatch
 from shortrun.numerics.core.dispatch import (MissingCapability, capabilities, register_model,
                                              registered_models)
 from shortrun.numerics.data import teachers
+from shortrun.numerics.data.potts import exact_potts_data
 from shortrun.numerics.kernels.spectral import NonUniqueStationaryError
 from shortrun.numerics.models import RBM, BoltzmannMachine, IndependentSpins
 from shortrun.numerics.models.base import Model, mixed_radix_digits, mixed_radix_index
+from shortrun.numerics.models.potts import PottsMachine
 from shortrun.numerics.training import fixed_point, monte_carlo
 
 EPS = np.finfo(float).eps
@@ -72,6 +74,7 @@ CASES = [
     Case("bm", _bm),
     Case("independent", lambda: IndependentSpins(np.array([0.4, -0.3, 0.2]))),
     Case("rbm", lambda: RBM.random(4, 1, seed=3, scale=0.8, field=0.3), theta0=lambda m: m.theta),
+    Case("potts-q3", lambda: PottsMachine.random(3, 3, seed=0), data=exact_potts_data),
     Case("bm-sk6", lambda: teachers.sk(6, 0.6, seed=2, field=0.3).model, k=3, slow=True),
     Case("rbm-5x1", lambda: RBM.random(5, 1, seed=4, scale=0.8, field=0.3),
          theta0=lambda m: m.theta, slow=True),

@@ -12,8 +12,8 @@ from conftest import resolve_dotted as _resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "theory.md"
-#: a tag as docstrings cite it: (G1)..(G9), (Ga)..(Gz), (Ia)..(Iz), or U/S/M/R/W/E/L/B + digit
-TAG = re.compile(r"\(((?:[GUSMRWELB][0-9])|(?:G[a-z])|(?:I[a-z]))\)")
+#: a tag as docstrings cite it: (G1)..(G9), (Ga)..(Gz), (Ia)..(Iz), or U/S/M/R/W/E/L/B/P + digit
+TAG = re.compile(r"\(((?:[GUSMRWELBP][0-9])|(?:G[a-z])|(?:I[a-z]))\)")
 NAME = re.compile(r"`(shortrun\.[A-Za-z0-9_.]+)`")
 TEST = re.compile(r"`(tests/[A-Za-z0-9_/]+\.py)::([A-Za-z0-9_]+)`")
 IN_PROGRESS = "(implementation: in progress)"
@@ -59,8 +59,8 @@ def test_every_tag_has_one_heading():
     tags = [tag for line in _headings() for tag in TAG.findall(line)]
     assert len(tags) == len(set(tags)), sorted(t for t in tags if tags.count(t) > 1)
     expected = {"G1", "G2", "G3", "G4", "G5", "U1", "U2", "Ga", "Gb", "Gc", "Gd", "Ge", "Gm", "S1", "S2",
-                "Ia", "Ib", "Ic", "M1", "M2", "R1", "R2", "R3", "W1", "E1", "E2", "E3", "E4", "L1", "L2",
-                "B1", "B2", "B3"}
+                "Ia", "Ib", "Ic", "M1", "M2", "R1", "R2", "R3", "P1", "P2", "P3", "P4", "W1", "E1", "E2", "E3",
+                "E4", "L1", "L2", "B1", "B2", "B3"}
     assert set(tags) == expected
 
 

@@ -227,6 +227,11 @@ class Data:
         """``(m, C)`` of the data (``C`` with unit diagonal)."""
         return moments(self.p)
 
+    def default_model(self):
+        """The model family trained on these data when no ``model=`` is given: a Boltzmann
+        machine on N spins (a subclass over another state space returns its own family)."""
+        return default_model(self.N)
+
     @classmethod
     def from_distribution(cls, p, name="distribution"):
         """Data whose law is the probability vector ``p`` (length 2^N)."""
@@ -400,7 +405,13 @@ def as_data(data):
     exact law)."""
     if isinstance(data, Data):
         return data
-    return Data(check_law(data, "data"), None, "distribution")
+    try:
+        p = check_law(data, "data")
+    except ValueError as exc:
+        raise ValueError(f"{exc} A law over another state space (e.g. the q^N colourings of a "
+                         "Potts machine) is passed as its own Data: "
+                         "shortrun.numerics.data.potts.PottsData(p, q=q).") from None
+    return Data(p, None, "distribution")
 
 
 def pattern_mixture(N, n_patterns, m, seed, name=None):

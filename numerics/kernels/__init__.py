@@ -10,8 +10,9 @@ from shortrun.numerics.kernels.boltzmann import (PARALLEL_MAX_N, BMKernel,
                                                  parallel_heatbath_stationary)
 from shortrun.numerics.kernels.dense import DENSE_MAX_N, check_dense_size
 from shortrun.numerics.kernels.spectral import NonUniqueStationaryError
+from shortrun.numerics.kernels.potts import PottsKernel
 from shortrun.numerics.kernels.rbm import RBMKernel
 
 __all__ = ["BMKernel", "DENSE_MAX_N", "Kernel", "NonUniqueStationaryError", "NotBoltzmannWarning",
-           "PARALLEL_MAX_N", "RBMKernel", "check_dense_size", "kernel", "law", "law_tangent",
-           "parallel_heatbath_stationary", "poisson_weights", "stationary_tangent"]
+           "PARALLEL_MAX_N", "PottsKernel", "RBMKernel", "check_dense_size", "kernel", "law",
+           "law_tangent", "parallel_heatbath_stationary", "poisson_weights", "stationary_tangent"]

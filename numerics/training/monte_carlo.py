@@ -41,7 +41,7 @@ from shortrun.numerics.core.moments import n_spins
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.data import teachers
 from shortrun.numerics.data.teachers import default_model
-from shortrun.numerics.models.base import update_names
+from shortrun.numerics.models.base import Model, update_names
 from shortrun.numerics.sampling import initial_states, sample
 from shortrun.numerics.sampling.spins import check_seed
 from shortrun.numerics.training import buffer as _buffer
@@ -66,11 +66,13 @@ BUFFER_INIT = PCD_INIT + 1
 CD_STARTS = PCD_INIT + 2
 
 
-def _data_source(data, batch_size):
+def _data_source(data, batch_size, model=None):
     """Normalise ``data``: returns (N, samples or None, law or None).
 
     Accepts (M, N) samples in ±1 or 0/1 (any N), a probability vector over 2^N states, or a
-    ``teachers.Data`` (its law).
+    ``teachers.Data`` (its law).  For a ``model`` whose units are not ±1 spins (``n_states``
+    other than 2^n_units, e.g. Potts colours) the law is over its ``n_states`` and the samples
+    are validated as states of the model by its registered ``initial_states``.
     """
     if isinstance(data, teachers.Data):
         data = data.p
@@ -82,13 +84,23 @@ def _data_source(data, batch_size):
         ndim = np.ndim(data)
     except ValueError:
         ndim = 2  # a ragged list of rows: check_samples says what is wrong
+    spins = not isinstance(model, Model) or all(q == 2 for q in model.levels)
     if ndim == 1:
         if batch_size is not None:
             raise ValueError("batch_size needs data as samples; with an exact data law pass "
                              "batch_size=None.")
+        if not spins:
+            return model.n_units, None, check_distribution(data, model.n_states, "data")
         p = teachers.check_law(data, "data")
         return n_spins(p), None, p
-    samples = teachers.check_samples(data, "data", max_n=None)
+    if spins:
+        samples = teachers.check_samples(data, "data", max_n=None)
+    else:
+        try:
+            samples = initial_states(model, data, None, 0)  # given states: validated copy
+        except ValueError as exc:
+            raise ValueError(f"data are not samples of {type(model).__name__} states: "
+                             f"{exc}") from None
     if batch_size is not None:
         if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, numbers.Integral) \
                 or not 1 <= batch_size <= len(samples):
@@ -228,7 +240,9 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
     elif rho is not None or buffer_size is not None:
         raise ValueError(f"rho and buffer_size belong to protocol='buffer'; drop them for "
                          f"protocol={protocol!r}.")
-    N, samples, law = _data_source(data, batch_size)
+    if model is None and isinstance(data, teachers.Data):
+        model = data.default_model()         # the data's own family (a Potts machine for PottsData)
+    N, samples, law = _data_source(data, batch_size, model)
     template = check_model(default_model(N) if model is None else model)
     if template.n_units != N:
         raise ValueError(f"model has {template.n_units} (visible) units but the data have N = "

@@ -28,14 +28,14 @@ and the kernels registered for the model type (:func:`shortrun.numerics.kernels.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from shortrun.conventions import (PROTOCOLS, check_choice, check_distribution, check_finite,
                                   check_real, check_steps)
 from shortrun.numerics.core import perturb
-from shortrun.numerics.data.teachers import Data, as_data, default_model
+from shortrun.numerics.data.teachers import as_data
 from shortrun.numerics.kernels import (NotBoltzmannWarning, kernel, law_tangent,
                                        stationary_tangent)
 from shortrun.numerics.models.base import Model, update_names
@@ -253,15 +253,16 @@ def problem(data, k, protocol="rdm", rule=None, scan=None, p0=None, mask=None, *
     mask : see :func:`parameter_mask`
     model : Model, optional
         The model family to train, given by any member (its parameters are not used: the
-        start is ``theta0``).  Default: a Boltzmann machine of the data's size.
+        start is ``theta0``).  Default: ``data.default_model()`` (a Boltzmann machine of the
+        data's size; a Potts machine for ``PottsData``).
     rho : float in [0, 1), optional
         Protocol 'buffer' only: the probability that a chain starts from the buffer (default
         0.95, the reference implementation's; 0 is Rdm-k).
     """
     data = as_data(data)
     if perturb.amplitude():                     # perturbed mode (core/perturb.py): a few ulps
-        data = Data(perturb.law(data.p, "p_data"), data.M, data.name)
-    template = default_model(data.N) if model is None else model
+        data = replace(data, p=perturb.law(data.p, "p_data"), _cache={})
+    template = data.default_model() if model is None else model
     check_model(template, data.p.shape[0])
     protocol = check_choice(protocol, PROTOCOLS, "protocol")
     rule, scan = update_names(template, rule, scan)
