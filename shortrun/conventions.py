@@ -17,8 +17,11 @@ import numpy as np
 #: Tolerance on Σ p0 − 1 (and on negative entries) accepted for a probability vector.
 PROB_ATOL = 1e-9
 
+#: Single-site update rules (U1).
 RULES = ("heatbath", "metropolis")
+#: Orders of the site updates within a sweep (U2).
 SCANS = ("random", "sequential", "parallel", "continuous")
+#: Where the negative phase starts: fixed p0, the data, persistent chains, or equilibrium p_θ.
 PROTOCOLS = ("rdm", "cd", "pcd", "eq")
 _MAX_STEPS = np.iinfo(np.int64).max
 

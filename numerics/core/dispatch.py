@@ -24,4 +24,5 @@ def model_dispatch(fallback):
 
     call.register = table.register
     call.dispatch = table.dispatch
+    call.registry = table.registry  # the whole functools interface (documentation tools read it)
     return call
