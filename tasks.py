@@ -193,8 +193,10 @@ DOCS_OUT = ROOT / "build" / "docs" / "html"
 def docs_command(out: Path = DOCS_OUT, extra: tuple[str, ...] = ()) -> list[str]:
     """The Sphinx command line (after the Python executable) that builds the site into ``out``:
     the repository is the source directory, docs/conf.py the configuration; warnings are errors
-    (all reported: ``--keep-going``) and every cross-reference must resolve (``-n``)."""
-    return ["-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", "-q", "-c",
+    (all reported: ``--keep-going``) and every cross-reference must resolve (``-n``).  Every page
+    is read afresh (``-E``; the executed notebooks come from their cache), so a warning of a page
+    that did not change is reported again."""
+    return ["-m", "sphinx", "-b", "html", "-E", "-W", "--keep-going", "-n", "-q", "-c",
             str(ROOT / "docs"), str(ROOT), str(out), *extra]
 
 

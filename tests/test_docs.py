@@ -24,8 +24,8 @@ from conftest import resolve_dotted
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "build" / "docs" / "screenshots"
 #: the pages opened in the browser: (page, what it must show)
-MATH_PAGES = ("docs/theory.html", "api/generated/shortrun.theory.gaussian.html",
-              "api/generated/shortrun.numerics.training.fixed_point.html")
+MATH_PAGES = ("notebooks/03_gaussian_model.html", "docs/api/generated/shortrun.theory.gaussian.html",
+              "docs/api/generated/shortrun.numerics.training.fixed_point.html")
 NOTEBOOK_PAGE = "notebooks/02_fixed_point_theorem.html"
 
 #: a dotted ``shortrun.`` name written in a docstring or a message
@@ -123,7 +123,9 @@ class _Links(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         classes = (a.get("class") or "").split()
-        if tag == "a" and "internal" in classes and "api/generated/" in (a.get("href") or ""):
+        href = a.get("href") or ""
+        if tag == "a" and "internal" in classes and "api/generated/" in href \
+                and re.search(r"#(module-)?shortrun\.", href):
             self.api_links.append(a["href"])
         if tag in ("span", "div") and "math" in classes:
             self.math += 1
