@@ -255,3 +255,25 @@ def test_a_notebook_page_shows_its_figures(site, browser):
         w, h = decoded.get(src, (0, 0))
         assert w >= 100 and h >= 100, f"{src} did not render ({w}×{h})"
     _screenshot(browser, path, "notebook_02", height=4000)
+
+
+@pytest.mark.slow
+def test_gallery_shows_every_figure_with_its_caption(site):
+    """One section per figure script, with the script's caption; its image when the figure has
+    been made (``results/figures``, or ``SHORTRUN_DOCS_FIGURES``), else the command that makes
+    it."""
+    import html
+    from shortrun.paper_figures import run as figures_run
+    page = html.unescape((site / "docs" / "gallery.html").read_text(encoding="utf-8"))
+    text = " ".join(re.sub(r"<[^>]+>", "", page).split())
+    made = Path(os.environ.get("SHORTRUN_DOCS_FIGURES", ROOT / "results" / "figures"))
+    names = figures_run.discover()
+    assert len(names) >= 10
+    for name in names:
+        doc = importlib.import_module(figures_run.module_name(name)).__doc__
+        assert f'id="figure-{name.replace("_", "-")}"' in page, name
+        assert " ".join(doc.split()[:8]) in text, name
+        if (made / f"{name}.png").is_file():
+            assert re.search(rf'<img[^>]+alt="figure {name}"', page), name
+        else:
+            assert f"python3 tasks.py figures --only {name}" in text, name
