@@ -150,6 +150,25 @@ nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
 
+
+def _own_kernel():
+    """The notebooks run on *this* interpreter (the environment that builds the docs), whatever
+    ``python3`` kernel a user has installed: a kernel spec in build/docs/jupyter, searched
+    first through ``JUPYTER_PATH``."""
+    import json
+    import sys
+    spec = ROOT / "build" / "docs" / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (shortrun docs)", "language": "python"}), encoding="utf-8")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        [str(spec.parents[1])] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep)
+                                  if p])
+
+
+_own_kernel()
+
 # --- HTML -----------------------------------------------------------------------------------
 html_theme = "furo"
 html_title = f"shortrun {release}"
