@@ -4,6 +4,7 @@
     python3 tasks.py figures [args...]   # set-up, then reproduce the paper figures (fast default)
     python3 tasks.py test [pytest args...]  # set-up, then run the default test suite
     python3 tasks.py notebooks [args...]  # set-up with JupyterLab, then open the teaching notebooks
+    python3 tasks.py docs [--browser-test] [sphinx args...]  # set-up with Sphinx, build the site
     python3 tasks.py setup               # set-up only
     python3 tasks.py lock                # refresh requirements/lock.txt (newest versions)
 
@@ -13,12 +14,21 @@ the ``notebooks`` extra, JupyterLab), every dependency at the exact version of t
 ``requirements/lock.txt`` (pip constraints, ``-c``); it is redone only when ``setup.cfg``,
 ``pyproject.toml`` or the lock file change or an extra is missing.
 
+``docs`` installs the ``docs`` extra (Sphinx, numpydoc, myst-nb, furo; see docs/conf.py) and
+builds the documentation site into ``build/docs/html`` (open ``build/docs/html/docs/index.html``):
+API reference, theory page, the notebooks executed at build time (cached in
+``build/docs/jupyter_cache``), the figure gallery of ``results/figures`` and the guides.  Warnings
+are errors (``-W --keep-going``) and every internal reference must resolve (``-n``).
+``--browser-test`` then opens the built pages in headless Chromium (tests/test_docs.py; Debian's
+``chromium`` is installed first if missing and this runs as root) and saves screenshots in
+``build/docs/screenshots``.
+
 ``--newest`` (anywhere among the arguments of figures/test/notebooks/setup) or the environment
 variable ``SHORTRUN_NEWEST=1`` resolves the newest releases instead, freshly on every run, in a
 separate environment ``.venv-newest`` (``$SHORTRUN_VENV-newest`` when ``SHORTRUN_VENV`` names the
 environment), so the locked one is not disturbed.
 
-``lock`` resolves the newest releases of everything ``pip install -e .[test,deep,notebooks]``
+``lock`` resolves the newest releases of everything ``pip install -e .[test,deep,notebooks,docs]``
 installs in a scratch environment (``pip install --dry-run --report``; nothing is installed and
 nothing else runs) and writes them, pinned, to ``requirements/lock.txt``.
 
@@ -42,8 +52,9 @@ ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("SHORTRUN_VENV", ROOT / ".venv"))
 VENV_NEWEST = VENV.with_name(VENV.name + "-newest")
 LOCK = ROOT / "requirements" / "lock.txt"
-#: The extras the lock covers (``test,deep`` by default, ``notebooks`` for the notebooks).
-LOCK_EXTRAS = ("test", "deep", "notebooks")
+#: The extras the lock covers (``test,deep`` by default, ``notebooks`` for the notebooks,
+#: ``docs`` for the documentation site).
+LOCK_EXTRAS = ("test", "deep", "notebooks", "docs")
 #: Versions printed after a ``--newest`` set-up (the ones the numbers depend on).
 KEY_PACKAGES = ("numpy", "scipy", "numba", "llvmlite", "matplotlib", "jax", "jaxlib")
 PIP = ("-m", "pip", "--disable-pip-version-check")
@@ -134,7 +145,7 @@ def setup(extras: tuple[str, ...] = ("test", "deep"), newest: bool = False) -> P
 
 
 def lock() -> int:
-    """Resolve the newest versions of everything ``shortrun[test,deep,notebooks]`` installs, in
+    """Resolve the newest versions of everything ``shortrun[test,deep,notebooks,docs]`` installs, in
     a scratch environment that is deleted afterwards, and write them to the lock file."""
     if sys.version_info < (3, 11):
         sys.exit(f"shortrun needs Python >= 3.11; this is {sys.version.split()[0]}.")
@@ -156,7 +167,7 @@ def lock() -> int:
         if name != "shortrun":
             pins[name] = item["metadata"]["version"]
     head = [
-        "# Exact versions of every package `pip install -e .[test,deep,notebooks]` installs.",
+        f"# Exact versions of every package `pip install -e .[{names}]` installs.",
         "# tasks.py installs with them as pip constraints (-c); see README, \"Installs\".",
         "# Written by `python3 tasks.py lock` (newest releases, resolved in a scratch venv); run",
         "# `tasks.py test` and `tasks.py figures` with a new lock before committing it.",
@@ -172,12 +183,42 @@ def lock() -> int:
     return 0
 
 
-def run(py: Path, args: list[str]) -> int:
-    return subprocess.run([str(py)] + args, cwd=ROOT).returncode
+def run(py: Path, args: list[str], env: dict | None = None) -> int:
+    return subprocess.run([str(py)] + args, cwd=ROOT, env=env).returncode
+
+
+DOCS_OUT = ROOT / "build" / "docs" / "html"
+
+
+def docs_command(out: Path = DOCS_OUT, extra: tuple[str, ...] = ()) -> list[str]:
+    """The Sphinx command line (after the Python executable) that builds the site into ``out``:
+    the repository is the source directory, docs/conf.py the configuration; warnings are errors
+    (all reported: ``--keep-going``) and every cross-reference must resolve (``-n``).  Every page
+    is read afresh (``-E``; the executed notebooks come from their cache), so a warning of a page
+    that did not change is reported again."""
+    return ["-m", "sphinx", "-b", "html", "-E", "-W", "--keep-going", "-n", "-q", "-c",
+            str(ROOT / "docs"), str(ROOT), str(out), *extra]
+
+
+def docs(py: Path, rest: list[str]) -> int:
+    browser = "--browser-test" in rest
+    rest = [a for a in rest if a != "--browser-test"]
+    code = run(py, docs_command(DOCS_OUT, tuple(rest)))
+    if code:
+        print(f"tasks.py docs: the build failed (sphinx exit {code}); the warnings above name "
+              "the page and the reference.", file=sys.stderr)
+        return code
+    print(f"[docs] built {DOCS_OUT.relative_to(ROOT)}; open "
+          f"{(DOCS_OUT / 'docs' / 'index.html').relative_to(ROOT)}", flush=True)
+    if not browser:
+        return 0
+    env = dict(os.environ, SHORTRUN_DOCS_BUILT=str(DOCS_OUT))
+    code = run(py, ["-m", "pytest", "-q", "-m", "slow", "tests/test_docs.py"], env=env)
+    return 1 if code == 5 else code
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("figures", "test", "setup", "notebooks", "lock"):
+    if not argv or argv[0] not in ("figures", "test", "setup", "notebooks", "lock", "docs"):
         print(__doc__)
         return 2
     cmd, rest = argv[0], [a for a in argv[1:] if a != "--newest"]
@@ -187,9 +228,12 @@ def main(argv: list[str]) -> int:
             return 2
         return lock()
     newest = "--newest" in argv[1:] or os.environ.get("SHORTRUN_NEWEST", "") not in ("", "0")
-    py = setup(("test", "deep", "notebooks") if cmd == "notebooks" else ("test", "deep"), newest)
+    extras = {"notebooks": ("test", "deep", "notebooks"), "docs": ("test", "deep", "docs")}
+    py = setup(extras.get(cmd, ("test", "deep")), newest)
     if cmd == "setup":
         return 0
+    if cmd == "docs":
+        return docs(py, rest)
     if cmd == "notebooks":  # the whole repository is served, so the links to docs/ open too
         return run(py, ["-m", "jupyter", "lab", f"--notebook-dir={ROOT}",
                         f"--preferred-dir={ROOT / 'notebooks'}"] + rest)

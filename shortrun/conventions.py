@@ -17,8 +17,12 @@ import numpy as np
 #: Tolerance on Σ p0 − 1 (and on negative entries) accepted for a probability vector.
 PROB_ATOL = 1e-9
 
+#: Single-site update rules (U1).
 RULES = ("heatbath", "metropolis")
+#: Orders of the site updates within a sweep (U2).
 SCANS = ("random", "sequential", "parallel", "continuous")
+#: Where the negative phase starts: fixed p0, the data, persistent chains, equilibrium p_θ, or a
+#: replay buffer of earlier chains' end states.
 PROTOCOLS = ("rdm", "cd", "pcd", "eq", "buffer")
 #: The protocols that run chains, hence the ones of Monte Carlo training ('eq' needs p_theta
 #: itself, i.e. the exact route).

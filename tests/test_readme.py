@@ -39,13 +39,13 @@ def _pins():
 
 
 def test_lock_pins_every_direct_dependency():
-    """Every requirement of setup.cfg (install_requires and the test, deep and notebooks
+    """Every requirement of setup.cfg (install_requires and the test, deep, notebooks and docs
     extras) is pinned in the lock, which tasks.py installs from."""
     import configparser
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "setup.cfg", encoding="utf-8")
     reqs = cfg["options"]["install_requires"].split()
-    for extra in ("test", "deep", "notebooks"):
+    for extra in ("test", "deep", "notebooks", "docs"):
         reqs += cfg["options.extras_require"][extra].split()
     names = {re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.-]+", r).group()).lower()
              for r in reqs}

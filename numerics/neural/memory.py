@@ -1,8 +1,8 @@
 r"""The memory effect of a ConvNet EBM trained with short-run Langevin (M1).
 
-A machine trained with K-step chains (:mod:`.training`) is sampled from the same p0 (uniform
+A machine trained with K-step chains (:mod:`~shortrun.numerics.neural.training`) is sampled from the same p0 (uniform
 noise on [-1, 1]^64) for t steps of (L1) on a logarithmic grid from K/10 to 100 K, and the
-samples are scored at every t against held-out digits (:mod:`.quality`).  By the fixed-point
+samples are scored at every t against held-out digits (:mod:`~shortrun.numerics.neural.quality`).  By the fixed-point
 condition (G5) the Rdm-K machine's K-step process — not its Gibbs law — reproduces the data's
 statistics ⟨∂E/∂θ⟩ (up to the energy-magnitude penalty of (L2)), so the samples are best near
 t = K and degrade for t ≫ K (here: the chains

@@ -6,7 +6,7 @@ Each update estimates the biased gradient (G4) of the negative log-likelihood,
     g = \frac{1}{B}\sum_{b}\nabla_\theta E_\theta(x^{\rm data}_b)
       - \frac{1}{n}\sum_{c}\nabla_\theta E_\theta(x^{(K)}_c),
 
-with the negative samples :math:`x^{(K)}` after K steps of (L1) (:mod:`.langevin`), and moves θ by
+with the negative samples :math:`x^{(K)}` after K steps of (L1) (:mod:`~shortrun.numerics.neural.langevin`), and moves θ by
 one Adam step on g.  The protocol says where the chains start at each update:
 
 * ``'rdm'`` — fresh chains from p0 = uniform on [-1, 1]^d (non-persistent short run); its fixed
