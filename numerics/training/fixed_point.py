@@ -23,6 +23,14 @@ Parallel (synchronous) updates are hard for both solvers: at N = 6 every Rdm/CD 
 has finite roots, but Newton reaches them from a few per cent of random starts only, and at every
 root found ∂F/∂θ has eigenvalues with negative real part, so gradient ascent
 (:func:`~shortrun.numerics.training.train`) moves away from them and diverges.
+Not every such root is reached by :func:`solve`: at N = 6 the Rdm-2 Metropolis and CD-1 heat-bath
+cases of the tests have isolated roots with a regular Jacobian (condition numbers 6e2 and 2e3,
+found from seed-tuned starts) that none of its stages reaches -- their basins of attraction are
+small (radius ~0.3 in ∞-norm) and far from the default start, θ_ML and every homotopy path tried;
+basin hopping from Newton's stall points and scipy's trust-region and Levenberg–Marquardt solvers
+did not reach them either.  :func:`solve` then reports the failure, it does not return a
+non-root.  A zero may also lie at infinity: for CD-2 parallel heat-bath at N = 8, ‖F‖ shrinks
+by e⁻² per unit of one coupling (tanh saturation) and falls below 1e-11 only beyond 13.8.
 
 Robustness against the last bits.  A Newton path is a chaotic function of its start where the
 Jacobian is singular or F has kinks, so the solver is built not to depend on rounding:
