@@ -52,7 +52,7 @@ from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.neural import energies, langevin
 
-__all__ = ["train", "TrainingResult", "TrainResult", "PROTOCOLS", "flatten", "unflatten",
+__all__ = ["train", "TrainingResult", "PROTOCOLS", "flatten", "unflatten",
            "ENERGY_PENALTY", "GRAD_CLIP", "BOX"]
 
 PROTOCOLS = SAMPLED_PROTOCOLS
