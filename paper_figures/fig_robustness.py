@@ -9,7 +9,8 @@ p(t, p0') = U_θ*^t p0' (log scale; below 10^-4 one colour).  White lines: twice
 noise of a data set of M = 1000 (solid) or 100 000 (dashed) samples, the median ∞-norm error of
 its empirical statistics over seeded draws; inside, the machine is as good as such data allow.
 Star: the training protocol (t = k, m0 = 0), where the error vanishes.  Circles: points checked
-against Monte Carlo chains.  The map is computed as a parameter sweep, one cell per (k, m0).
+against Monte Carlo chains.  The map is computed as a parameter sweep, one cell per (k, m0), each
+a :func:`shortrun.numerics.analysis.diagnostics.robustness_map` row.
 """
 from __future__ import annotations
 
@@ -44,15 +45,14 @@ def product_law(N, m0):
 
 
 def cell(N, beta, seed, field, k, m0, t_max):
-    """One row of the map: the error of p(t, p0') for t = 0..t_max at magnetisation m0."""
-    from shortrun.numerics import kernels
-    from shortrun.numerics.core import moments
+    """One row of the map: the error of p(t, p0') for t = 0..t_max at magnetisation m0
+    (:func:`shortrun.numerics.analysis.diagnostics.robustness_map` with one initial law)."""
+    from shortrun.numerics.analysis.diagnostics import robustness_map
 
     data = teacher(N, beta, seed, field).data()
-    kernel = kernels.BMKernel(trained(N, beta, seed, field, k), RULE, SCAN)
-    laws = kernel.trajectory(product_law(N, m0), range(t_max + 1))
-    stats = np.array([moments.stats(p) for p in laws])
-    return {"stats_error": np.max(np.abs(stats - data.stats), axis=1)}
+    rmap = robustness_map(trained(N, beta, seed, field, k), data, [product_law(N, m0)],
+                          range(t_max + 1), rule=RULE, scan=SCAN)
+    return {"stats_error": rmap.stats_error[0]}
 
 
 def sweep(ctx, grid):

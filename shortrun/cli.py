@@ -3,7 +3,8 @@
     shortrun figures [--fast | --full] [--only a,b] [--out DIR] [--scheduler tcp://HOST:PORT]
         build the paper figures and REPORT.md (same as ``python -m shortrun.paper_figures``)
     shortrun verify DATA --k K [...]
-        check the fixed-point theorem on your own data (``shortrun verify --help``)
+        check the fixed-point theorem on your own data (``shortrun verify --help``; ``--model
+        potts`` for integer colours 0..q-1)
 
 The exit status is the sub-command's: non-zero if a check fails or an input is refused.
 """

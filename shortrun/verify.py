@@ -21,6 +21,12 @@ them.  Two routes:
   :func:`shortrun.numerics.training.monte_carlo.train` (Polyak average of the second half),
   statistics of chains run k sweeps from p0 and of long chains, with their error bars (E1).
 
+With ``--model potts`` the samples are integer colours 0..q−1 (one sample per row; ``--q``,
+default 1 + the largest value) and the model is a
+:class:`~shortrun.numerics.models.potts.PottsMachine` (P1) trained on the exact route only
+(q^N ≤ 2^14 states; no Monte Carlo route, no moments file); its statistics are the one-hot
+single and pair marginals, and the same sentences and files are reported (:func:`run_potts`).
+
 Moments alone define the data law as the maximum-entropy (Boltzmann) law with those moments;
 only its moments enter rdm and pcd training, cd needs samples.
 
@@ -350,18 +356,28 @@ def _parse(argv):
                     help="length of the long chains that estimate p_theta* (Monte Carlo; "
                          "default max(1000, 50 k))")
     ap.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo route (0)")
+    ap.add_argument("--model", default="bm", choices=("bm", "potts"),
+                    help="bm (default): a Boltzmann machine on spins ±1 / bits 0/1; potts: a "
+                         "Potts machine on integer colours 0..q-1 (one sample per row; exact "
+                         "route, q^N <= 2^%d states)" % EXACT_MAX_N)
+    ap.add_argument("--q", type=int, default=None,
+                    help="colours per unit for --model potts (default: 1 + the largest value "
+                         "in the file)")
     return ap.parse_args(argv)
 
 
-def _settings(a):
+def _settings(a, family=None):
+    """``(k, rule, scan, protocol)`` checked for the model class ``family`` (default: the
+    Boltzmann machine verify trains; rule and scan default to the family's own)."""
     from shortrun import conventions
     from shortrun.numerics.models import BoltzmannMachine  # the model verify trains
 
-    rule = BoltzmannMachine.DEFAULT_RULE if a.rule is None else a.rule
-    scan = BoltzmannMachine.DEFAULT_SCAN if a.scan is None else a.scan
+    family = BoltzmannMachine if family is None else family
+    rule = family.DEFAULT_RULE if a.rule is None else a.rule
+    scan = family.DEFAULT_SCAN if a.scan is None else a.scan
     choices = []
-    for option, value, allowed in (("rule", rule, BoltzmannMachine.RULES),
-                                   ("scan", scan, BoltzmannMachine.SCANS),
+    for option, value, allowed in (("rule", rule, family.RULES),
+                                   ("scan", scan, family.SCANS),
                                    ("protocol", a.protocol, PROTOCOLS)):
         try:
             choices.append(conventions.check_choice(value, allowed, option))
@@ -382,7 +398,7 @@ def _settings(a):
     return k, rule, scan, protocol
 
 
-def _p0(arg, N, protocol):
+def _p0(arg, N, protocol, n_states=None):
     if protocol == "cd":
         if arg != "uniform":
             raise InputError(f"--p0 {arg}: cd starts its chains at the data; drop --p0, or use "
@@ -390,17 +406,18 @@ def _p0(arg, N, protocol):
         return None
     if arg == "uniform":
         return "uniform"
+    n, size = (1 << N, "2^N") if n_states is None else (n_states, "q^N")
     path = Path(arg)
     if path.suffix.lower() != ".npy" or not path.exists():
         raise InputError(f"--p0 {arg}: give 'uniform' or an existing .npy file holding a "
-                         f"probability vector of length 2^N = {1 << N}.")
+                         f"probability vector of length {size} = {n}.")
     raw = _read_bytes(path)
     try:
         p = np.load(io.BytesIO(raw), allow_pickle=False)
     except Exception as err:                      # noqa: BLE001
         raise InputError(f"{path}: not a readable .npy array ({err}).") from None
-    if p.ndim != 1 or p.shape[0] != 1 << N or p.dtype.kind not in "biuf":
-        raise InputError(f"{path}: p0 must be a probability vector of length 2^N = {1 << N} "
+    if p.ndim != 1 or p.shape[0] != n or p.dtype.kind not in "biuf":
+        raise InputError(f"{path}: p0 must be a probability vector of length {size} = {n} "
                          f"for the N = {N} spins of the data; got shape {p.shape}.")
     p = p.astype(float)
     if not np.all(np.isfinite(p)) or np.any(p < 0) or abs(p.sum() - 1) > 1e-9:
@@ -527,8 +544,9 @@ def check_cost(data, N, k, rule, scan, protocol, p0, a):
     return total
 
 
-def exact_route(data, k, rule, scan, protocol, p0):
-    """θ* by Newton and the exact statistics of p_fix and p_θ*."""
+def exact_route(data, k, rule, scan, protocol, p0, family=None):
+    """θ* by Newton and the exact statistics of p_fix and p_θ* (``family``: the model trained, a
+    Boltzmann machine by default, e.g. ``PottsMachine.zeros(N, q)``)."""
     from shortrun.numerics import kernels
     from shortrun.numerics.analysis import diagnostics
     from shortrun.numerics.kernels import NotBoltzmannWarning
@@ -539,7 +557,8 @@ def exact_route(data, k, rule, scan, protocol, p0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotBoltzmannWarning)
         fp = fixed_point.solve(data, k, protocol, rule, scan,
-                               None if protocol == "cd" else p0, restarts=restarts, check=False)
+                               None if protocol == "cd" else p0, restarts=restarts, check=False,
+                               **({} if family is None else {"model": family}))
         if not fp.converged:
             return {"status": fp.status, "message": fp.message}
         model = fp.model
@@ -549,8 +568,9 @@ def exact_route(data, k, rule, scan, protocol, p0):
         else:
             p_fix = kern.propagate(data.p if protocol == "cd" else p0, k)
     p_eq = np.asarray(model.boltzmann())
+    stats_of = _stats_of if family is None else model.stats
     return {"status": "converged", "message": fp.message, "theta": model.theta,
-            "stats_fix": _stats_of(p_fix), "stats_eq": _stats_of(p_eq),
+            "stats_fix": stats_of(p_fix), "stats_eq": stats_of(p_eq),
             "err_fix": None, "err_eq": None,
             "kl_data_to_fix": diagnostics.kl_divergence(data.p, p_fix),
             "kl_data_to_eq": diagnostics.kl_divergence(data.p, p_eq)}
@@ -610,14 +630,16 @@ def _verdict(res, protocol):
     return line + "."
 
 
-def _figure(res, data_stats, N, path, title):
+def _figure(res, data_stats, N, path, title, parts=None):
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.3))
-    for ax, sl, label in ((axes[0], slice(N, None), r"$\langle s_i s_j\rangle$"),
-                          (axes[1], slice(0, N), r"$\langle s_i\rangle$")):
+    if parts is None:                           # the Boltzmann machine's <s_i s_j>, <s_i>
+        parts = ((slice(N, None), r"$\langle s_i s_j\rangle$"),
+                 (slice(0, N), r"$\langle s_i\rangle$"))
+    for ax, (sl, label) in zip(axes, parts):
         x = data_stats[sl]
         if x.size == 0:
             ax.set_visible(False)
@@ -640,7 +662,7 @@ def _figure(res, data_stats, N, path, title):
     plt.close(fig)
 
 
-def _write(out, summary, res, data_stats, N):
+def _write(out, summary, res, data_stats, N, potts_q=None):
     out.mkdir(parents=True, exist_ok=True)
     plain = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in summary.items()}
     (out / "verify.json").write_text(json.dumps(plain, indent=2) + "\n")
@@ -650,16 +672,23 @@ def _write(out, summary, res, data_stats, N):
                  f"{summary['route']} route\nlargest deviation from the data: "
                  f"{res['fix_label']} {summary['residual']:.2g}, "
                  f"p_θ* {summary['mismatch']:.2g}")
-        _figure(res, data_stats, N, out / "verify.png", title)
+        parts = None if potts_q is None else (
+            (slice(N * (potts_q - 1), None), r"$P(\sigma_i{=}a, \sigma_j{=}b)$"),
+            (slice(0, N * (potts_q - 1)), r"$P(\sigma_i{=}a)$"))
+        _figure(res, data_stats, N, out / "verify.png", title, parts)
     lines = [f"# shortrun verify: {Path(summary['data']).name}", "",
-             f"- N = {N} spins, data: {summary['data_kind']}",
+             (f"- N = {N} spins, data: {summary['data_kind']}" if potts_q is None else
+              f"- N = {N} units with q = {potts_q} colours (Potts machine), data: "
+              f"{summary['data_kind']}"),
              f"- k = {summary['k']:g}, p0 = {summary['p0']}, rule = {summary['rule']}, "
              f"scan = {summary['scan']}, protocol = {summary['protocol']}, "
              f"route = {summary['route']}",
              f"- training: {summary['status']} ({summary['message']})", ""]
     if res is not None:
         lines += [f"**{summary['verdict']}**", "",
-                  "| law | max abs deviation of <s_i>, <s_i s_j> from the data |",
+                  ("| law | max abs deviation of <s_i>, <s_i s_j> from the data |"
+                   if potts_q is None else
+                   "| law | max abs deviation of P(s_i=a), P(s_i=a, s_j=b) from the data |"),
                   "|---|---|",
                   f"| {res['fix_label']} | {summary['residual']:.3g} |",
                   f"| trained model's equilibrium p_theta* | {summary['mismatch']:.3g} |", "",
@@ -667,9 +696,121 @@ def _write(out, summary, res, data_stats, N):
     (out / "verify.md").write_text("\n".join(lines))
 
 
+def _check_colours(a, q, path):
+    """(M, N) int64 colours 0..q−1 and q from a numeric array of integer colours (``q=None``:
+    1 + the largest value)."""
+    if a.dtype == object or a.dtype.kind not in "biuf":
+        raise InputError(f"{path}: the array has dtype {a.dtype}; save the samples as a numeric "
+                         "(M, N) array of integer colours 0..q-1.")
+    if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
+        raise InputError(f"{path}: samples must be a 2-D array (M samples × N units, M, N >= 1) "
+                         f"of integer colours 0..q-1; got shape {a.shape}.")
+    bad = ~np.isfinite(a) | (a != np.round(a)) if a.dtype.kind == "f" else np.zeros(a.shape, bool)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise InputError(f"{path}: sample {i}, unit {j} is {a[i, j]}, not an integer colour; "
+                         "--model potts reads integer colours 0..q-1 (one sample per row).")
+    if a.min() < 0:
+        i, j = np.argwhere(a < 0)[0]
+        raise InputError(f"{path}: sample {i}, unit {j} is {a[i, j]:g}; colours are 0..q-1 "
+                         "(shift the values so that the smallest colour is 0).")
+    top = int(a.max())
+    if q is None:
+        q = top + 1
+    elif q < 2:
+        raise InputError(f"--q {q}: a Potts machine needs q >= 2 colours.")
+    elif top >= q:
+        i, j = np.argwhere(a >= q)[0]
+        raise InputError(f"{path}: sample {i}, unit {j} is {a[i, j]:g}, outside the colours "
+                         f"0..{q - 1} of --q {q}; raise --q or drop --q (default: 1 + the "
+                         "largest value).")
+    if q < 2:
+        raise InputError(f"{path}: every value is 0, so q = 1 colour; a Potts machine needs "
+                         "q >= 2 (pass --q).")
+    return a.astype(np.int64), q
+
+
+def run_potts(a):
+    """``--model potts``: a Potts machine (P1) trained to its exact fixed point θ* by Newton on
+    all q^N states, the one-hot single and pair marginals of p_fix and p_θ* against the data's;
+    same summary and files as :func:`run` (raises InputError)."""
+    from shortrun.numerics.data.potts import PottsData
+    from shortrun.numerics.models.potts import PottsMachine
+
+    path = a.data
+    if a.monte_carlo:
+        raise InputError("--monte-carlo: the Monte Carlo route of verify trains Boltzmann "
+                         "machines only; --model potts runs the exact route (q^N <= "
+                         f"{1 << EXACT_MAX_N} states), drop --monte-carlo.")
+    k, rule, scan, protocol = _settings(a, PottsMachine)
+    _check_out(a.out)
+    p = Path(path)
+    if p.exists() and p.suffix.lower() == ".npz":
+        raise InputError(f"{path}: --model potts reads samples (.npy or .txt, integer colours "
+                         "0..q-1, one sample per row), not moments (.npz).")
+    if p.exists() and p.suffix.lower() == ".npy" and not p.is_dir():
+        raw = _read_bytes(p)
+        _wrong_kind(path, raw, ".npy")
+        try:
+            arr = np.load(io.BytesIO(raw), allow_pickle=False)
+        except Exception as err:                  # noqa: BLE001 - any unreadable file
+            raise InputError(f"{path}: not a readable .npy array ({err}); save the samples with "
+                             "numpy.save(path, samples) as an (M, N) array of colours.") from None
+    elif p.exists() and p.suffix.lower() in (".txt", ".csv", ".dat"):
+        arr = _read_txt(p)
+    else:
+        load(path)                  # the reader's message for a missing or unknown file
+        raise InputError(f"{path}: give samples as .npy or .txt for --model potts.")
+    samples, q = _check_colours(np.asarray(arr), a.q, path)
+    N = samples.shape[1]
+    if q ** N > 1 << EXACT_MAX_N:
+        raise InputError(f"{path}: q^N = {q}^{N} = {q ** N} states is beyond the exact route's "
+                         f"{1 << EXACT_MAX_N} (the law and its derivatives on all q^N states); "
+                         "--monte-carlo is not available for --model potts in verify: use fewer "
+                         "units or colours, or train with "
+                         "shortrun.numerics.training.monte_carlo.train in Python.")
+    data = PottsData.from_samples(samples, q, name=Path(path).name)
+    zero = np.flatnonzero(data.stats == 0)
+    if zero.size:
+        raise InputError(f"{path}: {zero.size} of the {data.stats.size} single or pair colour "
+                         "frequencies (colours >= 1, theta order) never occur in the samples, so "
+                         "the fixed point lies at infinite couplings; give more samples, fewer "
+                         "colours (--q), or merge rare colours.")
+    p0 = _p0(a.p0, N, protocol, n_states=q ** N)
+    start = time.time()
+    try:
+        res = exact_route(data, k, rule, scan, protocol, p0, family=PottsMachine.zeros(N, q))
+    except ValueError as err:
+        raise InputError(f"{path}: the library refused this setting: {err}") from None
+    summary = {"data": str(path), "data_kind": f"{len(samples)} samples", "N": N, "q": q,
+               "model": "potts", "k": k, "p0": a.p0, "rule": rule, "scan": scan,
+               "protocol": protocol, "route": "exact", "status": res["status"],
+               "message": res["message"], "seconds": round(time.time() - start, 3)}
+    if res["status"] != "converged":
+        summary["verdict"] = f"no finite fixed point: training {res['status']}.  {res['message']}"
+        _write(Path(a.out), summary, None, None, N, potts_q=q)
+        raise InputError(f"{path}: {summary['verdict']}")
+    data_stats = data.stats
+    res["residual"] = float(np.max(np.abs(res["stats_fix"] - data_stats)))
+    res["mismatch"] = float(np.max(np.abs(res["stats_eq"] - data_stats)))
+    res["noise"] = None
+    res["fix_label"] = {"rdm": "k-step process p(k, p0)", "cd": "k-step process from the data",
+                        "pcd": "persistent chains (stationary law)"}[protocol]
+    summary.update(verdict=_verdict(res, protocol), residual=res["residual"],
+                   mismatch=res["mismatch"], noise=None, kl_data_to_fix=res["kl_data_to_fix"],
+                   kl_data_to_eq=res["kl_data_to_eq"], theta=np.asarray(res["theta"]),
+                   data_stats=np.asarray(data_stats), stats_fix=np.asarray(res["stats_fix"]),
+                   stats_eq=np.asarray(res["stats_eq"]))
+    _write(Path(a.out), summary, res, data_stats, N, potts_q=q)
+    return summary
+
+
 def run(a):
     """The check for parsed arguments ``a``; returns the summary dict (raises InputError)."""
     from shortrun.numerics.data import teachers
+
+    if getattr(a, "model", "bm") == "potts":
+        return run_potts(a)
 
     k, rule, scan, protocol = _settings(a)
     _check_out(a.out)

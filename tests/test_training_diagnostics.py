@@ -131,3 +131,74 @@ def test_diagnostics_work_on_another_model_and_name_what_it_lacks():
         diagnostics.coupling_error(rbm, teachers.ring(3, 0.1))
     with pytest.raises(ValueError, match="model='x' is text"):
         diagnostics.mixing_time("x")
+
+
+def _product_law(N, m0):
+    from shortrun.numerics.core.states import spins
+    return np.prod((1.0 + m0 * spins(N)) / 2.0, axis=1)
+
+
+def test_robustness_map_of_a_boltzmann_machine_equals_the_figure_route():
+    """(M2) on a Boltzmann machine: bit-identical to the robustness figure's former route
+    (kernels.BMKernel(θ*, 'heatbath', 'random').trajectory + core.moments.stats), and zero
+    (to Newton's 1e-10) at the training protocol (t = k, p0′ = uniform) only."""
+    from shortrun.numerics.core import moments
+    data = teachers.sk(5, 0.5, seed=3, field=0.2).data()
+    k = 2
+    model = fixed_point.solve(data, k, "rdm", "heatbath", "random", progress=False).model
+    m0s = (-0.6, 0.0, 0.45)
+    times = range(4 * k + 1)
+    rmap = diagnostics.robustness_map(model, data, [_product_law(5, m) for m in m0s], times)
+    for i, m0 in enumerate(m0s):
+        laws = kernels.BMKernel(model, "heatbath", "random").trajectory(_product_law(5, m0), times)
+        old = np.max(np.abs(np.array([moments.stats(p) for p in laws]) - data.stats), axis=1)
+        np.testing.assert_array_equal(rmap.stats_error[i], old)
+    assert rmap.stats_error.shape == (3, 4 * k + 1)
+    assert rmap.stats_error[1, k] <= 1e-10
+    others = np.delete(rmap.stats_error.ravel(), 1 * (4 * k + 1) + k)
+    assert others.min() > 1e-4
+
+
+@pytest.mark.parametrize("which", ["rbm", "potts"])
+def test_robustness_map_of_other_models_against_kernels_law(which):
+    """(M2) through the model contract on an RBM (alternating Gibbs) and a Potts machine
+    (random-scan heat-bath): every cell against kernels.law(model, p0, t) + model.stats.  Both
+    routes apply the same kernel t times to the same vector, so they agree to rounding:
+    atol = 1e-13 (t ≤ 6 products of a stochastic matrix, entries ≤ 1, ε = 2.2e-16, ≤ 64 states)."""
+    if which == "rbm":
+        from shortrun.numerics.models import RBM
+        model = RBM.random(3, 2, seed=0)
+        data = teachers.Data.from_samples(np.array([[1, -1, 1], [1, 1, 1], [-1, -1, 1]]))
+        target = model.stats(data.p)
+    else:
+        from shortrun.numerics.data.potts import exact_potts_data, potts_teacher
+        from shortrun.numerics.models.potts import PottsMachine
+        data = exact_potts_data(potts_teacher(3, 3, beta=1.0, seed=2))
+        model = PottsMachine.random(3, 3, seed=5, beta=0.7)
+        target = data.stats
+    n = model.n_states
+    rng = np.random.default_rng(1)
+    p1 = rng.random(n)
+    p0s = ["uniform", p1 / p1.sum()]
+    times = [0, 1, 2, 5, 6]
+    rmap = diagnostics.robustness_map(model, data, p0s, times)
+    for i, p0 in enumerate(p0s):
+        for r, t in enumerate(times):
+            st = model.stats(kernels.law(model, p0, t))
+            np.testing.assert_allclose(rmap.stats[i, r], st, rtol=0, atol=1e-13)
+            assert rmap.stats_error[i, r] == pytest.approx(np.max(np.abs(st - target)),
+                                                           rel=0, abs=1e-13)
+    assert rmap.stats_error.min() > 1e-3     # an untrained model matches the data nowhere
+
+
+def test_robustness_map_refuses_bad_input():
+    model = teachers.ring(3, 0.3).model
+    data = teachers.ring(3, 0.3).data()
+    with pytest.raises(ValueError, match="p0s must be a sequence"):
+        diagnostics.robustness_map(model, data, np.full(8, 1 / 8), [0, 1])
+    with pytest.raises(ValueError, match="p0s must be a sequence"):
+        diagnostics.robustness_map(model, data, "uniform", [0, 1])
+    with pytest.raises(ValueError, match="at least one"):
+        diagnostics.robustness_map(model, data, ["uniform"], [])
+    with pytest.raises(ValueError, match="8 states"):
+        diagnostics.robustness_map(model, teachers.ring(4, 0.3).data(), ["uniform"], [0, 1])

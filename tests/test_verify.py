@@ -449,3 +449,86 @@ def test_monte_carlo_run_that_stops_early_averages_what_it_made(tmp_path):
     # it run on, so the check above is what is asserted, not the early stop)
     steps = int(summary["message"].split()[0])
     assert f"Polyak average of the last {steps - steps // 2}" in summary["message"]
+
+
+# ---------------------------------------------------------------------------------------------
+# --model potts: integer colours 0..q-1, a Potts machine trained to its exact fixed point
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def potts_files(tmp_path_factory):
+    """A q = 3 Potts teacher on N = 3 units: 4000 exact samples (every single and pair colour
+    frequency occurs), as .npy and as .txt."""
+    from shortrun.numerics.data.potts import potts_teacher
+    d = tmp_path_factory.mktemp("verify_potts")
+    teacher = potts_teacher(3, 3, beta=0.8, seed=4, field=0.3)
+    p = np.asarray(teacher.boltzmann())
+    x = np.random.default_rng(7).choice(27, size=4000, p=p / p.sum())
+    colours = np.stack([(x // 3 ** i) % 3 for i in range(3)], axis=1)
+    np.save(d / "colours.npy", colours)
+    np.savetxt(d / "colours.txt", colours, fmt="%d")
+    return {"dir": d, "colours": colours}
+
+
+def _potts_k_step_stats(summary, p0="uniform"):
+    """Statistics of p(k, p0) at the reported theta, recomputed with kernels.law."""
+    from shortrun.numerics.models.potts import PottsMachine
+    model = PottsMachine.zeros(summary["N"], summary["q"]).with_theta(np.array(summary["theta"]))
+    return model.stats(kernels.law(model, p0, summary["k"], rule=summary["rule"],
+                                   scan=summary["scan"]))
+
+
+@pytest.mark.parametrize("name", ["colours.npy", "colours.txt"])
+def test_potts_model_exact_route(potts_files, tmp_path, capsys, name):
+    """--model potts: the k-step process of the written θ* matches the data's one-hot marginals
+    (recomputed independently: PottsData.from_samples + kernels.law) to Newton's tolerance
+    (1e-11 on ‖F‖∞, checked at 1e-10), p_θ* misses them, the files are written."""
+    from shortrun.numerics.data.potts import PottsData
+    assert _run([potts_files["dir"] / name, "--k", 2, "--model", "potts"], tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "reproduces your data's statistics" in out
+    s = _summary(tmp_path)
+    assert (s["N"], s["q"], s["model"], s["status"]) == (3, 3, "potts", "converged")
+    data = PottsData.from_samples(potts_files["colours"], 3)
+    np.testing.assert_array_equal(s["data_stats"], data.stats)
+    fix = _potts_k_step_stats(s)
+    assert np.max(np.abs(fix - data.stats)) <= 1e-10
+    assert s["residual"] <= 1e-10
+    assert s["mismatch"] > 1e-3
+    assert s["mismatch"] == pytest.approx(np.max(np.abs(np.array(s["stats_eq"]) - data.stats)))
+    for f in ("verify.json", "verify.md", "verify.png"):
+        assert (tmp_path / f).stat().st_size > 0
+    assert "q = 3 colours" in (tmp_path / "verify.md").read_text()
+
+
+def test_potts_explicit_q_adds_unseen_colours_and_is_refused_at_infinity(potts_files, tmp_path,
+                                                                         capsys):
+    """--q 4 on data with colours 0..2: colour 3 never occurs, so the fixed point is at infinite
+    θ; refused with the cause, before training."""
+    assert _run([potts_files["dir"] / "colours.npy", "--k", 2, "--model", "potts", "--q", 4],
+                tmp_path) == 2
+    assert "never occur" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("values, args, words", [
+    ([[0, 1.5, 2], [1, 0, 2]], [], "not an integer colour"),
+    ([[0, -1, 2], [1, 0, 2]], [], "colours are 0..q-1"),
+    ([[0, 3, 2], [1, 0, 2]], ["--q", 3], "outside the colours 0..2"),
+    ([[0, 0], [0, 0]], [], "q >= 2"),
+    ([[0, 1, 2, 3, 0, 1, 2, 3]], [], "beyond the exact route"),
+    ([[0, 1], [1, 0]], ["--monte-carlo"], "--monte-carlo"),
+    ([[0, 1], [1, 0]], ["--q", 1], "q >= 2"),
+])
+def test_potts_bad_samples_are_refused(tmp_path, capsys, values, args, words):
+    f = tmp_path / "bad.npy"
+    np.save(f, np.array(values))
+    assert _run([f, "--k", 1, "--model", "potts", *args], tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert words in err
+    if not args:                        # a problem of the file: its message names the file
+        assert "bad.npy" in err
+    assert "Traceback" not in err
+
+
+def test_potts_model_refuses_moments(files, tmp_path, capsys):
+    assert _run([files["dir"] / "moments.npz", "--k", 1, "--model", "potts"], tmp_path) == 2
+    assert "not moments" in capsys.readouterr().err

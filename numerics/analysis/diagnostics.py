@@ -173,3 +173,52 @@ def summary(result, teacher=None):
         _, vals = spurious_couplings(model, teacher)
         out["max_spurious"] = float(np.max(np.abs(vals))) if vals.size else 0.0
     return out
+
+
+@dataclass(frozen=True)
+class RobustnessMap:
+    r"""The robustness map (M2) of a trained model on a grid of times × initial laws.
+
+    ``stats[i, r]`` = ⟨φ⟩ of :math:`p(t_r, p_0^{(i)}) = U_{\theta^*}^{t_r} p_0^{(i)}`;
+    ``stats_error[i, r]`` = ‖``stats[i, r]`` − ⟨φ⟩_data‖∞ (row i: initial law i, column r:
+    time ``times[r]``).
+    """
+
+    times: np.ndarray
+    stats: np.ndarray
+    stats_error: np.ndarray
+
+
+def robustness_map(model, data, p0s, times, rule=None, scan=None):
+    r"""The robustness map (M2): :math:`\mathrm{err}(t, p_0') = \|\langle\phi\rangle_{p(t,p_0')}
+    - \langle\phi\rangle_{\rm data}\|_\infty` with :math:`p(t, p_0') = U_{\theta^*}^t p_0'` exact
+    (G2), for every initial law in ``p0s`` and every time in the sorted ``times``.
+
+    Works on any model that meets the model contract: the exact kernel is
+    :func:`shortrun.numerics.kernels.kernel` of the model with its own rule / scan
+    (``rule=None`` / ``scan=None``), one forward pass of
+    :meth:`~shortrun.numerics.kernels.Kernel.trajectory` per initial law, and φ the model's
+    statistics (:meth:`~shortrun.numerics.models.base.Model.stats`, also applied to the data
+    law).  ``data``: a :class:`~shortrun.numerics.data.teachers.Data` (e.g.
+    :class:`~shortrun.numerics.data.potts.PottsData` for a Potts machine) or a law over the
+    model's states; ``p0s``: a sequence of laws over the model's states (or ``'uniform'``).
+    At a fixed point of Rdm-k training from p0 the error vanishes at (t = k, p0′ = p0).
+    Returns a :class:`RobustnessMap`.
+    """
+    from shortrun.numerics.data.teachers import Data, as_data
+    m = _as_model(model)
+    data = data if isinstance(data, Data) else as_data(data)
+    if isinstance(p0s, str) or (len(p0s) > 0 and np.isscalar(p0s[0])
+                                and not isinstance(p0s[0], str)):
+        raise ValueError("p0s must be a sequence of initial laws (e.g. [p0] for one law, or "
+                         "['uniform']); got a single law or a string.")
+    if len(p0s) == 0 or len(times) == 0:
+        raise ValueError("p0s and times must each hold at least one entry.")
+    if data.p.shape != (m.n_states,):
+        raise ValueError(f"data must be a law over the model's {m.n_states} states; got "
+                         f"{data.p.shape[0]} states.")
+    target = m.stats(data.p)
+    U = kernel(m, rule, scan, warn=False)
+    st = np.array([[m.stats(p) for p in U.trajectory(p0, times)] for p0 in p0s])
+    err = np.max(np.abs(st - target), axis=2)
+    return RobustnessMap(np.asarray(times, float), st, err)
