@@ -664,3 +664,31 @@ def test_buffer_trainer_and_geometric_sampler_follow_the_law_limit_on_a_quadrati
     assert np.all(np.abs(got - want) <= N_SIGMA * se), (got, want, se)
     rdm = mu + f * (0.0 - mu)                      # the K-step mean differs: the test can tell
     assert np.all(np.abs(rdm - want) > 10 * se)
+
+
+@pytest.mark.slow
+def test_buffer_machine_scores_on_synthetic_blobs():
+    """A small ConvNet trained with the buffer on 8×8 blobs (ρ = 0.8, 256 states): the three
+    samplers of the memory scoring are finite and their energy distances (E3) to held-out blobs
+    beat uniform noise's; each geometric-age row is the row of an independent run of
+    ``langevin.sample`` to its own time nK, bit for bit, with ages ≥ 1."""
+    k, rho, n = 5, 0.8, 100
+    energy = energies.convnet((2, 4))
+    res = training.train(energy, _blobs(300, 0).astype(np.float32), k, "buffer", rho=rho,
+                         buffer_size=256, eta=1.0, sigma2=1e-4, n_chains=32, batch_size=32,
+                         lr=3e-3, n_steps=60, seed=0, progress=False)
+    held_out = _blobs(n, 99)
+    x0 = langevin.uniform(langevin.as_key(0, 1), n, energy.dim, energy.dtype)
+    geo, ages = memory.geometric_age_samples(energy, res.params, x0, k, rho, 1.0, 1e-4,
+                                             key=langevin.as_key(0, 2), seed=0)
+    assert ages.min() >= 1 and len(np.unique(ages)) > 1
+    for a in np.unique(ages)[:3]:
+        alone = langevin.sample(energy, res.params, x0, [a * k], 1.0, 1e-4,
+                                key=langevin.as_key(0, 2), allow_divergence=True)[0]
+        assert np.array_equal(geo[ages == a], np.asarray(alone)[ages == a]), a
+    t, curve = _memory_curve(energy, res.params, _blobs, k, n=n)
+    noise = quality.energy_distance(np.asarray(x0, float), held_out)
+    for name, ed in (("buffer", quality.energy_distance(res.buffer[:n].astype(float), held_out)),
+                     ("geometric", quality.energy_distance(geo.astype(float), held_out)),
+                     ("t = K", curve[int(np.flatnonzero(t == k)[0])])):
+        assert np.isfinite(ed) and ed < noise, (name, ed, noise)
