@@ -10,14 +10,28 @@ the k-step law p(k, p0) (dashed) and of the geometric-age mixture B* = (1 − ρ
 (dotted): the mismatch of p_θ* at ρ = 0 times (1 − ρ)/(1 − ρλ^k), λ the slowest excited
 eigenvalue at θ*(0, k) (B2).  (b) The memory curve (M1) of a buffer-trained machine (ρ = 0.9):
 no single sampling time t reproduces the data; the mixture of ages does (horizontal line).
-(c) The squared coupling error Σ_{i<j}(J*_ij − J_ij)² against 1 − ρ.  What it means for "CD
+(c) The squared coupling error Σ_{i<j}(J*_ij − J_ij)² against 1 − ρ.  (d) Beyond the solvable
+models: the ConvNet of the convnet figure (same digits, sizes and K, (L1)-(L2)) trained with the
+replay buffer (ρ = 0.95, 1,000 states, chains from uniform noise on [-1, 1]^64 otherwise) and with
+Rdm-K: energy distance (E3) to held-out digits of samples from noise after t steps for both
+machines, and for the buffer machine of samples of its final buffer (square) and of the
+geometric-age sampler, n ~ Geometric(1 − ρ) and nK steps from noise (diamond), drawn at the mean
+age t = K/(1 − ρ) (the training digits scored the same way: top).  Its buffer is closer
+to the digits than Rdm-K's best samples, while the same machine from noise is poor at t = K and
+at every t, and so is the geometric-age sampler at the final θ: the buffer holds chains run under
+earlier θ (it mixes in 1/(ν(1 − ρ)) ≈ 300 of the 500 updates), so the stationarity at fixed θ
+behind (B2) does not hold during this training, and the samples that match the data are the
+buffer's own.  What it means for "CD
 versus maximum likelihood": training with a buffer is neither.  It is short-run training whose
 negative phase is a geometric mixture of chain lengths, so its fixed points are those of a
 sampler with memory: they approach maximum likelihood as ρ → 1 only because every relaxation
-mode's bias is damped from λ^k to (1 − ρ)λ^k/(1 − ρλ^k), and at any ρ < 1 the machine reproduces
-the data when sampled by the mixture of ages, not from noise for K steps and not at equilibrium.
+mode's bias is damped from λ^k to (1 − ρ)λ^k/(1 − ρλ^k), and at any ρ < 1 the machine at its fixed point
+reproduces the data when sampled by the mixture of ages, not from noise for K steps and not at
+equilibrium; a ConvNet trained for a finite budget (d) reproduces them only through its buffer.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +40,12 @@ from shortrun.paper_figures import common
 NAME = "buffer"
 RULE, SCAN = "heatbath", "random"
 MIX_TAIL = 1e-14       # tail mass left out of the geometric-age sum
+#: Panel (d): the reference's reuse probability; the geometric-age and buffer samples' energy
+#: distances agree within this factor
+CONVNET_RHO = 0.95
+CONVNET_FACTOR = 2.0
+#: the ``version`` of the convnet figure's cache key (paper_figures/fig_convnet.py)
+CONVNET_CACHE_VERSION = 3
 
 
 def _teacher(N, beta, seed, field):
@@ -97,6 +117,60 @@ def memory(N, beta, seed, field, k, rho, t_max):
     return dict(t=times, distance=curve.distance, mix=mix, eq=eq)
 
 
+def convnet(ctx):
+    """Panel (d): the Rdm-K machine of the convnet figure (read from that figure's cache entry when
+    it is there, else trained alone: the Rdm-K run and its scores do not depend on the other
+    protocols) and the buffer machine trained with the same sizes (cached here)."""
+    from dataclasses import replace
+
+    from shortrun.numerics.neural import memory as neural_memory   # optional extra (jax, optax)
+    from shortrun.paper_figures import fig_convnet
+
+    config = ctx.size(neural_memory.FAST, neural_memory.FULL, tiny=neural_memory.TINY)
+    quiet = None if ctx.progress else False
+    shared = dict(neural_memory.settings(config), version=CONVNET_CACHE_VERSION)
+    if (Path(ctx.cache_dir) / (common._key(fig_convnet.NAME, shared) + ".npz")).exists():
+        rdm = common.cached(ctx, fig_convnet.NAME, shared, None)
+    else:
+        alone = replace(config, protocols=("rdm",))
+        rdm = common.cached(ctx, NAME + "-convnet-rdm", neural_memory.settings(alone),
+                            lambda: neural_memory.run(alone, progress=quiet))
+    params = dict(neural_memory.settings(config), rho=CONVNET_RHO, version=1)
+    buf = common.cached(ctx, NAME + "-convnet", params,
+                        lambda: neural_memory.run_buffer(config, CONVNET_RHO, progress=quiet))
+    return config, rdm, buf
+
+
+def convnet_checks(config, rdm, buf):
+    """Panel (d)'s checks: measured facts about the buffer-trained ConvNet (see the caption)."""
+    k, t = config.k, buf["t"]
+    iK = int(np.flatnonzero(t == k)[0])
+    noise = buf["buffer_energy_distance"]
+    rdm_k = float(rdm["rdm_energy_distance"][iK])
+    geo, rep = float(buf["geometric_energy_distance"]), float(buf["replay_energy_distance"])
+    best = int(t[int(np.nanargmin(noise))])
+    return [
+        common.check(NAME, "(d) buffer ConvNet: its buffer's energy distance over its best "
+                     "single sampling time from noise", rep / float(np.nanmin(noise)),
+                     "< 1 (its matched sampler is the buffer, not t steps from noise)",
+                     rep < float(np.nanmin(noise)),
+                     f"buffer {rep:.4g}; from noise best {float(np.nanmin(noise)):.4g} at t = "
+                     f"{best}; at t = K {noise[iK]:.4g}"),
+        common.check(NAME, "(d) buffer ConvNet from noise at t = K over Rdm-K at t = K",
+                     noise[iK] / rdm_k, f"≥ {CONVNET_FACTOR:g} (not trained to turn noise into "
+                     "digits in K steps)", noise[iK] >= CONVNET_FACTOR * rdm_k,
+                     f"{noise[iK]:.4g} vs {rdm_k:.4g}"),
+        common.check(NAME, "(d) buffer ConvNet: geometric-age sampler at the final θ over its "
+                     "buffer (energy distance)", geo / rep,
+                     f"≥ {CONVNET_FACTOR:g} (the buffer is not B*(θ_final): θ moves within the "
+                     "buffer's mixing time)", geo >= CONVNET_FACTOR * rep,
+                     f"geometric ages {geo:.4g} (mean age {float(np.mean(buf['geometric_ages'])):.3g}"
+                     f" chains); mixing time 1/(ν(1 − ρ)) = "
+                     f"{float(buf['buffer_size']) / (config.n_chains * (1 - CONVNET_RHO)):.0f} "
+                     f"updates of {config.n_steps}"),
+    ]
+
+
 def make(ctx):
     import matplotlib.pyplot as plt
 
@@ -139,8 +213,12 @@ def make(ctx):
         "> 1e-4 (no t reproduces the data)", d.min() > 1e-4,
         f"at t = {int(mem['t'][np.argmin(d)])}; age mixture {float(mem['mix']):.2g}"))
 
-    fig, axes = plt.subplots(1, 3, figsize=(common.PAGE_WIDTH, 2.6),
-                             gridspec_kw=dict(wspace=0.6))
+    config, rdm, buf = convnet(ctx)
+    checks += convnet_checks(config, rdm, buf)
+
+    fig, axes = plt.subplots(2, 2, figsize=(common.PAGE_WIDTH, 5.4),
+                             gridspec_kw=dict(wspace=0.45, hspace=0.55))
+    axes = axes.ravel()
     colors = plt.cm.viridis(np.linspace(0.0, 0.85, len(ks)))
     for color, (k, r) in zip(colors, runs.items()):
         x = 1.0 - r["rho"]
@@ -168,13 +246,32 @@ def make(ctx):
     ax.set_ylabel(r"$\sum_{i<j}(J^*_{ij}-J_{ij})^2$")
     ax.set_title("(c) coupling error", fontsize=7.5)
     ax.legend(fontsize=6.5)
+    ax = axes[3]
+    k = config.k
+    ax.plot(rdm["t"], rdm["rdm_energy_distance"], "o-", ms=2.5, lw=1.1, color="C3",
+            label="Rdm-K machine, from noise")
+    ax.plot(buf["t"], buf["buffer_energy_distance"], "o-", ms=2.5, lw=1.1, color="C0",
+            label=f"buffer machine (ρ = {CONVNET_RHO:g}), from noise")
+    age = k / (1.0 - CONVNET_RHO)
+    ax.plot([age], [float(buf["replay_energy_distance"])], "s", color="C0", ms=5, mfc="none",
+            label="buffer machine: its buffer")
+    ax.plot([age], [float(buf["geometric_energy_distance"])], "D", color="C2", ms=5,
+            label="buffer machine: geometric ages")
+    ax.text(0.5, 0.93, f"training digits: {float(rdm['baseline_energy_distance']):.3f}",
+            transform=ax.transAxes, ha="center", fontsize=6.0, color="0.3")
+    ax.axvline(k, color="k", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("sampling time t (Langevin steps)")
+    ax.set_ylabel("energy distance to held-out digits", fontsize=7)
+    ax.set_title(f"(d) ConvNet on 8×8 digits, K = {k}", fontsize=7.5)
+    ax.legend(fontsize=5.0, loc="lower left", framealpha=0.9)
     for ax in axes:
         ax.set_yscale("log")
         ax.tick_params(labelsize=7)
     for ax in (axes[0], axes[2]):
         ax.set_xscale("log")
         ax.set_xlabel(r"$1-\rho$ (fresh-chain probability)")
-    fig.suptitle(f"SK machine N = {N}, β = {beta}; replay buffer with random-scan heat-bath, "
-                 "$p_0$ uniform", fontsize=8.5, y=1.04)
+    fig.suptitle(f"(a)-(c) SK machine N = {N}, β = {beta}; replay buffer with random-scan "
+                 "heat-bath, $p_0$ uniform", fontsize=8.5, y=0.99)
     common.save(fig, ctx, NAME)
     return checks

@@ -30,6 +30,9 @@ SAMPLED_PROTOCOLS = ("rdm", "cd", "pcd")
 #: The protocols of the Monte Carlo trainer of the state-space models: the sampled ones and the
 #: replay buffer ('buffer', whose chains start from a buffer of earlier end states).
 MONTE_CARLO_PROTOCOLS = SAMPLED_PROTOCOLS + ("buffer",)
+#: The protocols of the neural (ConvNet) trainer: the sampled ones and the replay buffer.  The
+#: figures and ``verify`` that compare Rdm/CD/PCD keep :data:`SAMPLED_PROTOCOLS`.
+NEURAL_PROTOCOLS = SAMPLED_PROTOCOLS + ("buffer",)
 _MAX_STEPS = np.iinfo(np.int64).max
 
 

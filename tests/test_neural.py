@@ -146,13 +146,9 @@ def small_digits():
     return digits.load(n_test=1700, seed=1).train  # 97 training digits
 
 
-@pytest.mark.parametrize("protocol", training.PROTOCOLS)
-def test_resumed_run_equals_uninterrupted(protocol, small_digits, tmp_path, monkeypatch):
-    """Interrupted after 3 of 6 updates and called again: the same parameters, Adam state
-    (through the parameters), history and chains, bit for bit."""
-    energy, kw = TINY, dict(TRAIN, n_steps=6)
-    ref = training.train(energy, small_digits, 3, protocol, **kw)
-    path = tmp_path / "run.ckpt"
+def _interrupted_then_resumed(x, protocol, path, monkeypatch, kw):
+    """The run of ``training.train(TINY, x, 3, protocol, **kw)`` interrupted after update 3
+    (KeyboardInterrupt) and called again with its checkpoint ``path``."""
     check = training._check_run
 
     def interrupt(diag, step, *args):
@@ -162,10 +158,20 @@ def test_resumed_run_equals_uninterrupted(protocol, small_digits, tmp_path, monk
 
     monkeypatch.setattr(training, "_check_run", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        training.train(energy, small_digits, 3, protocol, checkpoint=path, **kw)
+        training.train(TINY, x, 3, protocol, checkpoint=path, **kw)
     monkeypatch.setattr(training, "_check_run", check)
     assert path.exists()
-    again = training.train(energy, small_digits, 3, protocol, checkpoint=path, **kw)
+    return training.train(TINY, x, 3, protocol, checkpoint=path, **kw)
+
+
+@pytest.mark.parametrize("protocol", training.PROTOCOLS)
+def test_resumed_run_equals_uninterrupted(protocol, small_digits, tmp_path, monkeypatch):
+    """Interrupted after 3 of 6 updates and called again: the same parameters, Adam state
+    (through the parameters), history and chains, bit for bit."""
+    energy, kw = TINY, dict(TRAIN, n_steps=6)
+    ref = training.train(energy, small_digits, 3, protocol, **kw)
+    again = _interrupted_then_resumed(small_digits, protocol, tmp_path / "run.ckpt", monkeypatch,
+                                      kw)
     for a, b in zip(training.flatten(ref.params), training.flatten(again.params)):
         assert np.array_equal(a, b)
     for name in ("gap", "grad_norm", "trace", "chains"):
@@ -556,3 +562,133 @@ def test_params0_is_a_deprecated_alias_of_theta0():
     with pytest.raises(ValueError, match="pass theta0 only"):
         training.train(quad, x0, 2, eta=0.1, sigma2=0.01, n_steps=2, theta0=start, params0=start,
                        progress=False)
+
+
+# --------------------------------------------------------------------------- the replay buffer
+def test_buffer_resumed_run_equals_uninterrupted_buffer_included(small_digits, tmp_path,
+                                                                  monkeypatch):
+    """'buffer' interrupted after 3 of 6 updates and called again: parameters, history, chains
+    and the buffer itself (saved state of the checkpoint) bit for bit."""
+    kw = dict(TRAIN, n_steps=6, rho=0.7, buffer_size=12)
+    ref = training.train(TINY, small_digits, 3, "buffer", **kw)
+    path = tmp_path / "run.ckpt"
+    again = _interrupted_then_resumed(small_digits, "buffer", path, monkeypatch, kw)
+    for a, b in zip(training.flatten(ref.params), training.flatten(again.params)):
+        assert np.array_equal(a, b)
+    for name in ("gap", "grad_norm", "trace", "chains", "buffer"):
+        assert np.array_equal(getattr(ref, name), getattr(again, name)), name
+    with pytest.raises(ValueError, match="other arguments"):   # rho is part of the run
+        training.train(TINY, small_digits, 3, "buffer", checkpoint=path, **dict(kw, rho=0.5))
+
+
+def test_buffer_rho_zero_is_rdm_and_end_states_overwrite_the_picked_entries(small_digits):
+    """ρ = 0: every chain starts from the update's fresh draws, so the run is Rdm-K bit for bit.
+    ρ = 0.6: the entries drawn at the last update hold its end states, the entries never drawn
+    still hold the initial buffer, and 0 < reuse fraction < 1 (both branches ran)."""
+    kw = dict(TRAIN, n_steps=4)
+    rdm = training.train(TINY, small_digits, 3, "rdm", **kw)
+    zero = training.train(TINY, small_digits, 3, "buffer", rho=0.0, buffer_size=30, **kw)
+    assert np.array_equal(rdm.trace, zero.trace) and np.array_equal(rdm.chains, zero.chains)
+    res = training.train(TINY, small_digits, 3, "buffer", rho=0.6, buffer_size=30, **kw)
+    assert res.settings["rho"] == 0.6 and res.buffer.shape == (30, TINY.dim)
+    init = np.asarray(langevin.uniform(jax.random.fold_in(langevin.as_key(kw["seed"]),
+                                                          training.BUFFER_INIT), 30, TINY.dim,
+                                       TINY.dtype))
+    picked, reused = set(), []
+    for step in range(4):
+        gen = np.random.default_rng([kw["seed"], 2, step])
+        idx = gen.choice(30, size=kw["n_chains"], replace=False)
+        reused.extend(gen.random(kw["n_chains"]) < 0.6)
+        picked.update(idx.tolist())
+    assert np.array_equal(res.buffer[idx], res.chains)
+    never = sorted(set(range(30)) - picked)
+    assert never and np.array_equal(res.buffer[never], init[never])
+    assert 0 < np.mean(reused) < 1
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(protocol="buffer", rho=1.0), "rho=1.0 must be a probability in"),
+    (dict(protocol="buffer", rho=-0.1), "rho=-0.1 must be a probability in"),
+    (dict(protocol="buffer", buffer_size=3), "buffer_size"),
+    (dict(protocol="rdm", rho=0.5), "belong to protocol='buffer'"),
+    (dict(protocol="pcd", buffer_size=100), "belong to protocol='buffer'"),
+])
+def test_buffer_bad_input_is_named(small_digits, kw, match):
+    with pytest.raises(ValueError, match=match):
+        training.train(TINY, small_digits, 3, eta=0.5, sigma2=1e-3, n_chains=5, n_steps=1,
+                       progress=False, **kw)
+
+
+def test_neural_buffer_is_not_a_protocol_of_verify_or_the_convnet_figure():
+    from shortrun.conventions import NEURAL_PROTOCOLS, SAMPLED_PROTOCOLS
+    assert training.PROTOCOLS == NEURAL_PROTOCOLS and "buffer" in NEURAL_PROTOCOLS
+    assert "buffer" not in SAMPLED_PROTOCOLS and memory.Config().protocols == SAMPLED_PROTOCOLS
+
+
+def _quadratic_mode(a, b, eta, k):
+    """One-coordinate quadratic E = ½a x² − b x under (L1): k steps map a mean m to
+    μ + f (m − μ), μ = b/a, f = (1 − ηa)^k (the means of (Ga))."""
+    return b / a, (1.0 - eta * a) ** k
+
+
+def test_buffer_trainer_and_geometric_sampler_follow_the_law_limit_on_a_quadratic():
+    """At (practically) fixed θ (lr = 1e-30) on E = ½xᵀAx − bᵀx with diagonal A, the mean of the
+    trainer's buffer after n updates equals the law-limit recursion (B1) of the means,
+    b_n = (1−ν)b_{n−1} + ν[μ + f((1−ρ)m0 + ρb_{n−1} − μ)], ν = n_chains/buffer_size, m0 = 0,
+    and the geometric-age sampler's mean equals μ + (1−ρ)f/(1−ρf)(m0 − μ) (the damping (B2),
+    :func:`shortrun.numerics.training.buffer.damping`), both within 4 standard errors
+    (independent entries and rows).  The modes are slow (f up to 0.9) so the checks can fail."""
+    from shortrun.numerics.training.buffer import damping
+    d, k, eta, rho, size, n_chains, n_steps = 3, 2, 0.05, 0.8, 4000, 400, 30
+    a, b = np.array([0.5, 1.0, 2.0]), np.array([1.0, -1.5, 1.2])
+    energy = energies.quadratic(d)
+    theta = {"W": np.diag(a), "b": b}
+    x = np.zeros((4, d))
+    res = training.train(energy, x, k, "buffer", rho=rho, buffer_size=size, n_chains=n_chains,
+                         batch_size=4, eta=eta, sigma2=0.02, lr=1e-30, n_steps=n_steps,
+                         theta0=theta, energy_penalty=0.0, progress=False, seed=3)
+    assert np.allclose(np.asarray(res.params["W"]), np.diag(a), rtol=0, atol=1e-20)
+    mu, f = _quadratic_mode(a, b, eta, k)
+    nu, m = n_chains / size, np.zeros(d)
+    for _ in range(n_steps):
+        m = (1 - nu) * m + nu * (mu + f * ((1 - rho) * 0.0 + rho * m - mu))
+    got, se = res.buffer.mean(0), res.buffer.std(0) / np.sqrt(size)
+    assert np.all(np.abs(got - m) <= N_SIGMA * se), (got, m, se)
+    assert np.all(np.abs(m - mu) > 10 * se)       # not yet at p_theta: the test can tell
+    n = 20_000
+    x0 = langevin.uniform(langevin.as_key(5), n, d, np.float64)
+    geo, ages = memory.geometric_age_samples(energy, theta, x0, k, rho, eta, 0.02, key=6, seed=7)
+    assert ages.min() >= 1 and abs(ages.mean() - 1 / (1 - rho)) < N_SIGMA * ages.std() / np.sqrt(n)
+    want = mu + damping(f, rho) * (0.0 - mu)
+    got, se = geo.mean(0), geo.std(0) / np.sqrt(n)
+    assert np.all(np.abs(got - want) <= N_SIGMA * se), (got, want, se)
+    rdm = mu + f * (0.0 - mu)                      # the K-step mean differs: the test can tell
+    assert np.all(np.abs(rdm - want) > 10 * se)
+
+
+@pytest.mark.slow
+def test_buffer_machine_scores_on_synthetic_blobs():
+    """A small ConvNet trained with the buffer on 8×8 blobs (ρ = 0.8, 256 states): the three
+    samplers of the memory scoring are finite and their energy distances (E3) to held-out blobs
+    beat uniform noise's; each geometric-age row is the row of an independent run of
+    ``langevin.sample`` to its own time nK, bit for bit, with ages ≥ 1."""
+    k, rho, n = 5, 0.8, 100
+    energy = energies.convnet((2, 4))
+    res = training.train(energy, _blobs(300, 0).astype(np.float32), k, "buffer", rho=rho,
+                         buffer_size=256, eta=1.0, sigma2=1e-4, n_chains=32, batch_size=32,
+                         lr=3e-3, n_steps=60, seed=0, progress=False)
+    held_out = _blobs(n, 99)
+    x0 = langevin.uniform(langevin.as_key(0, 1), n, energy.dim, energy.dtype)
+    geo, ages = memory.geometric_age_samples(energy, res.params, x0, k, rho, 1.0, 1e-4,
+                                             key=langevin.as_key(0, 2), seed=0)
+    assert ages.min() >= 1 and len(np.unique(ages)) > 1
+    for a in np.unique(ages)[:3]:
+        alone = langevin.sample(energy, res.params, x0, [a * k], 1.0, 1e-4,
+                                key=langevin.as_key(0, 2), allow_divergence=True)[0]
+        assert np.array_equal(geo[ages == a], np.asarray(alone)[ages == a]), a
+    t, curve = _memory_curve(energy, res.params, _blobs, k, n=n)
+    noise = quality.energy_distance(np.asarray(x0, float), held_out)
+    for name, ed in (("buffer", quality.energy_distance(res.buffer[:n].astype(float), held_out)),
+                     ("geometric", quality.energy_distance(geo.astype(float), held_out)),
+                     ("t = K", curve[int(np.flatnonzero(t == k)[0])])):
+        assert np.isfinite(ed) and ed < noise, (name, ed, noise)

@@ -12,7 +12,17 @@ one Adam step on g.  The protocol says where the chains start at each update:
 * ``'rdm'`` — fresh chains from p0 = uniform on [-1, 1]^d (non-persistent short run); its fixed
   point (G5) matches the data statistics of the K-step process;
 * ``'cd'`` — chains start at the data minibatch;
-* ``'pcd'`` — chains persist from one update to the next (started once from p0).
+* ``'pcd'`` — chains persist from one update to the next (started once from p0);
+* ``'buffer'`` — the replay buffer of Du & Mordatch (2019), (B1): a buffer of ``buffer_size``
+  states (started from p0); each update draws ``n_chains`` distinct entries uniformly without
+  replacement, each chain starts from its entry with probability ρ (``rho``), else from a fresh
+  draw of p0 (uniform noise on the data range [-1, 1]^d, as the reference), and after K steps
+  the end states overwrite the drawn entries (all of them, fresh or reused, as the reference's
+  ``buffer[inds] = samples``), the convention of
+  :func:`shortrun.numerics.training.buffer.mc_update`.  In the law limit the buffer tends to the
+  geometric-age mixture (B2), the law of "draw n ~ Geometric(1 − ρ), run nK steps from p0"
+  (sampled by :func:`shortrun.numerics.neural.memory.geometric_age_samples`); ρ = 0 is Rdm-K
+  bit for bit (every chain starts from the update's fresh draws).
 
 Stabilisers (L2), the ones practitioners use to keep short-run training of image EBMs from
 blowing up (the energy scale grows until η exceeds the stability limit 2/curvature of (L1) and
@@ -46,16 +56,25 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from shortrun.conventions import (SAMPLED_PROTOCOLS, check_choice, check_count, check_finite,
+from shortrun.conventions import (NEURAL_PROTOCOLS, check_choice, check_count, check_finite,
                                   check_nonnegative, check_positive, check_steps)
 from shortrun.numerics.core.checkpoint import Checkpointer, fingerprint
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.neural import energies, langevin
+from shortrun.numerics.training.buffer import DEFAULT_RHO, check_rho
 
 __all__ = ["train", "TrainingResult", "PROTOCOLS", "flatten", "unflatten",
-           "ENERGY_PENALTY", "GRAD_CLIP", "BOX"]
+           "ENERGY_PENALTY", "GRAD_CLIP", "BOX", "DEFAULT_RHO", "BUFFER_SIZE"]
 
-PROTOCOLS = SAMPLED_PROTOCOLS
+PROTOCOLS = NEURAL_PROTOCOLS
+#: Default buffer of ``'buffer'`` on the 8×8 digits.  The reference keeps 10,000 states for
+#: 128 chains per update on image sets of 50,000+ images; here ~1,500 training digits and 64
+#: chains: with 1,000 states a fraction ν = 64/1000 of the buffer is replaced per update, so the
+#: buffer reaches its stationary mixture of ages (mean age 1/(1 − ρ) = 20 chains at ρ = 0.95,
+#: i.e. ~ 20/ν ≈ 300 updates) within the 500 updates of the digits runs, which 10,000 states
+#: (~ 3,000 updates) would not.  The reuse probability defaults to the reference's
+#: :data:`DEFAULT_RHO` = 0.95.
+BUFFER_SIZE = 1000
 #: Defaults of the stabilisers of (L2): the weight α of the energy-magnitude penalty, the largest
 #: global norm of g (None: no clip) and the box the chains are projected on (None: plain (L1)).
 ENERGY_PENALTY = 0.1
@@ -63,6 +82,8 @@ GRAD_CLIP = None
 BOX = None
 #: Reserved update number whose key draws the initial persistent chains.
 PCD_INIT = 2**31 - 1
+#: Reserved update number whose key draws the initial replay buffer ('buffer').
+BUFFER_INIT = 2**31 - 3
 _UPDATES = {}
 
 
@@ -77,7 +98,8 @@ class TrainingResult:
     ``grad_norm[n]`` : ‖g‖₂ of update n;
     ``trace`` : (n_steps, P) flat parameters before each update (only with ``keep_params``);
     ``chains`` : the negative chains after the last update (the persistent ones for ``'pcd'``);
-    ``settings`` : the arguments of the run.
+    ``settings`` : the arguments of the run;
+    ``buffer`` : the replay buffer after the last update (``'buffer'`` only, else None).
     """
 
     params: dict
@@ -86,6 +108,7 @@ class TrainingResult:
     trace: np.ndarray | None
     chains: np.ndarray
     settings: dict = field(default_factory=dict)
+    buffer: np.ndarray | None = None
 
 
 #: Deprecated name of :class:`TrainingResult`.
@@ -168,7 +191,8 @@ def _data(data, energy):
 def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_size=64, lr=1e-3,
           b1=0.9, b2=0.999, n_steps=1000, theta0=None, seed=0, keep_params=False,
           max_abs_chain=1e3, energy_penalty=ENERGY_PENALTY, grad_clip=GRAD_CLIP, box=BOX,
-          progress=None, checkpoint=None, checkpoint_seconds=60.0, params0=None):
+          progress=None, checkpoint=None, checkpoint_seconds=60.0, params0=None, rho=None,
+          buffer_size=None):
     r"""Train ``energy`` on ``data`` with K-step Langevin chains and Adam.
 
     .. math:: \theta \leftarrow \theta - \mathrm{Adam}_{\ell,\beta_1,\beta_2}\Big(
@@ -184,11 +208,11 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
         Training samples (cast to ``energy.dtype``).
     k : int >= 1
         Langevin steps per update (K).
-    protocol : {'rdm', 'cd', 'pcd'}
+    protocol : {'rdm', 'cd', 'pcd', 'buffer'}
     eta, sigma2 : float
         Step size and noise variance of (L1).
     n_chains : int
-        Negative chains per update for 'rdm' and 'pcd' ('cd' uses the minibatch itself).
+        Negative chains per update for 'rdm', 'pcd' and 'buffer' ('cd' uses the minibatch itself).
     batch_size : int
         Data minibatch drawn without replacement at every update (``min(batch_size, M)``).
     lr, b1, b2 : float
@@ -217,6 +241,11 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
         Save the state there every ``checkpoint_seconds``, at the end and when interrupted; a call
         with the same arguments resumes and returns bit for bit what an uninterrupted run returns.
     checkpoint_seconds : float
+    rho : float in [0, 1), optional
+        'buffer' only: the probability that a chain starts from its buffer entry (default the
+        reference's :data:`DEFAULT_RHO` = 0.95), (B1).
+    buffer_size : int >= n_chains, optional
+        'buffer' only: the number of states in the replay buffer (default :data:`BUFFER_SIZE`).
 
     Returns
     -------
@@ -243,6 +272,13 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
     alpha = check_nonnegative(energy_penalty, "energy_penalty",
                               "pass the weight of the energy-magnitude penalty, e.g. 0.1, or 0.")
     box = langevin.check_box(box)
+    if protocol == "buffer":
+        rho = check_rho(rho)
+        buffer_size = check_count(BUFFER_SIZE if buffer_size is None else buffer_size,
+                                  "buffer_size", minimum=n_chains)
+    elif rho is not None or buffer_size is not None:
+        raise ValueError(f"rho and buffer_size belong to protocol='buffer', not "
+                         f"protocol={protocol!r}: drop them or pass protocol='buffer'.")
     base = langevin.as_key(seed)
     name = "theta0"
     if params0 is not None:
@@ -267,6 +303,10 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
         chains = langevin.uniform(jax.random.fold_in(base, PCD_INIT), n_chains, energy.dim, dtype)
     else:
         chains = jnp.zeros((n_neg, energy.dim), dtype=dtype)
+    buffer = None
+    if protocol == "buffer":
+        buffer = np.asarray(langevin.uniform(jax.random.fold_in(base, BUFFER_INIT), buffer_size,
+                                             energy.dim, dtype))
     gap, gnorm = np.zeros(n_steps), np.zeros(n_steps)
     n_par = sum(a.size for a in flatten(params))
     trace = np.zeros((n_steps, n_par)) if keep_params else None
@@ -275,13 +315,16 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
         trainer="neural.train", energy=repr(sorted(energy.config.items())), data=x_data, k=k,
         protocol=protocol, eta=eta, sigma2=sigma2, n_chains=n_chains, batch_size=batch, lr=lr,
         b1=b1, b2=b2, params0=_as_vector(params), seed=seed, keep_params=bool(keep_params),
-        max_abs_chain=max_abs_chain, grad_clip=grad_clip, energy_penalty=alpha, box=box),
+        max_abs_chain=max_abs_chain, grad_clip=grad_clip, energy_penalty=alpha, box=box,
+        **({} if buffer is None else dict(rho=rho, buffer_size=buffer_size))),
         checkpoint_seconds)
     state, first = ckpt.resume(n_steps)
     if state is not None:
         params = unflatten(params, _leaves(state, "param"))
         opt_state = unflatten(opt_state, _leaves(state, "opt"))
         chains = jnp.asarray(state["chains"])
+        if buffer is not None:
+            buffer = np.array(state["buffer"])
         gap[:first], gnorm[:first] = state["gap"], state["grad_norm"]
         if keep_params:
             trace[:first] = state["trace"]
@@ -292,6 +335,8 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
         out.update({f"opt_{i}": a for i, a in enumerate(flatten(opt_state))})
         out["n_param"], out["n_opt"] = len(flatten(params)), len(flatten(opt_state))
         out["chains"] = np.asarray(chains)
+        if buffer is not None:
+            out["buffer"] = buffer.copy()
         if keep_params:
             out["trace"] = trace[:step].copy()
         return out
@@ -306,7 +351,10 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
             if ckpt.due():
                 ckpt.save(snapshot(step))
             xb, fresh, noise_key = starts(x_all, base, step)
-            x0 = {"rdm": fresh, "cd": xb, "pcd": chains}[protocol]
+            if protocol == "buffer":
+                idx, x0 = _buffer_starts(buffer, fresh, rho, n_chains, seed, step)
+            else:
+                x0 = {"rdm": fresh, "cd": xb, "pcd": chains}[protocol]
             new_params, new_opt, new_chains, diag = update(params, opt_state, xb, x0, noise_key,
                                                            k, e, s2, a, bounds)
             diag = np.asarray(diag)
@@ -315,6 +363,9 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
             if keep_params:
                 trace[step] = diag[4:]
             params, opt_state, chains = new_params, new_opt, new_chains
+            if buffer is not None:
+                buffer = buffer.copy()
+                buffer[idx] = np.asarray(new_chains)
             gap[step], gnorm[step] = diag[0], diag[1]
             report(step + 1, "E_data - E_chains {:+.3e}  |g| {:.3e}", gap[step], gnorm[step])
         step = n_steps
@@ -327,9 +378,22 @@ def train(energy, data, k, protocol="rdm", *, eta, sigma2, n_chains=64, batch_si
                     n_chains=n_chains if protocol != "cd" else batch, batch_size=batch, lr=lr,
                     b1=b1, b2=b2, n_steps=n_steps, seed=seed, grad_clip=grad_clip,
                     energy_penalty=alpha, box=box)
+    if buffer is not None:
+        settings.update(rho=rho, buffer_size=buffer_size)
     return TrainingResult(params=params, gap=gap, grad_norm=gnorm, trace=trace,
-                       chains=np.asarray(chains),
-                       settings=settings)
+                          chains=np.asarray(chains), settings=settings, buffer=buffer)
+
+
+def _buffer_starts(buffer, fresh, rho, n_chains, seed, step):
+    """``(idx, x0)`` of one 'buffer' update: ``n_chains`` distinct entries ``idx`` drawn uniformly
+    without replacement, each chain starting from its entry with probability ρ, else from its
+    fresh draw of p0 (the convention of :func:`shortrun.numerics.training.buffer.mc_update`, with
+    its draws ``default_rng([seed, 2, step])``; the fresh draws are the update's key 1)."""
+    gen = np.random.default_rng([seed, 2, step])
+    idx = gen.choice(len(buffer), size=n_chains, replace=False)
+    reuse = gen.random(n_chains) < rho
+    x0 = np.where(reuse[:, None], buffer[idx], np.asarray(fresh))
+    return idx, jnp.asarray(x0)
 
 
 def _leaves(state, prefix):
