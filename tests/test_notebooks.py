@@ -94,6 +94,24 @@ def test_notebook_runs(path):
     assert figures >= 1, f"{path.name} shows no figure"
 
 
+#: notebooks whose cells once rebound a name to another type (a sympy symbol ``k`` to an int, a
+#: dict ``lam`` to an array), so that re-running an earlier cell failed
+RERUN = [p for p in NOTEBOOKS if p.stem[:2] in ("01", "03")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", RERUN, ids=lambda p: p.stem)
+def test_notebook_survives_rerunning_its_cells(path):
+    """Run all, then every code cell once more in the same kernel, last to first: each cell must
+    still work after all the later cells have run (what "re-run this cell" does in Jupyter once
+    the notebook has run), with no earlier cell re-run in between to restore its names."""
+    nb = _read(path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    nb.cells = nb.cells + [nbformat.v4.new_code_cell(c.source) for c in reversed(code)]
+    NotebookClient(nb, km=_kernel(), timeout=600,
+                   resources={"metadata": {"path": str(NB_DIR)}}).execute()
+
+
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
 def test_solutions_run(path, capsys, monkeypatch):
     monkeypatch.chdir(NB_DIR)
