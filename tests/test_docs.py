@@ -7,7 +7,6 @@ the first time: those tests are ``slow``.  ``python3 tasks.py docs --browser-tes
 site once and runs them on it (``SHORTRUN_DOCS_BUILT`` names the built site)."""
 from __future__ import annotations
 
-import ast
 import importlib.util
 import json
 import os
@@ -19,7 +18,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import resolve_dotted
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "build" / "docs" / "screenshots"
@@ -28,45 +26,9 @@ MATH_PAGES = ("notebooks/03_gaussian_model.html", "docs/api/generated/shortrun.t
               "docs/api/generated/shortrun.numerics.training.fixed_point.html")
 NOTEBOOK_PAGE = "notebooks/02_fixed_point_theorem.html"
 
-#: a dotted ``shortrun.`` name written in a docstring or a message
-DOTTED = re.compile(r"\bshortrun(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
-
-
 def _needs_sphinx():
     pytest.importorskip("sphinx", reason="the docs extra is not installed: "
                         "`python3 tasks.py docs` installs it")
-
-
-def _resolves(dotted: str) -> bool:
-    try:
-        resolve_dotted(dotted)
-    except (ImportError, AttributeError):
-        return False
-    return True
-
-
-def test_every_dotted_name_in_docstrings_and_messages_exists():
-    """A ``shortrun.`` name in any string of the package (docstrings, error messages) names an
-    object that exists: the check the rendered reference makes for cross-references, extended
-    to the text that Sphinx shows as code and to the messages users read."""
-    stale = {}
-    for folder in ("shortrun", "numerics", "theory", "paper_figures"):
-        for path in sorted((ROOT / folder).rglob("*.py")):
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            # an f-string's text before a {field} ends mid-name: f"shortrun.x.fig_{name}"
-            cut = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)
-                   for part, after in zip(node.values, node.values[1:])
-                   if isinstance(after, ast.FormattedValue)}
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                    for found in DOTTED.finditer(node.value):
-                        name = found.group()
-                        if id(node) in cut and found.end() == len(node.value):
-                            continue
-                        if not _resolves(name):
-                            stale.setdefault(name, set()).add(
-                                f"{path.relative_to(ROOT)}:{node.lineno}")
-    assert not stale, f"names that do not exist: {stale}"
 
 
 def _tasks():
