@@ -692,3 +692,8 @@ def test_buffer_machine_scores_on_synthetic_blobs():
                      ("geometric", quality.energy_distance(geo.astype(float), held_out)),
                      ("t = K", curve[int(np.flatnonzero(t == k)[0])])):
         assert np.isfinite(ed) and ed < noise, (name, ed, noise)
+
+
+def test_train_result_is_a_deprecated_alias_of_training_result():
+    with pytest.warns(DeprecationWarning, match="TrainResult is deprecated"):
+        assert training.TrainResult is training.TrainingResult

@@ -111,8 +111,13 @@ class TrainingResult:
     buffer: np.ndarray | None = None
 
 
-#: Deprecated name of :class:`TrainingResult`.
-TrainResult = TrainingResult
+def __getattr__(name):
+    """``TrainResult``, the deprecated name of :class:`TrainingResult` (with a DeprecationWarning)."""
+    if name == "TrainResult":
+        warnings.warn("TrainResult is deprecated: use TrainingResult.", DeprecationWarning,
+                      stacklevel=2)
+        return TrainingResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def flatten(tree):
