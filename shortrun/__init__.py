@@ -18,7 +18,7 @@ The equations are stated in ``docs/theory.md``; the layers in ``docs/architectur
 """
 import os as _os
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
 
 # The design card keeps theory/, numerics/ and paper_figures/ at the top of the repository and
 # setup.cfg installs them as shortrun.theory, .numerics, .paper_figures.  Run from a checkout
