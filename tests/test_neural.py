@@ -422,7 +422,8 @@ def _memory_curve(energy, params, make, k, n=200, seed=0):
                         for s in samples])
 
 
-@pytest.mark.parametrize("make", [_bars_and_stripes, _blobs], ids=["bars-and-stripes", "blobs"])
+@pytest.mark.parametrize("make", [pytest.param(_bars_and_stripes, marks=pytest.mark.slow), _blobs],
+                         ids=["bars-and-stripes", "blobs"])  # the first ~4x as long: slow
 def test_stabilised_trainer_on_synthetic_images(make):
     """(L2) with its defaults trains a small ConvNet on two 8×8 sets other than the digits
     (η = 1, σ² = 1e-4, Rdm-5): no chain diverges and the memory effect is there -- samples from
