@@ -4,7 +4,7 @@ import pytest
 
 from shortrun.numerics.analysis import diagnostics
 
-from shortrun.numerics.training import fixed_point
+from shortrun.numerics.training import fixed_point, monte_carlo
 
 from shortrun.numerics.data import teachers
 
@@ -187,7 +187,7 @@ def test_too_large_learning_rate_is_not_called_divergence():
 def test_a_learning_rate_of_zero_is_refused_by_both_trainers(trainer, lr):
     """lr = 0 would return θ0 unchanged (and call lr "too large"): both trainers refuse it,
     naming lr and a value that works."""
-    train = training.train if trainer == "exact" else training.monte_carlo.train
+    train = training.train if trainer == "exact" else monte_carlo.train
     with pytest.raises(ValueError, match=r"lr=.* must be a finite learning rate > 0, such as 0\.1"):
         train(sk_data(4), 2, lr=lr, n_steps=3)
 
@@ -198,7 +198,7 @@ def test_a_start_beyond_theta_max_is_blamed_on_theta0(trainer, sign):
     """θ0 = ±500 (theta_max = 50) names theta0, the parameter, theta_max and the two fixes,
     instead of calling it a missing fixed point; a start just inside the bound trains; an
     out-of-bound entry that the mask freezes is no divergence."""
-    train = training.train if trainer == "exact" else training.monte_carlo.train
+    train = training.train if trainer == "exact" else monte_carlo.train
     data = sk_data(4)
     P = 4 + 6
     with pytest.raises(ValueError, match=r"theta0 has h\[0\] = -?500, beyond theta_max = 50.*"
