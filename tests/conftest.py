@@ -85,3 +85,19 @@ def pytest_report_header(config):
         return (f"perturbed mode: {perturb.ENV}={eps:g}, {perturb.SEED_ENV}={perturb.seed()} "
                 "(every Newton start and input law moved by this relative amount)")
     return f"perturbed mode: off ({perturb.ENV} unset)"
+
+
+def richardson_fd_check(f, theta, D, noise, h=1e-4, slack=0.0):
+    """Central differences of f along every θ_b at steps h and h/2 against the tangent D.
+
+    Bound: the Richardson estimate of the truncation error (the h/2 error is a quarter of the
+    difference of the two, |fd_h − fd_{h/2}|/3) plus the noise of one evaluation of f divided
+    by h; each entry must lie within twice the bound (plus ``slack``)."""
+    for b in range(theta.size):
+        e = np.zeros_like(theta)
+        e[b] = 1.0
+        fd1 = (f(theta + h * e) - f(theta - h * e)) / (2 * h)
+        fd2 = (f(theta + h / 2 * e) - f(theta - h / 2 * e)) / h
+        bound = np.abs(fd1 - fd2) / 3 + noise / h
+        err = np.abs(D[:, b] - fd2)
+        assert np.all(err <= 2 * bound + slack), (b, float(err.max()), float(bound.max()))

@@ -9,6 +9,7 @@ it (batch-means error bars, N_SIGMA), and bit-for-bit resumption from a checkpoi
 """
 import numpy as np
 import pytest
+from conftest import richardson_fd_check
 
 from shortrun.numerics import kernels, models, sampling, training
 from shortrun.numerics.core import checkpoint, rng
@@ -147,18 +148,10 @@ def test_finite_nu_law_limit_converges_to_the_stationary_buffer():
     np.testing.assert_array_equal(q, star)
 
 
-def _fd_check(f, theta, D, noise, h=1e-4):
-    """Central differences of f at steps h and h/2 against the tangent D; bound: the Richardson
-    estimate |fd_h − fd_{h/2}|/3 plus the noise of f (the resolvent's certified error and
-    round-off, ``noise`` per evaluation) amplified by 1/h."""
-    for b in range(theta.size):
-        e = np.zeros_like(theta)
-        e[b] = 1.0
-        fd1 = (f(theta + h * e) - f(theta - h * e)) / (2 * h)
-        fd2 = (f(theta + h / 2 * e) - f(theta - h / 2 * e)) / h
-        bound = np.abs(fd1 - fd2) / 3 + 2 * noise / h
-        err = np.abs(D[:, b] - fd2)
-        assert np.all(err <= 2 * bound), (b, float(err.max()), float(bound.max()))
+def _fd_check(f, theta, D, noise):
+    """Tangent D against Richardson-bounded central differences; the noise of f per evaluation
+    (the resolvent's certified error and round-off) counts twice, one per side."""
+    richardson_fd_check(f, theta, D, 2 * noise)
 
 
 @pytest.mark.parametrize("name, make, k, rule, scan, rho", CASES, ids=IDS)

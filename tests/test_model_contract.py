@@ -24,6 +24,7 @@ from itertools import product
 
 import numpy as np
 import pytest
+from conftest import richardson_fd_check
 from scipy import stats as scipy_stats
 
 from shortrun.numerics import kernels, sampling, training
@@ -168,18 +169,9 @@ def test_stationary_law_is_the_gibbs_law(case, rule, scan):
         np.testing.assert_allclose(flow, flow.T, rtol=0, atol=tol)
 
 
-def _fd_check(f, theta, D, h=1e-4):
-    """Central differences of f along every θ_b at steps h and h/2 against the tangent D; the
-    bound is the Richardson estimate of the truncation error (the h/2 error is a quarter of
-    the difference of the two) plus the round-off of f, eps·max|f|/h."""
-    for b in range(theta.size):
-        e = np.zeros_like(theta)
-        e[b] = 1.0
-        fd1 = (f(theta + h * e) - f(theta - h * e)) / (2 * h)
-        fd2 = (f(theta + h / 2 * e) - f(theta - h / 2 * e)) / h
-        bound = np.abs(fd1 - fd2) / 3 + 64 * EPS / h
-        err = np.abs(D[:, b] - fd2)
-        assert np.all(err <= 2 * bound + 1e-12), (b, float(err.max()), float(bound.max()))
+def _fd_check(f, theta, D):
+    """Tangent D against Richardson-bounded central differences; f's round-off eps·64/h."""
+    richardson_fd_check(f, theta, D, 64 * EPS, slack=1e-12)
 
 
 @pytest.mark.parametrize("case, rule, scan", _params(CASES))
