@@ -48,7 +48,7 @@ def compute(n_teacher, n_three, patch_side, ks, K):
     from shortrun.numerics.analysis import generator
     from shortrun.numerics.analysis.diagnostics import kl_divergence
     from shortrun.numerics.models import BoltzmannMachine
-    from shortrun.numerics.training import schedule
+    from shortrun.numerics.analysis import schedule
 
     out = {"ks": np.array(ks)}
     for case, data in _datasets(n_teacher, n_three, patch_side).items():

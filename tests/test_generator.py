@@ -16,7 +16,8 @@ from shortrun.numerics.kernels import BMKernel
 from shortrun.numerics.models import BoltzmannMachine
 from shortrun.numerics.models.boltzmann import n_params
 from shortrun.numerics.core.states import spins
-from shortrun.numerics.training import problem, schedule
+from shortrun.numerics.analysis import schedule
+from shortrun.numerics.training import problem
 
 EPS = np.finfo(float).eps
 
