@@ -15,8 +15,8 @@ model class (SK, N = 8, β = 1): KL_ML = 0, and the k-step law is a far better g
 than maximum likelihood).  The single-energy k-step law beats maximum likelihood at intermediate k
 (its law carries interactions of order ≥ 3 that p_ML cannot), while the time-dependent chain
 with data targets approaches p_ML from above (its laws tend to p_ML) and is worse than the
-single-energy chain from k = 3 on: more parameters, spent on matching the statistics at every
-step, buy no better generator.  The diffusion schedule (noised targets) is the worst at small k;
+single-energy chain from k = 3 on, on these two laws (not in general: notebook 08 has a law
+where it is better at every k ≥ 2).  The diffusion schedule (noised targets) is the worst at small k;
 on the digit patches it ends below maximum likelihood at the largest k.  (d) Inside the chains at k = K (patches):
 KL − KL_ML of the law after t sweeps, for the time-dependent chains and for the Rdm-K machine
 run on past K (its memory curve in KL).
