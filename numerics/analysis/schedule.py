@@ -75,8 +75,8 @@ def noised_law(p, a):
                          "uniform).")
     N = int(len(p)).bit_length() - 1
     coef = walsh_hadamard(p) * a ** orders(N)
-    q = walsh_hadamard(coef) / len(p)
-    return np.clip(q, 0.0, None) / np.clip(q, 0.0, None).sum()
+    q = np.clip(walsh_hadamard(coef) / len(p), 0.0, None)      # round-off below 0 -> 0
+    return q / q.sum()
 
 
 def targets(data, k, schedule="data"):
