@@ -58,6 +58,20 @@ def test_generator_kl_against_a_direct_sum_and_the_identities_of_g6():
     assert np.all(r.kl_model >= r.kl_ml - 1e-12)
 
 
+def test_chain_kl_gradient_against_finite_differences_and_the_best_chain():
+    data = generator.three_body_law(4, 0.8, seed=5)
+    theta = 0.3 * np.random.default_rng(2).standard_normal(n_params(4))
+    kl, grad = generator.chain_kl_gradient(theta, data, 2)
+    assert abs(kl - sum(p * np.log(p / q) for p, q in zip(data.p, _dense_law(theta, 4, 2)))) \
+        <= 1e-13
+    f = lambda th: np.array([generator.chain_kl_gradient(th, data, 2)[0]])   # noqa: E731
+    # one evaluation: 2 sweeps on 16 states and a sum of 16 logs, a few ulps of each term
+    richardson_fd_check(f, theta, grad[None, :], 64 * EPS * max(1.0, np.log(16) + abs(kl)))
+    th, best, gnorm = generator.best_chain(data, 2, theta)
+    assert best <= kl and gnorm <= 1e-7
+    assert abs(best - generator.chain_kl_gradient(th, data, 2)[0]) == 0.0
+
+
 def test_in_class_teacher_has_zero_ml_kl():
     from shortrun.numerics.data import teachers
     r = generator.generator_kl(teachers.sk(5, 0.7, seed=2).data(), [2])

@@ -189,3 +189,48 @@ def generator_kl(data, ks, p0="uniform", rule="heatbath", scan="random", *, rest
     arr = {key: np.array(v) for key, v in out.items()}
     return GeneratorKL(np.array(ks), kl_ml=kl_ml, entropy_ml=entropy(p_ml),
                        entropy_data=entropy(data.p), theta_ml=ml.theta, **arr)
+
+
+def chain_kl_gradient(theta, data, k, p0="uniform", rule="heatbath", scan="random"):
+    r"""KL of the k-step law and its exact gradient in θ (G6):
+
+    .. math:: \frac{\partial}{\partial\theta}\mathrm{KL}(p_{\rm data}\|p(k,p_0))
+              = -\sum_{x: p_{\rm data}(x) > 0}\frac{p_{\rm data}(x)}{p(k,p_0)(x)}\,
+                \frac{\partial p(k,p_0)(x)}{\partial\theta},
+
+    the tangent from :func:`shortrun.numerics.kernels.law_tangent` (forward mode).  ``theta``: a
+    Boltzmann machine's parameter vector for the data's N.  Returns ``(kl, gradient)``.
+    """
+    from shortrun.numerics import kernels
+    from shortrun.numerics.models import BoltzmannMachine
+
+    data = as_data(data)
+    model = BoltzmannMachine.from_theta(check_finite(theta, "theta"), data.N)
+    p, D = kernels.law_tangent(model, p0, check_count(k, "k"), rule, scan)
+    s = data.p > 0
+    if np.any(p[s] <= 0):
+        return np.inf, np.full(model.n_params, np.nan)
+    return kl_divergence(data.p, p), -(data.p[s] / p[s]) @ D[s]
+
+
+def best_chain(data, k, theta0, p0="uniform", rule="heatbath", scan="random", *, gtol=1e-9,
+               max_iter=2000):
+    r"""The k-step law closest to the data: :math:`\min_\theta \mathrm{KL}(p_{\rm data}\|p(k, p_0;
+    \theta))` -- maximum likelihood of the generator itself, the best any single-energy k-step
+    chain of the family can do (G6) -- by L-BFGS (scipy) with the exact gradient of
+    :func:`chain_kl_gradient`, from ``theta0`` (e.g. the Rdm-k fixed point).  A local minimum:
+    the objective is not convex.  Returns ``(theta, kl, gradient ∞-norm)``; the KL is at most the
+    start's.
+    """
+    from scipy.optimize import minimize
+
+    data = as_data(data)
+    start = np.array(check_finite(theta0, "theta0"), float)
+    res = minimize(chain_kl_gradient, start, args=(data, k, p0, rule, scan), jac=True,
+                   method="L-BFGS-B", options=dict(gtol=gtol, maxiter=max_iter, ftol=0.0))
+    kl, grad = chain_kl_gradient(res.x, data, k, p0, rule, scan)
+    kl0 = chain_kl_gradient(start, data, k, p0, rule, scan)[0]
+    if not kl <= kl0:
+        raise RuntimeError(f"L-BFGS did not lower KL(p_data || p(k, p0)) from theta0 (k={k}): "
+                           f"{kl!r} > {kl0!r}; {res.message}")
+    return res.x, kl, float(np.max(np.abs(grad)))
