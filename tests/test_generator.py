@@ -149,6 +149,8 @@ def test_bad_inputs_are_named():
         schedule.residual_and_jacobian(np.full((2, n_params(4)), np.nan), qs)
     with pytest.raises(ValueError, match="one parameter vector per step"):
         schedule.residual_and_jacobian(np.zeros((3, n_params(4))), qs)
+    with pytest.raises(ValueError, match="N=2.5"):
+        schedule.laws(np.zeros((2, n_params(4))), 2.5)
     with pytest.raises(ValueError, match="schedule"):
         schedule.targets(data, 2, "cosine")
     with pytest.raises(ValueError, match="k=0"):

@@ -109,6 +109,7 @@ def _models(thetas, N):
 def laws(thetas, N, p0="uniform", rule="heatbath", scan="random"):
     r"""The laws :math:`p_1, \dots, p_k` of the time-dependent chain :math:`p_t =
     U_{\theta_t}p_{t-1}` (G7), shape (k, 2^N); ``thetas`` has one row per step."""
+    N = check_count(N, "N")
     p = check_distribution(p0, 1 << N, "p0")
     out = []
     for m in _models(thetas, N):
