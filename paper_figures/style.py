@@ -23,6 +23,8 @@ PROTOCOL_COLOURS = {
     "buffer": "C4",   # purple: replay buffer
     "ml": "k",        # black: maximum likelihood / equilibrium
     "data": "0.45",   # grey: the data or the teacher
+    "stepwise": "C1",  # orange: time-dependent chain, one theta per step, data targets
+    "diffusion": "C8", # olive: time-dependent chain, noised-data targets (diffusion schedule)
 }
 
 #: Label of each protocol; ``{k}`` is replaced by the number of steps when one is given.
@@ -33,6 +35,8 @@ PROTOCOL_LABELS = {
     "buffer": "buffer-{k}",
     "ml": "maximum likelihood",
     "data": "data",
+    "stepwise": "time-dependent-{k} (data targets)",
+    "diffusion": "time-dependent-{k} (noised targets)",
 }
 
 #: Colour and label of each update rule / scan.
