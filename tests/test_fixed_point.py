@@ -690,3 +690,27 @@ def test_perturbed_mode(monkeypatch):
         with pytest.raises(ValueError, match=var):
             perturb.law(p, "p0") if var == perturb.ENV else perturb.seed()
         monkeypatch.setenv(var, "1e-14" if var == perturb.ENV else "0")
+
+
+def test_huge_k_is_refused_up_front():
+    """Cost guard: the exact Jacobian runs its k sweeps one by one (no early stop), so a k whose
+    lower bound of work, k * max(N 2^N (P + 1), MIN_SWEEP_WORK) updates, exceeds MAX_WORK is
+    refused with a ValueError naming k, the largest k that fits and the way out (pcd); the
+    bound is exact at the limit, and pcd/eq, whose fixed-point law does not run k sweeps, are
+    not refused."""
+    from shortrun.numerics.training.problem import MAX_WORK, MIN_SWEEP_WORK, check_work
+    data = grid_data("rdm", 4)
+    with pytest.raises(ValueError, match=r"k=1e\+12: the exact Jacobian of one Newton step .* "
+                                         r"pass k <= 10000000000\..*protocol='pcd'"):
+        fixed_point.solve(data, 10**12)
+    with pytest.raises(ValueError, match=r"k=1e\+12: the exact Jacobian"):
+        fixed_point.distinct_roots(data, 10**12, "cd", n_starts=2)
+    limit = int(MAX_WORK / MIN_SWEEP_WORK)
+    assert check_work(limit, 1.0, "x") == MAX_WORK          # per sweep raised to the floor
+    with pytest.raises(ValueError, match=r"k=1e\+10: x runs .* pass k <= 10000000000\."):
+        check_work(limit + 1, 1.0, "x")
+    with pytest.raises(ValueError, match=r"\(8\.45e\+03 per sweep\).* pass k <= 1183712121\."):
+        check_work(10**12, 6 * 64 * (21 + 1), "x")     # N = 6: N 2^N (P + 1), 1e13 // 8448
+    pcd = fixed_point.solve(data, 10**12, "pcd")
+    eq = fixed_point.solve(data, None, "eq")
+    assert np.max(np.abs(pcd.theta - eq.theta)) <= 1e-9

@@ -64,7 +64,7 @@ from shortrun.numerics.kernels import NonUniqueStationaryError
 from shortrun.numerics.core import perturb
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.training.divergence import divergence_message
-from shortrun.numerics.training.problem import Problem, problem
+from shortrun.numerics.training.problem import Problem, check_work, jacobian_work, problem
 from shortrun.conventions import check_count, check_positive
 from shortrun.numerics.sampling.spins import check_seed
 
@@ -533,6 +533,16 @@ def _check_start(starts, opts):
                          f"raise theta_max (e.g. theta_max={10 * top:.3g}) or start closer to 0.")
 
 
+def _check_cost(prob):
+    """Refuse up front a k whose exact Jacobian would take hours per Newton step
+    (:func:`~shortrun.numerics.training.problem.check_work`): the tangent route has no early
+    stop, unlike the law (:meth:`shortrun.numerics.kernels.Kernel.propagate`)."""
+    work = jacobian_work(prob)
+    if work:
+        check_work(prob.k, work, f"the exact Jacobian of one Newton step (the law and its "
+                                 f"{prob.P} derivatives on {prob.template.n_states} states)")
+
+
 def _check_newton_args(tol, max_step, theta_max, max_iter):
     return dict(tol=check_positive(tol, "tol", "use e.g. 1e-11."),
                 max_step=check_positive(max_step, "max_step", "use e.g. 2.0."),
@@ -608,6 +618,7 @@ def solve(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
         finite fixed point on their path, (S2)) or stalled (no root near the start).
     """
     prob = problem(data, k, protocol, rule, scan, p0, mask, model=model, rho=rho)
+    _check_cost(prob)
     opts = _check_newton_args(tol, max_step, theta_max, max_iter)
     restarts = check_count(restarts, "restarts", 0)
     if restarts > MAX_STARTS:
@@ -679,6 +690,7 @@ def distinct_roots(data, k, protocol="rdm", rule=None, scan=None, p0=None, *,
     RootSet
     """
     prob = problem(data, k, protocol, rule, scan, p0, mask, model=model, rho=rho)
+    _check_cost(prob)
     opts = _check_newton_args(tol, max_step, theta_max, max_iter)
     n_starts = check_count(n_starts, "n_starts")
     if n_starts > MAX_STARTS:
