@@ -88,7 +88,7 @@ _LARGE_K = ("For k far beyond the chain's mixing time the k-step law is the kern
             "U^k p0 at any k for small N")
 
 
-def check_work(k, per_sweep, what):
+def check_work(k, per_sweep, what, fewer=None):
     r"""Refuse a k whose sweeps, run one by one, would take hours: ``ValueError`` naming k, the
     estimate and the largest k that fits when :math:`k \cdot` ``per_sweep`` exceeds
     :data:`MAX_WORK` elementary updates.
@@ -103,10 +103,13 @@ def check_work(k, per_sweep, what):
     per_sweep = max(float(per_sweep), MIN_SWEEP_WORK)
     work = float(k) * per_sweep
     if work > MAX_WORK:
+        fits = int(MAX_WORK // per_sweep)
+        fix = (f"pass k <= {fits}" + (f" or fewer {fewer}" if fewer else "") if fits >= 1 else
+               f"even k = 1 exceeds it: pass fewer {fewer}")
         raise ValueError(f"k={k:g}: {what} runs the k sweeps one by one, at least {work:.3g} "
                          f"elementary updates ({per_sweep:.3g} per sweep), beyond the limit "
-                         f"{MAX_WORK:g} (hours even at 1e9 updates per second); pass k <= "
-                         f"{max(1, int(MAX_WORK // per_sweep))}.  {_LARGE_K}.")
+                         f"{MAX_WORK:g} (hours even at 1e9 updates per second); {fix}.  "
+                         f"{_LARGE_K}.")
     return work
 
 
