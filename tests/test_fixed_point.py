@@ -138,7 +138,10 @@ def test_short_run_fixed_point_full_grid(N, protocol, rule, scan, k):
 #: PARALLEL_FOUND: solve finds the root (asserted to 1e-10, checked with the numba kernels).
 #: PARALLEL_HARD: a root exists (PARALLEL_ROOTS, test_parallel_roots_exist) but solve's
 #: procedure does not reach it from its starts -- it must then report the failure with every
-#: stage named.  PARALLEL_AT_INFINITY: F -> 0 only as a coupling grows without bound
+#: stage named.  No continuation from an easy root reaches these roots either (their branches
+#: come in from infinity: test_parallel_hard_roots_are_cut_off_from_the_random_scan_root and the
+#: module docstring of fixed_point), so they stay here until a method that is robust in itself
+#: finds them.  PARALLEL_AT_INFINITY: F -> 0 only as a coupling grows without bound
 #: (test_parallel_zero_at_infinity), so solve returns a point with |F| <= tol far out or reports
 #: the drift to infinity.  Root finding itself is also asserted where a root exists by
 #: construction (realisable data, test_parallel_root_of_realisable_data).
@@ -263,6 +266,81 @@ def test_parallel_roots_exist(case):
           f"Newton moved {move:.2e} <= {bound:.2e}, |F|_inf = {fp.residual:.2e}")
     assert sv[0] / sv[-1] < 1e6 and move <= bound
     assert fp.converged and mismatches(fp)[0] <= 1e-10
+
+
+def track_mixture(easy, hard, theta, h=0.05, max_points=300, theta_max=50.0):
+    """Pseudo-arclength continuation of H(theta, s) = (1 - s) F_easy(theta) + s F_hard(theta) from
+    a root (theta, 0) of F_easy towards s = 1 (the problem homotopy between two scans; for k = 1
+    it is the kernel homotopy U_s = (1 - s) U_easy + s U_hard).  Returns the accepted points
+    (s, max |theta|, |H|_inf) and how the path ended: 'root' (s = 1 reached), 'infinity'
+    (max |theta| > theta_max) or 'stalled'."""
+    m = hard.mask
+
+    def H(z):
+        th = theta.copy()
+        th[m] = z[:-1]
+        (Fa, Ja), (Fb, Jb) = easy.residual_and_jacobian(th), hard.residual_and_jacobian(th)
+        return (1 - z[-1]) * Fa + z[-1] * Fb, np.hstack([(1 - z[-1]) * Ja + z[-1] * Jb,
+                                                          (Fb - Fa)[:, None]])
+
+    def tangent(A, ref):
+        t = np.linalg.svd(A)[2][-1]
+        return -t if t @ ref < 0 else t
+
+    z = np.append(theta[m], 0.0)
+    tau = tangent(H(z)[1], np.eye(len(z))[-1])
+    points = []
+    while len(points) < max_points:
+        zp = z + h * tau
+        zc, ok = zp.copy(), False
+        for it in range(10):
+            Hc, A = H(zc)
+            dz = np.linalg.solve(np.vstack([A, tau]), -np.append(Hc, tau @ (zc - zp)))
+            zc = zc + dz
+            if np.max(np.abs(dz)) > h:
+                break
+            if np.max(np.abs(dz)) <= 1e-9 * max(1.0, np.max(np.abs(zc))):
+                ok = True
+                break
+        if not ok:
+            h *= 0.5
+            if h < 1e-9:
+                return points, "stalled"
+            continue
+        z = zc
+        Hz, A = H(z)
+        points.append((z[-1], np.max(np.abs(z[:-1])), np.max(np.abs(Hz))))
+        if points[-1][1] > theta_max:
+            return points, "infinity"
+        if z[-1] >= 1.0:
+            return points, "root"
+        tau = tangent(A, tau)
+        if it <= 3:
+            h = min(1.5 * h, 0.5)
+    return points, "max_points"
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::shortrun.numerics.kernels.NotBoltzmannWarning")
+@pytest.mark.parametrize("case", PARALLEL_HARD, ids=list(map(case_id, PARALLEL_HARD)))
+def test_parallel_hard_roots_are_cut_off_from_the_random_scan_root(case):
+    """Why no continuation reaches PARALLEL_HARD: the problem homotopy from the random-scan root
+    (found by plain Newton) to the parallel problem runs off to infinity at s* < 1/2 -- the
+    path's s settles while max |theta| grows past 50, every point a root of H(., s) to 1e-9 --
+    so the branch of the easy root has no finite continuation to the parallel problem, and the
+    recorded roots lie on other branches (every path through them tried leaves to infinity or
+    stops at a Metropolis kink near s = 1)."""
+    from dataclasses import replace
+    hard = parallel_problem(*case)
+    easy = replace(hard, scan="random")
+    start = fixed_point.newton(easy)
+    assert start.converged
+    points, end = track_mixture(easy, hard, start.theta)
+    s_end, top, worst = points[-1][0], points[-1][1], max(p[2] for p in points)
+    print(case_id(case), f"{len(points)} points, ended at s = {s_end:.4f}: {end} "
+          f"(max |theta| = {top:.3g}, |H|_inf <= {worst:.1e} on the path)")
+    assert end == "infinity" and s_end < 0.5 and worst <= 1e-9
+    assert abs(points[-1][0] - points[-10][0]) <= 1e-3          # s settles: an asymptote
 
 
 @pytest.mark.filterwarnings("ignore::shortrun.numerics.kernels.NotBoltzmannWarning")
@@ -690,3 +768,27 @@ def test_perturbed_mode(monkeypatch):
         with pytest.raises(ValueError, match=var):
             perturb.law(p, "p0") if var == perturb.ENV else perturb.seed()
         monkeypatch.setenv(var, "1e-14" if var == perturb.ENV else "0")
+
+
+def test_huge_k_is_refused_up_front():
+    """Cost guard: the exact Jacobian runs its k sweeps one by one (no early stop), so a k whose
+    lower bound of work, k * max(N 2^N (P + 1), MIN_SWEEP_WORK) updates, exceeds MAX_WORK is
+    refused with a ValueError naming k, the largest k that fits and the way out (pcd); the
+    bound is exact at the limit, and pcd/eq, whose fixed-point law does not run k sweeps, are
+    not refused."""
+    from shortrun.numerics.training.problem import MAX_WORK, MIN_SWEEP_WORK, check_work
+    data = grid_data("rdm", 4)
+    with pytest.raises(ValueError, match=r"k=1e\+12: the exact Jacobian of one Newton step .* "
+                                         r"pass k <= 10000000000\..*protocol='pcd'"):
+        fixed_point.solve(data, 10**12)
+    with pytest.raises(ValueError, match=r"k=1e\+12: the exact Jacobian"):
+        fixed_point.distinct_roots(data, 10**12, "cd", n_starts=2)
+    limit = int(MAX_WORK / MIN_SWEEP_WORK)
+    assert check_work(limit, 1.0, "x") == MAX_WORK          # per sweep raised to the floor
+    with pytest.raises(ValueError, match=r"k=1e\+10: x runs .* pass k <= 10000000000\."):
+        check_work(limit + 1, 1.0, "x")
+    with pytest.raises(ValueError, match=r"\(8\.45e\+03 per sweep\).* pass k <= 1183712121\."):
+        check_work(10**12, 6 * 64 * (21 + 1), "x")     # N = 6: N 2^N (P + 1), 1e13 // 8448
+    pcd = fixed_point.solve(data, 10**12, "pcd")
+    eq = fixed_point.solve(data, None, "eq")
+    assert np.max(np.abs(pcd.theta - eq.theta)) <= 1e-9

@@ -212,3 +212,15 @@ def test_a_start_beyond_theta_max_is_blamed_on_theta0(trainer, sign):
     assert frozen.theta[7] == sign * 500.0
     inside = train(data, 2, theta0=np.full(P, sign * 0.5), theta_max=0.6, lr=0.01, n_steps=1)
     assert np.all(np.isfinite(inside.theta))
+
+
+def test_monte_carlo_huge_k_is_refused_up_front():
+    """Cost guard of the Monte Carlo trainer: n_steps x chains x N x k spin updates beyond
+    problem.MAX_WORK are refused before any chain runs, naming k and the largest k that fits."""
+    data = teachers.sk(4, 0.5, seed=1).data(M=500, seed=1)
+    with pytest.raises(ValueError, match=r"k=1e\+09: Monte Carlo training \(n_steps=100 updates "
+                                         r"x n_chains=1000 x N=4 units per sweep\).* pass k <= "
+                                         r"25000000 or fewer n_steps or n_chains\."):
+        monte_carlo.train(data, 10**9, n_steps=100, n_chains=1000, progress=False)
+    with pytest.raises(ValueError, match=r"even k = 1 exceeds it: pass fewer n_steps or n_chains"):
+        monte_carlo.train(data, 1, n_steps=10**6, n_chains=10**7, progress=False)

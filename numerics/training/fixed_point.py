@@ -28,9 +28,23 @@ cases of the tests have isolated roots with a regular Jacobian (condition number
 found from seed-tuned starts) that none of its stages reaches -- their basins of attraction are
 small (radius ~0.3 in ∞-norm) and far from the default start, θ_ML and every homotopy path tried;
 basin hopping from Newton's stall points and scipy's trust-region and Levenberg–Marquardt solvers
-did not reach them either.  :func:`solve` then reports the failure, it does not return a
-non-root.  A zero may also lie at infinity: for CD-2 parallel heat-bath at N = 8, ‖F‖ shrinks
-by e⁻² per unit of one coupling (tanh saturation) and falls below 1e-11 only beyond 13.8.
+did not reach them either.  Nor does a continuation between update schemes, measured while
+writing this: the kernel homotopy :math:`U_s = (1-s)\,U_{\rm easy} + s\,U_{\rm parallel}` (easy:
+the random or the sequential scan), tracked in arclength from the easy root at s = 0, reaches
+s = 1 in none of the 16 Rdm/CD cases at N = 6 -- in 25 of the 32 runs the root runs off to
+infinity at some s* < 1/2 (s* ≈ 0.11–0.16 for Metropolis, 0.13–0.46 for heat-bath), the others
+stall or wander -- and none of 23 paths through the two roots, followed backwards from s = 1
+(kernel and problem homotopies to the random and sequential scans, start law p0 between CD and
+Rdm, k ± 1, the other rule, θ_ML, the Newton homotopy from 0, θ_ML or the default start),
+reaches s = 0: each runs off to infinity, stalls (at Metropolis kinks, or far out) or wanders
+beyond max |θ| = 30, most within Δs < 0.2 of s = 1.  The roots lie on branches that come in
+from infinity; tests/test_fixed_point.py::test_parallel_hard_roots_are_cut_off_from_the_random_scan_root
+checks the forward half for the problem homotopy
+:math:`(1-s)F_{\rm random} + sF_{\rm parallel}`.  :func:`solve` then reports the failure, it
+does not return a non-root.  (More starts are no remedy either: 200 Newton starts θ_ML + N(0, 1)
+reach 10 other roots of the CD-1 case, each from one start, and no root of the Rdm-2 case.)  A
+zero may also lie at infinity: for CD-2 parallel heat-bath at N = 8, ‖F‖ shrinks by e⁻² per unit
+of one coupling (tanh saturation) and falls below 1e-11 only beyond 13.8.
 
 Robustness against the last bits.  A Newton path is a chaotic function of its start where the
 Jacobian is singular or F has kinks, so the solver is built not to depend on rounding:
@@ -64,7 +78,7 @@ from shortrun.numerics.kernels import NonUniqueStationaryError
 from shortrun.numerics.core import perturb
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.training.divergence import divergence_message
-from shortrun.numerics.training.problem import Problem, problem
+from shortrun.numerics.training.problem import Problem, check_work, jacobian_work, problem
 from shortrun.conventions import check_count, check_positive
 from shortrun.numerics.sampling.spins import check_seed
 
@@ -533,6 +547,16 @@ def _check_start(starts, opts):
                          f"raise theta_max (e.g. theta_max={10 * top:.3g}) or start closer to 0.")
 
 
+def _check_cost(prob):
+    """Refuse up front a k whose exact Jacobian would take hours per Newton step
+    (:func:`~shortrun.numerics.training.problem.check_work`): the tangent route has no early
+    stop, unlike the law (:meth:`shortrun.numerics.kernels.Kernel.propagate`)."""
+    work = jacobian_work(prob)
+    if work:
+        check_work(prob.k, work, f"the exact Jacobian of one Newton step (the law and its "
+                                 f"{prob.P} derivatives on {prob.template.n_states} states)")
+
+
 def _check_newton_args(tol, max_step, theta_max, max_iter):
     return dict(tol=check_positive(tol, "tol", "use e.g. 1e-11."),
                 max_step=check_positive(max_step, "max_step", "use e.g. 2.0."),
@@ -608,6 +632,7 @@ def solve(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
         finite fixed point on their path, (S2)) or stalled (no root near the start).
     """
     prob = problem(data, k, protocol, rule, scan, p0, mask, model=model, rho=rho)
+    _check_cost(prob)
     opts = _check_newton_args(tol, max_step, theta_max, max_iter)
     restarts = check_count(restarts, "restarts", 0)
     if restarts > MAX_STARTS:
@@ -679,6 +704,7 @@ def distinct_roots(data, k, protocol="rdm", rule=None, scan=None, p0=None, *,
     RootSet
     """
     prob = problem(data, k, protocol, rule, scan, p0, mask, model=model, rho=rho)
+    _check_cost(prob)
     opts = _check_newton_args(tol, max_step, theta_max, max_iter)
     n_starts = check_count(n_starts, "n_starts")
     if n_starts > MAX_STARTS:

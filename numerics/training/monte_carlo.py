@@ -47,7 +47,8 @@ from shortrun.numerics.sampling.spins import check_seed
 from shortrun.numerics.training import buffer as _buffer
 from shortrun.numerics.training import core
 from shortrun.numerics.training.core import check_rates
-from shortrun.numerics.training.problem import Problem, check_model, parameter_mask
+from shortrun.numerics.training.problem import (Problem, check_model, check_work,
+                                                 parameter_mask)
 from shortrun.numerics.training.result import History, TrainingResult
 
 __all__ = ["train", "PROTOCOLS", "DEFAULT_CHAINS"]
@@ -265,6 +266,12 @@ def train(data, k, protocol="rdm", rule=None, scan=None, p0=None, *, model=None,
         raise ValueError(f"n_chains={n_chains!r} must be an integer between 1 and buffer_size="
                          f"{buffer_size}: each update overwrites n_chains distinct buffer entries.")
     batches = _Batches(samples, batch_size or len(samples), seed) if samples is not None else None
+    chains = (f"n_chains={n_chains}" if n_chains is not None else
+              f"{batch_size or len(samples)} chains (the minibatch, batch_size={batch_size})")
+    n = n_chains if n_chains is not None else (batch_size or len(samples))
+    if isinstance(n, numbers.Integral) and n > 0:  # else refused below, naming n_chains
+        check_work(k, float(n_steps) * n * N, f"Monte Carlo training (n_steps={n_steps} updates "
+                   f"x {chains} x N={N} units per sweep)", "n_steps or n_chains")
     prob = _exact_twin(template, data, samples, law, k, protocol, rule, scan, p0, m, rho)
 
     def positive(model, batch):  # ⟨φ_θ⟩ of the data: exact from a law, else sampled
