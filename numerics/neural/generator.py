@@ -43,10 +43,10 @@ from shortrun.conventions import check_count, check_finite, check_positive, nonn
 from shortrun.numerics.neural import energies, langevin
 
 __all__ = ["noise", "generator", "generate", "reconstruct", "Reconstruction", "interpolate",
-           "pca_errors", "equivalent_components", "loss"]
+           "pca_errors", "equivalent_components", "loss", "gradient"]
 
 _GENERATORS = weakref.WeakKeyDictionary()   # energy.apply -> {box: jitted map}
-_SOLVERS = weakref.WeakKeyDictionary()      # energy.apply -> {(box, n_iter, lr, project): solver}
+_SOLVERS = weakref.WeakKeyDictionary()      # energy.apply -> {(box, lr, project): (opt, step)}
 
 
 def noise(key, k, n, dim, dtype=np.float32):
@@ -168,40 +168,62 @@ class Reconstruction(NamedTuple):
     xi: np.ndarray
 
 
-def _solver(energy, box, n_iter, lr, project):
+def _solver(energy, box, lr, project):
+    """Jitted ``step(params, z, state, x, xi, rest) -> (z', state', errors, images)``: the
+    per-row errors and images M_θ(z) at ``z`` and one projected Adam step; compiled once per
+    energy, shapes and settings (the Adam loop runs in Python, so the number of steps does not
+    enter the compiled program)."""
     solvers = _SOLVERS.setdefault(energy.apply, {})
-    key = (bool(box), n_iter, lr, project)
+    key = (bool(box), project)
     if key not in solvers:
         run = generator(energy, box)
-        opt = optax.adam(lr)
+        opt = optax.inject_hyperparams(optax.adam)(learning_rate=1.0)   # lr set in the state
 
-        def mean_loss(z, params, x, xi, rest):
-            err = jnp.mean((run(params, z, xi, *rest) - x) ** 2, axis=1)
-            return jnp.sum(err), err   # the sum: rows are independent, Adam is per coordinate
+        def total(z, params, x, xi, rest):
+            images = run(params, z, xi, *rest)
+            err = jnp.mean((images - x) ** 2, axis=1)
+            return jnp.sum(err), (err, images)   # the sum: rows independent, Adam per coordinate
 
-        grad = jax.value_and_grad(mean_loss, has_aux=True)
+        grad = jax.value_and_grad(total, has_aux=True)
 
         @jax.jit
-        def solve(params, z0, x, xi, rest):
-            def body(carry, _):
-                z, state = carry
-                (_, err), g = grad(z, params, x, xi, rest)
-                upd, state = opt.update(g, state, z)
-                z = optax.apply_updates(z, upd)
-                if project:
-                    z = jnp.clip(z, -1.0, 1.0)
-                return (z, state), jnp.mean(err)
+        def step(params, z, state, x, xi, rest):
+            (_, (err, images)), g = grad(z, params, x, xi, rest)
+            upd, state = opt.update(g, state, z)
+            z_new = optax.apply_updates(z, upd)
+            if project:
+                z_new = jnp.clip(z_new, -1.0, 1.0)
+            return z_new, state, err, images, g
 
-            (z, _), hist = jax.lax.scan(body, (z0, opt.init(z0)), None, length=n_iter)
-            (_, err), _ = grad(z, params, x, xi, rest)
-            return z, err, jnp.concatenate([hist, jnp.mean(err)[None]])
+        solvers[key] = (opt, step)
+    opt, step = solvers[key]
 
-        solvers[key] = solve
-    return solvers[key]
+    def init(z):
+        state = opt.init(z)
+        state.hyperparams["learning_rate"] = jnp.asarray(lr, dtype=z.dtype)
+        return state
+
+    return init, step
+
+
+def gradient(energy, params, z, x, xi, eta, sigma2, box=None):
+    r"""The per-row errors ‖M_θ(z_i) − x_i‖²/d of (L4) and the gradient of their sum in z (reverse
+    mode through the K steps of (L3)), by the program :func:`reconstruct` runs (one compilation
+    serves both).  Returns ``(errors (n,), gradient (n, d))`` as numpy arrays."""
+    z, x = _codes(energy, z, "z"), _codes(energy, x, "x")
+    if x.shape != z.shape:
+        raise ValueError(f"x has shape {tuple(x.shape)} and z {tuple(z.shape)}; pass one target "
+                         f"per code.")
+    xi = _noise_of(energy, xi, z.shape[0])
+    params = energies.check_params(energy, params)
+    e, s, box, bounds = _settings(energy, eta, sigma2, box)
+    init, step = _solver(energy, box is not None, 1.0, True)
+    out = step(params, z, init(z), x, xi, (e, s, *bounds))
+    return np.asarray(out[2]), np.asarray(out[4])
 
 
 def reconstruct(energy, params, x, k, *, eta, sigma2, key=0, n_iter=200, lr=0.05, z0=None,
-                box=None, project=True):
+                box=None, project=True, xi=None):
     r"""Codes ẑ with M_θ(ẑ) ≈ x, (L4): projected Adam on ‖M_θ(z) − x‖²/d, gradient by autodiff.
 
     Parameters
@@ -227,6 +249,9 @@ def reconstruct(energy, params, x, k, *, eta, sigma2, key=0, n_iter=200, lr=0.05
         As in :func:`generate`.
     project : bool
         Clip z to [-1, 1]^d (the support of p0) after every step (default).
+    xi : (k, n, d) array, optional
+        The fixed noise (default :func:`noise` of ``key``), e.g. one row broadcast to every
+        target, so that their codes can be joined by :func:`interpolate`.
 
     Returns
     -------
@@ -244,11 +269,18 @@ def reconstruct(energy, params, x, k, *, eta, sigma2, key=0, n_iter=200, lr=0.05
           else _codes(energy, z0, "z0"))
     if z0.shape[0] != n:
         raise ValueError(f"z0 has {z0.shape[0]} rows and x has {n}; pass one start per target.")
-    xi = noise(key, k, n, energy.dim, energy.dtype)
-    solve = _solver(energy, box is not None, n_iter, float(lr), bool(project))
-    z, err, hist = solve(params, z0, x, xi, (e, s, *bounds))
-    x_hat = generator(energy, box is not None)(params, z, xi, e, s, *bounds)
-    return Reconstruction(np.asarray(z), np.asarray(x_hat), np.asarray(err), np.asarray(hist),
+    xi = noise(key, k, n, energy.dim, energy.dtype) if xi is None else _noise_of(energy, xi, n)
+    if xi.shape[0] != k:
+        raise ValueError(f"xi holds {xi.shape[0]} steps; k = {k} needs {k}.")
+    init, step = _solver(energy, box is not None, float(lr), bool(project))
+    rest = (e, s, *bounds)
+    z, state, hist = z0, init(z0), []
+    for _ in range(n_iter + 1):         # the last pass only evaluates the returned codes
+        z_new, new_state, err, x_hat, _ = step(params, z, state, x, xi, rest)
+        hist.append(float(jnp.mean(err)))
+        if len(hist) <= n_iter:
+            z, state = z_new, new_state
+    return Reconstruction(np.asarray(z), np.asarray(x_hat), np.asarray(err), np.array(hist),
                           np.asarray(xi))
 
 
