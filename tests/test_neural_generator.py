@@ -21,8 +21,9 @@ from shortrun.numerics.neural import digits, energies, generator, langevin, qual
 ETA, SIGMA2 = 0.3, 1e-2
 
 
-def _machine(dtype=np.float64):
-    energy = energies.convnet((3, 4), dtype=dtype)
+def _machine(dtype=np.float64, channels=(3,)):
+    """A small ConvNet (one convolution by default: the second-order programs compile fast)."""
+    energy = energies.convnet(channels, dtype=dtype)
     return energy, energy.init(jax.random.key(1))
 
 
@@ -81,7 +82,7 @@ def test_reconstruct_finds_a_code_and_lowers_the_error():
     """Projected Adam lowers the error of a reachable target (x = M_θ(z*) for a code z* in the
     box) by a factor > 10 from the start, keeps the codes in [-1, 1], and its reported images and
     errors are M_θ(ẑ) and ‖M_θ(ẑ) − x‖²/d recomputed independently."""
-    energy, params = _machine(np.float32)
+    energy, params = _machine(np.float32, (3, 4))
     k, n = 5, 4
     xi = generator.noise(7, k, n, 64, np.float32)
     x = generator.generate(energy, params, _codes(n, 5, np.float32) * 0.8, xi, ETA, SIGMA2)
@@ -92,6 +93,12 @@ def test_reconstruct_finds_a_code_and_lowers_the_error():
     x_hat = generator.generate(energy, params, rec.z, rec.xi, ETA, SIGMA2)
     np.testing.assert_allclose(rec.x_hat, x_hat, rtol=0, atol=1e-5)
     np.testing.assert_allclose(rec.error, np.mean((x_hat - x) ** 2, axis=1), rtol=1e-4, atol=1e-7)
+    err, g = generator.gradient(energy, params, rec.z, x, rec.xi, ETA, SIGMA2)
+    rows = generator.loss(energy)
+    e, s = jnp.asarray(ETA, jnp.float32), jnp.asarray(SIGMA2, jnp.float32)
+    ref = jax.grad(lambda zz: jnp.sum(rows(params, zz, x, rec.xi, e, s)))(jnp.asarray(rec.z))
+    np.testing.assert_allclose(err, rec.error, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(g, ref, rtol=0, atol=1e-5 * float(np.abs(ref).max()))
 
 
 @pytest.mark.slow

@@ -142,7 +142,10 @@ def generate(energy, params, z, xi, eta, sigma2, box=None):
     xi = _noise_of(energy, xi, z.shape[0])
     params = energies.check_params(energy, params)
     e, s, box, bounds = _settings(energy, eta, sigma2, box)
-    return np.asarray(generator(energy, box is not None)(params, z, xi, e, s, *bounds))
+    # the program of reconstruct (images at z, and a gradient not used here): one compilation
+    # per shape serves generate, interpolate, gradient and reconstruct
+    init, step = _solver(energy, box is not None, 1.0, True)
+    return np.asarray(step(params, z, init(z), z, xi, (e, s, *bounds))[3])
 
 
 def loss(energy, box=False):
