@@ -22,7 +22,8 @@ reconstruct held-out digits more closely than Rdm-K, and uniform noise just as w
 K-step map from noise barely moves (their samples from noise stay noise, `convnet` figure), so it
 is close to the identity and reproduces any image; a small reconstruction error alone does not
 make a generator.  Rdm-K's map is selective: noise images are reconstructed about ten times worse
-than digits, and its error on digits at t = K is that of PCA with about 30 components.
+than digits, and its error on digits at t = K is that of PCA with about 30 components (fast mode:
+29).
 """
 from __future__ import annotations
 
@@ -236,8 +237,10 @@ def _strip(images, gap=1):
     return out
 
 
-def _pca_lines(ax, pca, components, xlabel, letter, title):
-    """PCA's held-out errors at ``components`` as labelled horizontal lines; log axes."""
+def _pca_lines(ax, pca, components, xlabel, letter, title, ticks):
+    """PCA's held-out errors at ``components`` as labelled horizontal lines; log axes with plain
+    tick labels at ``ticks``."""
+    from matplotlib.ticker import NullFormatter
     data = style.protocol_colour("data")
     for q in components:
         ax.axhline(pca[q], color=data, lw=0.8, ls="--")
@@ -245,9 +248,11 @@ def _pca_lines(ax, pca, components, xlabel, letter, title):
                 fontsize=style.FONT["annotation"], va="bottom", ha="right")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xticks([int(v) for v in ticks], [str(int(v)) for v in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel)
     style.panel(ax, letter, title)
-    ax.legend(loc="center left")
+    ax.legend(loc="upper left")
 
 
 def _draw(o, sizes):
@@ -266,7 +271,8 @@ def _draw(o, sizes):
         ax.plot([k], [o[f"{p}_noise_error"].mean()], "x", ms=5, color=style.protocol_colour(p),
                 label="noise images" if p == "rdm" else None)
     ax.axvline(k, color="k", lw=0.8, ls="--")
-    _pca_lines(ax, pca, sizes.components, "sampling time t of the generator", "a", "against t")
+    _pca_lines(ax, pca, sizes.components, "sampling time t of the generator", "a", "against t",
+               t)
     ax.set_xlim(t[0] / 1.5, 4 * k)
     ax.set_ylabel("reconstruction error ‖M(ẑ) − x‖²/64")
 
@@ -275,7 +281,8 @@ def _draw(o, sizes):
     for p in ("cd", "pcd"):
         ax.plot([k], [o[f"{p}_error"][list(t).index(k)].mean()], "s", ms=4,
                 **style.protocol(p, k))
-    _pca_lines(ax, pca, sizes.components, "K (trained and sampled)", "b", "at t = K, against K")
+    _pca_lines(ax, pca, sizes.components, "K (trained and sampled)", "b", "at t = K, against K",
+               ks)
     ax.set_xlim(ks[0] / 1.5, 4 * ks[-1])
 
     ax = fig.add_subplot(top[2])
