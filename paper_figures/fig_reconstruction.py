@@ -55,7 +55,7 @@ class Sizes:
 FAST = Sizes(n_rec=12, time_factors=(0.25, 1.0), extra_k=(5,), n_iter=60, n_path=12)
 FULL = Sizes(n_rec=64, time_factors=(0.1, 0.25, 0.5, 1.0, 2.0), extra_k=(5, 10, 20),
              n_iter=300)
-TINY = Sizes(n_rec=4, time_factors=(1.0,), extra_k=(), n_iter=10, n_path=4, components=(4, 16))
+TINY = Sizes(n_rec=4, time_factors=(1.0,), extra_k=(), n_iter=60, n_path=4, components=(4, 16))
 #: targets shown in the strips of (d)
 N_SHOWN = 12
 #: coordinates and step of the finite-difference check of the gradient through the chain

@@ -36,34 +36,34 @@ def _codes(n, seed=0, dtype=np.float64):
                          ids=["plain", "box"])
 def test_generator_is_the_sampler_read_as_a_function_of_its_start(box):
     """M_θ(z) with noise(key) equals langevin.sample(z, K, key) (the same draws, a fori_loop
-    instead of a scan) to float64 rounding over K = 7 steps, and it is deterministic: the same
+    instead of a scan) to float64 rounding over K = 4 steps, and it is deterministic: the same
     codes and noise give the same images bit for bit, other noise other images."""
     energy, params = _machine()
-    z, k = _codes(5), 7
-    xi = generator.noise(3, k, 5, 64, np.float64)
+    z, k = _codes(2), 4                  # the shapes of the gradient test: one compilation
+    xi = generator.noise(3, k, 2, 64, np.float64)
     ours = generator.generate(energy, params, z, xi, ETA, SIGMA2, box=box)
     ref = langevin.sample(energy, params, z, [k], ETA, SIGMA2, key=3, box=box)[-1]
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e3 * np.finfo(float).eps)
     again = generator.generate(energy, params, z, xi, ETA, SIGMA2, box=box)
     assert np.array_equal(ours, again)
-    other = generator.generate(energy, params, z, generator.noise(4, k, 5, 64, np.float64),
+    other = generator.generate(energy, params, z, generator.noise(4, k, 2, 64, np.float64),
                                ETA, SIGMA2, box=box)
     assert np.max(np.abs(other - ours)) > 1e-3
     assert np.array_equal(generator.generate(energy, params, z, xi[:0], ETA, SIGMA2), z)
 
 
 def test_reconstruction_gradient_against_finite_differences():
-    """∇_z of Σ_i ‖M_θ(z_i) − x_i‖²/d by reverse mode through K = 4 steps (float64) against
+    """∇_z of Σ_i ‖M_θ(z_i) − x_i‖²/d by reverse mode through K = 4 steps (float64, the program
+    reconstruct runs: ``generator.gradient``) against
     central differences at steps h and h/2 along eight coordinates: within twice the Richardson
     bound of the truncation error plus the rounding noise of the loss (64 eps·|loss|/h)."""
     energy, params = _machine()
     k, n = 4, 2
     z, x = _codes(n, 0), _codes(n, 1)
     xi = generator.noise(0, k, n, 64, np.float64)
-    rows = generator.loss(energy)
-    e, s = jnp.asarray(ETA), jnp.asarray(SIGMA2)
-    f = lambda zz: float(jnp.sum(rows(params, jnp.asarray(zz), x, xi, e, s)))  # noqa: E731
-    g = np.asarray(jax.grad(lambda zz: jnp.sum(rows(params, zz, x, xi, e, s)))(jnp.asarray(z)))
+    f = lambda zz: float(np.sum(generator.gradient(energy, params, zz, x, xi, ETA,  # noqa: E731
+                                                   SIGMA2)[0]))
+    g = generator.gradient(energy, params, z, x, xi, ETA, SIGMA2)[1]
     coords = np.random.default_rng(2).choice(z.size, 8, replace=False)
     flat = z.ravel()
 

@@ -278,13 +278,13 @@ def reconstruct(energy, params, x, k, *, eta, sigma2, key=0, n_iter=200, lr=0.05
     init, step = _solver(energy, box is not None, float(lr), bool(project))
     rest = (e, s, *bounds)
     z, state, hist = z0, init(z0), []
-    for _ in range(n_iter + 1):         # the last pass only evaluates the returned codes
+    for i in range(n_iter + 1):         # the last pass only evaluates the returned codes
         z_new, new_state, err, x_hat, _ = step(params, z, state, x, xi, rest)
-        hist.append(float(jnp.mean(err)))
-        if len(hist) <= n_iter:
+        hist.append(jnp.mean(err))      # no host sync inside the loop (dispatch stays async)
+        if i < n_iter:
             z, state = z_new, new_state
-    return Reconstruction(np.asarray(z), np.asarray(x_hat), np.asarray(err), np.array(hist),
-                          np.asarray(xi))
+    return Reconstruction(np.asarray(z), np.asarray(x_hat), np.asarray(err),
+                          np.asarray(jnp.stack(hist), dtype=float), np.asarray(xi))
 
 
 def interpolate(energy, params, z_a, z_b, xi, n_points, *, eta, sigma2, box=None):
