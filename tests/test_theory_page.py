@@ -60,7 +60,7 @@ def test_every_tag_has_one_heading():
     assert len(tags) == len(set(tags)), sorted(t for t in tags if tags.count(t) > 1)
     expected = {"G1", "G2", "G3", "G4", "G5", "U1", "U2", "Ga", "Gb", "Gc", "Gd", "Ge", "Gm", "S1", "S2",
                 "Ia", "Ib", "Ic", "M1", "M2", "R1", "R2", "R3", "P1", "P2", "P3", "P4", "W1", "E1", "E2", "E3",
-                "E4", "L1", "L2", "B1", "B2", "B3", "G6", "G7", "G8"}
+                "E4", "E5", "L1", "L2", "L3", "L4", "B1", "B2", "B3", "G6", "G7", "G8"}
     assert set(tags) == expected
 
 

@@ -14,12 +14,17 @@ langevin
 training
     Rdm-K, CD-K, PCD-K with Adam (optax); progress line and bit-for-bit resumable checkpoints.
 quality
-    Energy distance (E3), nearest-neighbour adversarial accuracy (E2), classifier confidence.
+    Energy distance (E3), nearest-neighbour adversarial accuracy (E2), classifier confidence,
+    Fréchet distance on the classifier's logits (E5).
 digits
     scikit-learn's 8×8 digits in [-1, 1], seeded train/test split.
 memory
     The memory-effect experiment (M1): train at K, score samples from t = K/10 to 100 K.
+generator
+    The K-step chain as a generator x = M_θ(z) with fixed noise (L3): reconstruction by
+    optimising z through the chain (L4), interpolation, the PCA baseline.
 """
-from shortrun.numerics.neural import digits, energies, langevin, memory, quality, training
+from shortrun.numerics.neural import (digits, energies, generator, langevin, memory, quality,
+                                      training)
 
-__all__ = ["digits", "energies", "langevin", "memory", "quality", "training"]
+__all__ = ["digits", "energies", "generator", "langevin", "memory", "quality", "training"]

@@ -75,8 +75,12 @@ def best_time(t, values):
     return int(np.asarray(t)[int(np.nanargmin(values))])
 
 
-def run(config=FAST, progress=None, checkpoint_dir=None):
+def run(config=FAST, progress=None, checkpoint_dir=None, machines=None):
     """Train one machine per protocol and score its samples over the time grid.
+
+    ``machines``: an optional dict that receives, per protocol p, ``machines[p] = (result,
+    samples)``: the :class:`~shortrun.numerics.neural.training.TrainingResult` and the samples
+    from noise at every time, shape (len(t), n_test, 64) (for further scores).
 
     Returns
     -------
@@ -99,14 +103,16 @@ def run(config=FAST, progress=None, checkpoint_dir=None):
     out = {"t": t, **{f"baseline_{k}": np.asarray(v) for k, v in quality.score(ref, test, clf).items()}}
     x0 = langevin.uniform(langevin.as_key(c.seed, 1), c.n_test, energy.dim, energy.dtype)
     for p in c.protocols:
-        _score_machine(out, p, c, energy, data, clf, test, t, x0, progress, checkpoint_dir)
+        _score_machine(out, p, c, energy, data, clf, test, t, x0, progress, checkpoint_dir,
+                       machines=machines)
     return out
 
 
 def _score_machine(out, p, c, energy, data, clf, test, t, x0, progress, checkpoint_dir,
-                   **extra):
+                   machines=None, **extra):
     """Train the ``p`` machine of config ``c`` and put its scores over ``t`` into ``out`` (keys
-    ``{p}_…``); ``extra``: more arguments of :func:`training.train`.  Returns the training result."""
+    ``{p}_…``); ``extra``: more arguments of :func:`training.train`; ``machines``: dict that
+    receives ``(result, samples)`` under ``p``.  Returns the training result."""
     ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"convnet-{p}.ckpt"
     t0 = time.perf_counter()
     res = training.train(energy, data.train, c.k, p, eta=c.eta, sigma2=c.sigma2,
@@ -127,6 +133,8 @@ def _score_machine(out, p, c, energy, data, clf, test, t, x0, progress, checkpoi
     out[f"{p}_data_energy"] = np.asarray(float(np.mean(apply(res.params, data.test))))
     out[f"{p}_train_energy"] = np.asarray(float(np.mean(apply(res.params, data.train))))
     out[f"{p}_samples"] = samples[:, :c.n_shown]
+    if machines is not None:
+        machines[p] = (res, samples)
     return res
 
 
