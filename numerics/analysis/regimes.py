@@ -1,0 +1,274 @@
+r"""The two regimes of short-run training: the mixing time κ1 against k, along training (R1-R4).
+
+Exact gradient ascent at a finite learning rate (:func:`shortrun.numerics.training.train`, (G4))
+moves θ along a trajectory θ(t_age), t_age the number of updates made.  Along it the model's
+kernel has a mixing time κ1(θ(t_age)) = −1/ln|λ1| (G3).  With chains of k steps (R1):
+
+* while κ1 ≪ k the negative law p(k, p0) = U_θ^k p0 is p_θ up to :math:`O(e^{-k/\kappa_1})`, the
+  gradient is the likelihood gradient and training is *equilibrium-like*: the model's own law
+  approaches the data;
+* once κ1 grows past k (the *crossing time*, (R2)) the chains no longer reach p_θ, training
+  converges to a short-run fixed point (G5) where p(k, p0) matches the data and p_θ does not: the
+  *out-of-equilibrium* regime.
+
+The regime is measured, not declared, by the equilibrium error (R3)
+
+.. math:: \epsilon_{\rm eq}(t_{\rm age}) = \big\|\langle\phi\rangle_{p_{\theta(t_{\rm age})}}
+          - \langle\phi\rangle_{\rm data}\big\|_\infty ,
+
+compared with that of exact maximum likelihood (protocol 'eq') at the same age and learning
+rate: the ratio is about 1 in the equilibrium regime and grows once κ1 > k.  PCD-k keeps a
+persistent law q_t = U_{θ_t}^k q_{t-1} whose fixed point is p_θ (so its exact fixed point is
+maximum likelihood); at a finite learning rate q_t lags behind p_{θ_t} (R4), measured here by
+the total-variation distance and the statistics gap (:func:`persistent_lag`).
+
+Pure functions on numpy arrays around the exact trainer.  The Monte Carlo side (RBMs on the
+binarised digits, where κ1 is out of reach) estimates the relaxation time by the integrated
+autocorrelation time of a stated projection (:func:`integrated_time`, (R5)).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from shortrun.conventions import check_count
+from shortrun.numerics import training
+
+
+@dataclass(frozen=True)
+class RegimeRun:
+    r"""One exact training run seen through its regime (R1-R4).
+
+    ``steps``: the recorded training ages t_age; ``kappa``: κ1(θ(t_age)) (G3); ``eq_error``:
+    :math:`\|\langle\phi\rangle_{p_\theta} - \langle\phi\rangle_{\rm data}\|_\infty` (R3);
+    ``k_error``: the biased gradient's :math:`\|\tilde\nabla L\|_\infty` (G4); ``lag``: for PCD
+    the total-variation distance between the persistent law and p_θ (R4), NaN otherwise;
+    ``theta``: the final parameters.
+    """
+
+    protocol: str
+    k: float
+    steps: np.ndarray
+    kappa: np.ndarray
+    eq_error: np.ndarray
+    k_error: np.ndarray
+    lag: np.ndarray
+    theta: np.ndarray
+
+    @property
+    def ratio(self):
+        r""":math:`\kappa_1(t_{\rm age})/k` (NaN for maximum likelihood, which has no k)."""
+        if self.k is None or not np.isfinite(self.k):
+            return np.full(self.kappa.shape, np.nan)
+        return self.kappa / self.k
+
+    @property
+    def crossing(self):
+        """The crossing time (R2) of κ1 through k, :func:`crossing_time`."""
+        if self.k is None or not np.isfinite(self.k):
+            return np.nan
+        return crossing_time(self.steps, self.kappa, self.k)
+
+
+def crossing_time(steps, kappa, k):
+    r"""The first training age at which the mixing time reaches k (R2).
+
+    With the recorded curve :math:`(t_i, \kappa_i)`, i the first index with
+    :math:`\kappa_i \ge k`: 0-th index → :math:`t_0` (the machine starts slow); otherwise the
+    crossing of the straight line in :math:`(t, \ln\kappa)` between :math:`(t_{i-1},
+    \kappa_{i-1})` and :math:`(t_i, \kappa_i)`,
+
+    .. math:: t_\times = t_{i-1} + (t_i - t_{i-1})\,
+              \frac{\ln k - \ln\kappa_{i-1}}{\ln\kappa_i - \ln\kappa_{i-1}} ,
+
+    and NaN when κ never reaches k on the record (the run stays in the equilibrium regime).
+
+    Parameters
+    ----------
+    steps : array (T,)
+        Increasing training ages.
+    kappa : array (T,)
+        κ1 at those ages (> 0; ``inf`` allowed: a chain that never mixes).
+    k : float > 0
+        Length of the chains.
+    """
+    t, kap = np.asarray(steps, float), np.asarray(kappa, float)
+    if t.ndim != 1 or t.shape != kap.shape or t.size == 0:
+        raise ValueError(f"steps and kappa must be 1-d arrays of the same non-zero length; got "
+                         f"shapes {t.shape} and {kap.shape}.")
+    if np.any(np.diff(t) <= 0):
+        raise ValueError("steps must increase strictly (the recorded training ages).")
+    if np.any(np.isnan(kap)) or np.any(kap <= 0):
+        raise ValueError("kappa must be > 0 and not NaN (record κ1 at every recorded age: "
+                         "training.train(..., mixing_every=record_every)).")
+    if not (np.isfinite(k) and k > 0):
+        raise ValueError(f"k={k!r} must be a finite number of steps > 0.")
+    above = kap >= k
+    if not above.any():
+        return np.nan
+    i = int(np.argmax(above))
+    if i == 0:
+        return float(t[0])
+    if not np.isfinite(kap[i]):
+        return float(t[i])
+    a, b = np.log(kap[i - 1]), np.log(kap[i])
+    return float(t[i - 1] + (t[i] - t[i - 1]) * (np.log(k) - a) / (b - a))
+
+
+def equilibrium_error(model, data):
+    r""":math:`\|\langle\phi\rangle_{p_\theta} - \langle\phi\rangle_{\rm data}\|_\infty` (R3) of a
+    model against a data law (``data.p`` over the model's states)."""
+    target = model.stats(np.asarray(data.p if hasattr(data, "p") else data, float))
+    return float(np.max(np.abs(model.stats(model.boltzmann()) - target)))
+
+
+def persistent_lag(result):
+    r"""PCD's lag behind the model (R4): the persistent law replayed from the recorded θ's.
+
+    The exact PCD trainer updates :math:`q_t = U_{\theta_t}^k q_{t-1}` (:math:`q_{-1} = p_0`) and
+    ascends :math:`\langle\phi\rangle_{\rm data} - \langle\phi\rangle_{q_t}`; with the history
+    recorded at every update (``record_every=1``) the same sequence is replayed here.  Returns
+    ``(tv, stats_gap, grad_gap)``: :math:`\tfrac12\|q_t - p_{\theta_t}\|_1`,
+    :math:`\|\langle\phi\rangle_{q_t} - \langle\phi\rangle_{p_{\theta_t}}\|_\infty` and the
+    largest difference between the replayed and the recorded gradient (a self-check of the
+    replay: 0 up to rounding)."""
+    prob, hist = result.problem, result.history
+    if prob.protocol != "pcd":
+        raise ValueError(f"persistent_lag needs a PCD run; got protocol={prob.protocol!r}.")
+    if not np.array_equal(hist.step, np.arange(len(hist.step))):
+        raise ValueError("persistent_lag replays every update: train with record_every=1.")
+    q = np.array(prob.p0)
+    tv, gap, grad_gap = [], [], 0.0
+    for theta, grad in zip(hist.theta, hist.grad):
+        model = prob.model(theta)
+        q = prob.negative_law(model, q)
+        p = np.asarray(model.boltzmann())
+        sq, sp = model.stats(q), model.stats(p)
+        tv.append(0.5 * float(np.sum(np.abs(q - p))))
+        gap.append(float(np.max(np.abs(sq - sp))))
+        g = np.where(prob.mask, prob.data_stats(model) - sq, 0.0)
+        grad_gap = max(grad_gap, float(np.max(np.abs(g - grad))))
+    return np.array(tv), np.array(gap), grad_gap
+
+
+def age_grid(n_steps, per_decade=8):
+    """Training ages 0, 1, ... up to ``n_steps`` spaced geometrically (about ``per_decade`` per
+    decade; 0 and ``n_steps`` included), where the regime is recorded."""
+    n_steps = check_count(n_steps, "n_steps")
+    per_decade = check_count(per_decade, "per_decade")
+    n = int(np.ceil(per_decade * np.log10(n_steps))) + 1
+    return np.unique(np.concatenate([[0], np.geomspace(1, n_steps, n).round().astype(int)]))
+
+
+def run(data, k, protocol="rdm", *, model=None, lr=0.1, n_steps=1000, ages=None, momentum=0.0,
+        theta0=None):
+    r"""Train exactly (G4) and record the regime at the training ages ``ages`` (R1-R4).
+
+    Parameters
+    ----------
+    data, k, protocol, model, lr, momentum, theta0
+        As :func:`shortrun.numerics.training.train` (k is ignored for ``'eq'``).
+    n_steps : int
+        Updates (all of them: ``tol=0``).
+    ages : sequence of int, optional
+        Ages in [0, n_steps] where κ1 (dense spectrum of the model's kernel,
+        :func:`shortrun.numerics.analysis.diagnostics.mixing_time`) is computed; default
+        :func:`age_grid`.  ε_eq is the trainer's ``mismatch_eq`` at those ages.
+
+    Returns
+    -------
+    RegimeRun
+    """
+    from shortrun.numerics.analysis.diagnostics import mixing_time
+    n_steps = check_count(n_steps, "n_steps")
+    ages = age_grid(n_steps) if ages is None else np.asarray(ages)
+    if ages.ndim != 1 or not ages.size or ages.dtype.kind not in "iu" or ages.min() < 0 \
+            or ages.max() > n_steps or np.any(np.diff(ages) <= 0):
+        raise ValueError(f"ages must be increasing integers in [0, n_steps={n_steps}]; got "
+                         f"{ages!r}.")
+    res = training.train(data, None if protocol == "eq" else k, protocol, model=model, lr=lr,
+                         momentum=momentum, n_steps=n_steps, tol=0.0, theta0=theta0,
+                         record_every=1, progress=False)
+    h, prob = res.history, res.problem
+    kappa = np.array([mixing_time(prob.model(h.theta[a]), prob.rule, prob.scan) for a in ages])
+    lag = persistent_lag(res)[0][ages] if prob.protocol == "pcd" else np.full(len(ages), np.nan)
+    return RegimeRun(prob.protocol, np.nan if prob.protocol == "eq" else float(prob.k),
+                     ages.astype(float), kappa, h.mismatch_eq[ages], h.mismatch_k[ages], lag,
+                     res.theta)
+
+
+@dataclass(frozen=True)
+class RegimeMap:
+    r"""The (k, t_age) map of the regime (R3): ``eq_error[i, j]`` of Rdm-``ks[i]`` at age
+    ``steps[j]``, ``ratio`` = that over maximum likelihood's at the same age, ``kappa_ratio`` =
+    κ1/k, and ``equilibrium`` = ``ratio <= threshold``."""
+
+    ks: np.ndarray
+    steps: np.ndarray
+    eq_error: np.ndarray
+    ratio: np.ndarray
+    kappa_ratio: np.ndarray
+    threshold: float
+
+    @property
+    def equilibrium(self):
+        return self.ratio <= self.threshold
+
+
+def regime_map(runs, reference, threshold=2.0):
+    r"""Stack Rdm runs of several k into the (k, t_age) map (R3) against the maximum-likelihood
+    ``reference`` run (protocol 'eq', same learning rate and ages).
+
+    A cell is in the equilibrium regime when its equilibrium error is at most ``threshold``
+    times that of maximum likelihood at the same age."""
+    if not runs:
+        raise ValueError("runs is empty: pass the RegimeRun of at least one k.")
+    if reference.protocol != "eq":
+        raise ValueError(f"reference must be a maximum-likelihood run (protocol 'eq'); got "
+                         f"{reference.protocol!r}.")
+    for r in runs:
+        if not np.array_equal(r.steps, reference.steps):
+            raise ValueError(f"{r.protocol}-{r.k:g} was recorded at other ages than the "
+                             "reference: use the same n_steps and every.")
+    if not (np.isfinite(threshold) and threshold >= 1):
+        raise ValueError(f"threshold={threshold!r} must be a number >= 1.")
+    order = np.argsort([r.k for r in runs])
+    runs = [runs[i] for i in order]
+    eq = np.array([r.eq_error for r in runs])
+    return RegimeMap(np.array([r.k for r in runs]), reference.steps, eq,
+                     eq / reference.eq_error[None, :], np.array([r.ratio for r in runs]),
+                     float(threshold))
+
+
+def integrated_time(x, c=5.0):
+    r"""Integrated autocorrelation time (R5) of the series ``x`` (T, n_chains), with Sokal's
+    automatic window.
+
+    .. math:: \tau_{\rm int}(W) = \tfrac12 + \sum_{t=1}^{W} C(t),\qquad
+              W = \min\{W : W \ge c\,\tau_{\rm int}(W)\},
+
+    C the normalised autocorrelation averaged over chains and origins
+    (:func:`shortrun.numerics.analysis.memory.autocorrelation`).  Conventions: τ_int = 1/2 for
+    independent samples and :math:`\tfrac12\frac{1+\lambda}{1-\lambda}` for an observable on one
+    mode λ (≈ κ for slow modes).  Bias: the window drops :math:`\sum_{t>W}C(t)\approx
+    \tau e^{-W/\tau}` (< 1 % at c = 5 for a single mode) and subtracting the sample mean biases
+    C by about −2τ/T (T recorded steps per chain); when no W ≤ T/4 meets the condition the
+    window is T/4 and τ is a lower estimate (``resolved`` False).  Returns ``(tau, window,
+    resolved)``."""
+    from shortrun.numerics.analysis.memory import autocorrelation
+    x = np.asarray(x, float)
+    if x.ndim != 2 or x.shape[0] < 8:
+        raise ValueError(f"x must have shape (T, n_chains) with T >= 8 recorded steps; got "
+                         f"{x.shape}.")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x has non-finite entries.")
+    if not (np.isfinite(c) and c >= 1):
+        raise ValueError(f"c={c!r} must be a window factor >= 1 (Sokal's 5 is usual).")
+    max_lag = x.shape[0] // 4
+    C = autocorrelation(x, max_lag=max_lag)
+    tau = 0.5 + np.cumsum(C[1:])
+    ok = np.flatnonzero(np.arange(1, max_lag + 1) >= c * tau)
+    if ok.size:
+        return float(tau[ok[0]]), int(ok[0] + 1), True
+    return float(tau[-1]), int(max_lag), False
