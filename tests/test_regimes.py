@@ -1,4 +1,4 @@
-"""The two regimes of short-run training (docs/theory.md, R1-R5): κ1 along training against an
+"""The two regimes of short-run training (docs/theory.md, T1-T5): κ1 along training against an
 independent dense matrix, the crossing time against a brute-force scan, the equilibrium error
 against direct enumeration, PCD's persistent law replayed and its fixed point (maximum
 likelihood), and the integrated autocorrelation time against a chain with a known answer."""
@@ -222,3 +222,16 @@ def test_integrated_time_of_a_single_mode(lam):
     assert abs(tau - want) <= 5 * sigma + 0.01 * want, (tau, want, sigma)
     with pytest.raises(ValueError, match="T >= 8"):
         regimes.integrated_time(x[:4])
+
+
+def test_mean_log_likelihood_of_an_rbm_against_enumeration():
+    """(R1) through the smaller layer vs the joint sum over (v, h) by explicit loops."""
+    model = RBM.random(5, 3, seed=2, scale=1.0)
+    V = np.array(list(itertools.product([0, 1], repeat=5)), float)
+    H = np.array(list(itertools.product([0, 1], repeat=3)), float)
+    w = np.array([[np.exp(model.a @ v + model.b @ h + v @ model.W @ h) for h in H] for v in V])
+    logp = np.log(w.sum(axis=1)) - np.log(w.sum())
+    states = 2 * V[[0, 3, 3, 17, 31]] - 1
+    want = np.mean(logp[[0, 3, 3, 17, 31]])
+    # log-sum-exp of 2^3 terms and a sum of 5 logs of O(1) numbers: a few hundred ε
+    assert abs(regimes.mean_log_likelihood(model, states) - want) <= 1e3 * EPS * abs(want)
