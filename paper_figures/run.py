@@ -26,7 +26,7 @@ from shortrun.paper_figures import common
 #: Figures in the order of the papers' argument; scripts not listed here follow, sorted by name.
 ORDER = ("relaxation", "fixed_point", "coupling_error", "gaussian", "high_temperature",
          "update_rules", "memory", "robustness", "potts", "interactions", "rbm", "convnet",
-         "buffer")
+         "buffer", "regimes")
 
 #: Optional dependencies: a figure that needs a missing one is skipped, not failed.
 OPTIONAL = {"jax": "deep", "jaxlib": "deep", "optax": "deep"}

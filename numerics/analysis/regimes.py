@@ -277,7 +277,8 @@ def integrated_time(x, c=5.0):
 @dataclass(frozen=True)
 class ExactConfig:
     """Settings of the exact side: a Boltzmann machine of ``N`` spins trained on the
-    ``n_patterns``-pattern mixture (magnetisation ``m``, :func:`shortrun.numerics.data.teachers.pattern_mixture`)
+    ``n_patterns``-pattern mixture (magnetisation ``m``,
+    :func:`shortrun.numerics.data.teachers.pattern_mixture`)
     by maximum likelihood, Rdm-k for each k of ``ks``, PCD-k for ``pcd_ks`` and CD-k for
     ``cd_ks``, at learning rate ``lr`` for ``n_steps`` updates, recorded on :func:`age_grid`."""
 
@@ -325,12 +326,6 @@ def run_from(cache, name):
                                     ("steps", "kappa", "eq_error", "k_error", "lag", "theta")))
 
 
-def exact_params(cfg):
-    """The settings as a plain dict (cache keys)."""
-    from dataclasses import asdict
-    return asdict(cfg)
-
-
 # ---------------------------------------------------------------------------------------------
 # RBMs on the binarised digits (Monte Carlo): τ along training, sample quality along t, exact LL
 # ---------------------------------------------------------------------------------------------
@@ -344,44 +339,53 @@ class DigitsConfig:
     along t up to ``t_max`` from ``n_sample_chains`` chains (first seed only)."""
 
     n_hidden: int = 16
-    runs: tuple = (("rdm", 10), ("rdm", 100), ("pcd", 5), ("pcd", 20), ("cd", 5))
+    runs: tuple = (("rdm", 3), ("rdm", 10), ("rdm", 100), ("pcd", 5), ("pcd", 20), ("cd", 5))
     n_steps: int = 600
     lr: float = 0.05
     momentum: float = 0.9
-    n_chains: int = 100
+    n_chains: int = 48
     seeds: tuple = (0, 1)
     tau_points: int = 6
-    tau_chains: int = 40
-    tau_steps: int = 1500
+    tau_chains: int = 32
+    tau_steps: int = 1000
     tau_burn: int = 100
-    t_max: int = 2000
+    t_max: int = 1000
     n_sample_chains: int = 360
     n_test: int = 360
 
 
 DIGITS_FAST = DigitsConfig()
-DIGITS_FULL = DigitsConfig(n_hidden=20, runs=(("rdm", 10), ("rdm", 100), ("rdm", 1000),
-                                              ("pcd", 5), ("pcd", 100), ("cd", 5)),
-                           n_steps=2000, seeds=(0, 1, 2), tau_points=9, tau_chains=60,
-                           tau_steps=6000, tau_burn=500, t_max=10000, n_sample_chains=500)
-DIGITS_TINY = DigitsConfig(n_hidden=4, runs=(("rdm", 2), ("rdm", 5), ("pcd", 2), ("cd", 2)),
-                           n_steps=8, n_chains=20, seeds=(0, 1), tau_points=3, tau_chains=8,
+DIGITS_FULL = DigitsConfig(n_hidden=20, runs=(("rdm", 3), ("rdm", 10), ("rdm", 100),
+                                              ("rdm", 1000), ("pcd", 5), ("pcd", 100),
+                                              ("cd", 5)),
+                           n_steps=1200, n_chains=64, seeds=(0, 1, 2), tau_points=9,
+                           tau_chains=48, tau_steps=4000, tau_burn=500, t_max=10000,
+                           n_sample_chains=360)
+DIGITS_TINY = DigitsConfig(n_hidden=4, runs=(("rdm", 2), ("pcd", 2), ("cd", 2)),
+                           n_steps=8, n_chains=20, seeds=(0,), tau_points=3, tau_chains=8,
                            tau_steps=16, tau_burn=2, t_max=20, n_sample_chains=40, n_test=40)
 
 
-def digits_tau(model, train, *, n_chains, n_steps, burn_in, seed):
+def top_component(train):
+    """``(mean, u)``: the data's mean and unit top principal direction (the projection of (T5))."""
+    from shortrun.numerics.analysis.memory import principal_components
+    mean, U = principal_components(np.asarray(train), 1)
+    return mean, U[:, 0]
+
+
+def digits_tau(model, train, *, n_chains, n_steps, burn_in, seed, projection=None):
     r"""τ (T5) of an RBM on the digits: the integrated autocorrelation time of the projection
-    :math:`x = u_1\cdot s` of the visible chain on the data's top principal component, from
+    :math:`x = u_1\cdot(s - \bar s)` of the visible chain on the data's top principal component
+    (``projection`` = :func:`top_component` of ``train``, computed when not given), from
     ``n_chains`` chains started at training images (seeded), after ``burn_in`` steps, over
     ``n_steps`` recorded steps.  Returns ``(tau, window, resolved)`` of :func:`integrated_time`."""
-    from shortrun.numerics.analysis.memory import principal_components
     from shortrun.numerics.sampling import sample
     train = np.asarray(train)
-    mean, U = principal_components(train, 1)
+    mean, u = top_component(train) if projection is None else projection
     start = train[np.random.default_rng([seed, 7]).integers(0, len(train), n_chains)]
     times = np.arange(burn_in, burn_in + n_steps)
     traj = sample(model, start, times[-1], seed=seed, times=times)
-    return integrated_time((traj.astype(float) - mean) @ U[:, 0])
+    return integrated_time((traj.astype(float) - mean) @ u)
 
 
 def mean_log_likelihood(model, states):
@@ -405,7 +409,7 @@ def noise_floor(model, train, test, n_samples, seed):
     return stats, adversarial_accuracy(train[: len(test)], test).aa
 
 
-def digits_machine(cfg, protocol, k, seed, data, progress=False):
+def digits_machine(cfg, protocol, k, seed, data, progress=False, projection=None):
     """Train one RBM on the digits by Monte Carlo (the start and the negative chains of
     :mod:`shortrun.numerics.analysis.digits_memory`) and measure τ along training (T5), the exact
     train/test log-likelihood (R1) and, for the first seed, the sample quality along t (M1) with
@@ -419,11 +423,13 @@ def digits_machine(cfg, protocol, k, seed, data, progress=False):
                             momentum=cfg.momentum, n_steps=cfg.n_steps, seed=seed,
                             theta_max=1e3, progress=progress)
     ages = np.unique(np.geomspace(1, cfg.n_steps, cfg.tau_points).round().astype(int))
+    projection = top_component(data.train) if projection is None else projection
     taus = []
     for a in ages:
         theta = res.theta if a == cfg.n_steps else res.history.theta[a]
         taus.append(digits_tau(start.with_theta(theta), data.train, n_chains=cfg.tau_chains,
-                               n_steps=cfg.tau_steps, burn_in=cfg.tau_burn, seed=seed + 100))
+                               n_steps=cfg.tau_steps, burn_in=cfg.tau_burn, seed=seed + 100,
+                               projection=projection))
     model = res.model
     out = dict(ages=ages, tau=np.array([t[0] for t in taus]),
                window=np.array([t[1] for t in taus]),
@@ -447,15 +453,18 @@ def digits_runs(cfg=DIGITS_FAST, progress=False):
     of arrays (the figures' cache format)."""
     from shortrun.numerics.data import digits
     data = digits.load(n_test=cfg.n_test, seed=0)
+    projection = top_component(data.train)
     out = {}
     for protocol, k in cfg.runs:
         for seed in cfg.seeds:
-            for key, val in digits_machine(cfg, protocol, k, seed, data, progress).items():
+            for key, val in digits_machine(cfg, protocol, k, seed, data, progress,
+                                           projection).items():
                 out[f"{protocol}{k}_s{seed}_{key}"] = np.asarray(val)
     return out
 
 
-def digits_params(cfg):
-    """The settings as a plain dict (cache keys)."""
+def params(cfg):
+    """The settings of an :class:`ExactConfig` or a :class:`DigitsConfig` as a plain dict (the
+    figures' cache keys)."""
     from dataclasses import asdict
     return asdict(cfg)
