@@ -16,7 +16,8 @@ training (solid) and, dashed, PCD's lag: the total-variation distance between it
 and p_θ, which opens at a finite learning rate and closes as θ settles (exact PCD's fixed point is
 ML).
 Bottom row, Monte Carlo: RBMs with 64 visible and N_h hidden units on the binarised 8×8 digits
-(1437 training, 360 held-out images), Rdm-k (chains from noise), PCD-k and CD-k, alternating
+(1597 training, 200 held-out images; 1437 and 360 in ``--full``), Rdm-k (chains from noise),
+PCD-k and CD-k, alternating
 Gibbs sampling.  (d) τ/k along training: τ is the integrated autocorrelation time (Sokal window,
 c = 5) of the projection of equilibrium-started chains (training images, burn-in) on the data's
 top principal component, mean and spread (error bar: min–max) over training seeds.  It is a

@@ -1,4 +1,4 @@
-r"""The two regimes of short-run training: the mixing time κ1 against k, along training (T1-T4).
+r"""The two regimes of short-run training: the mixing time κ1 against k, along training (T1-T5).
 
 Exact gradient ascent at a finite learning rate (:func:`shortrun.numerics.training.train`, (G4))
 moves θ along a trajectory θ(t_age), t_age the number of updates made.  Along it the model's
@@ -22,9 +22,15 @@ persistent law q_t = U_{θ_t}^k q_{t-1} whose fixed point is p_θ (so its exact 
 maximum likelihood); at a finite learning rate q_t lags behind p_{θ_t} (T4), measured here by
 the total-variation distance and the statistics gap (:func:`persistent_lag`).
 
-Pure functions on numpy arrays around the exact trainer.  The Monte Carlo side (RBMs on the
-binarised digits, where κ1 is out of reach) estimates the relaxation time by the integrated
-autocorrelation time of a stated projection (:func:`integrated_time`, (T5)).
+Pure functions on numpy arrays around the exact trainer (:func:`run`, :func:`crossing_time`,
+:func:`regime_map`, :func:`persistent_lag`; :func:`exact_runs` for the figure's set of runs).  The
+Monte Carlo side (:func:`digits_runs`: RBMs on the binarised digits, where κ1 is out of reach)
+estimates the relaxation time by the integrated autocorrelation time of a stated projection
+(:func:`integrated_time`, :func:`digits_tau`, (T5)), a lower estimate of κ1, and reports the
+exact log-likelihood (:func:`mean_log_likelihood`, log Z over the hidden layer, (R1)) and the
+sample quality along t against the noise floor of the finite sample (:func:`noise_floor`, (M1)).
+Settings: :data:`EXACT_FAST` / :data:`DIGITS_FAST` (the figure's fast mode), ``*_FULL``,
+``*_TINY``.
 """
 from __future__ import annotations
 
@@ -350,8 +356,8 @@ class DigitsConfig:
     tau_steps: int = 1000
     tau_burn: int = 100
     t_max: int = 1000
-    n_sample_chains: int = 360
-    n_test: int = 360
+    n_sample_chains: int = 200
+    n_test: int = 200
 
 
 DIGITS_FAST = DigitsConfig()
@@ -360,7 +366,7 @@ DIGITS_FULL = DigitsConfig(n_hidden=20, runs=(("rdm", 3), ("rdm", 10), ("rdm", 1
                                               ("cd", 5)),
                            n_steps=1200, n_chains=64, seeds=(0, 1, 2), tau_points=9,
                            tau_chains=48, tau_steps=4000, tau_burn=500, t_max=10000,
-                           n_sample_chains=360)
+                           n_sample_chains=360, n_test=360)
 DIGITS_TINY = DigitsConfig(n_hidden=4, runs=(("rdm", 2), ("pcd", 2), ("cd", 2)),
                            n_steps=8, n_chains=20, seeds=(0,), tau_points=3, tau_chains=8,
                            tau_steps=16, tau_burn=2, t_max=20, n_sample_chains=40, n_test=40)
