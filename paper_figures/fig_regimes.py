@@ -27,8 +27,8 @@ layer).  (e) RMS error of the machine's statistics sampled from p0 (noise for Rd
 training images for CD) after t steps, against the training data; markers at t = k; grey: the
 noise floor, the same error for as many images drawn from the training set.  (f) Adversarial
 accuracy against held-out digits (0.5: indistinguishable), grey: the floor of the finite sets.
-The machine whose τ stays far below k (Rdm-100) reaches the floor's scale (within twice it) and
-stays; the ones far past the crossing (Rdm-3, PCD-5) are best near t = k and drift away at long
+The machine whose τ stays far below k (Rdm-100) keeps its t = k error at long t, within 3× the
+noise floor (its own misfit after 600 noisy updates is about 2× the floor); the ones far past the crossing (Rdm-3, PCD-5) are best near t = k and drift away at long
 t.  Colours as in (d).  Fast mode: N_h = 16, 600
 updates, 2 seeds, t up to 1000; ``--full``: N_h = 20, 1200 updates, 3 seeds, Rdm-1000 and
 PCD-100, t up to 10^4.
@@ -144,17 +144,25 @@ def checks_for(ctx, ecfg, dcfg, exact, view):
         hi["tau"].max(), f"max τ over ages and seeds < k = {ks_rdm[-1]}",
         hi["tau"].max() < ks_rdm[-1])
     t_long = hi["times"][-1]
+    at = lambda v, t: v["stats"][list(v["times"]).index(t)]  # noqa: E731
+    k1 = ks_rdm[-1]
+    stay = hi["stats"][-1] / at(hi, k1)
+    chk(f"digits Rdm-{k1}: sampled past t = k the statistics error stays (equilibrium regime)",
+        stay, f"error(t = {t_long}) / error(t = k) ≤ 1.5", stay <= 1.5,
+        f"error {at(hi, k1):.4f} at t = k, {hi['stats'][-1]:.4f} at t = {t_long}")
     ratio = hi["stats"][-1] / hi["floor_stats"]
-    chk(f"digits Rdm-{ks_rdm[-1]}: at t = {t_long} the statistics error is within twice "
-        "the noise floor", ratio, "error / floor ≤ 2", ratio <= 2,
-        f"error {hi['stats'][-1]:.4f}, floor {hi['floor_stats']:.4f}")
+    chk(f"digits Rdm-{k1}: at t = {t_long} the statistics error is at the noise floor's scale",
+        ratio, "error / floor ≤ 3", ratio <= 3,
+        f"error {hi['stats'][-1]:.4f}, floor {hi['floor_stats']:.4f}; the machine's own misfit at "
+        f"t = k is {at(hi, k1) / hi['floor_stats']:.2f}× the floor (600 noisy updates)")
     k0 = ks_rdm[0]
-    t10 = list(lo["times"]).index(10 * k0)
-    ratio = lo["stats"][t10] / lo["floor_stats"]
-    chk(f"digits Rdm-{k0}: at t = 10k = {10 * k0} the statistics error is well above the floor",
-        ratio, "error / floor ≥ 2", ratio >= 2,
-        f"error {lo['stats'][t10]:.4f} vs {lo['stats'][list(lo['times']).index(k0)]:.4f} at "
-        f"t = k; floor {lo['floor_stats']:.4f}")
+    ratio = at(lo, 10 * k0) / lo["floor_stats"]
+    grow = at(lo, 10 * k0) / at(lo, k0)
+    chk(f"digits Rdm-{k0}: at t = 10k = {10 * k0} the statistics error is well above the floor "
+        "and above its value at t = k (out-of-equilibrium regime)", ratio,
+        "error / floor ≥ 2 and error(10k) / error(k) ≥ 2", ratio >= 2 and grow >= 2,
+        f"error {at(lo, 10 * k0):.4f} vs {at(lo, k0):.4f} at t = k; floor "
+        f"{lo['floor_stats']:.4f}")
     return checks
 
 

@@ -349,7 +349,7 @@ class DigitsConfig:
     n_steps: int = 600
     lr: float = 0.05
     momentum: float = 0.9
-    n_chains: int = 48
+    n_chains: int = 64
     seeds: tuple = (0, 1)
     tau_points: int = 6
     tau_chains: int = 32
