@@ -25,8 +25,8 @@ from shortrun.paper_figures import common
 
 #: Figures in the order of the papers' argument; scripts not listed here follow, sorted by name.
 ORDER = ("relaxation", "fixed_point", "coupling_error", "gaussian", "high_temperature",
-         "update_rules", "memory", "robustness", "potts", "interactions", "rbm", "convnet",
-         "reconstruction", "buffer", "generator")
+         "update_rules", "memory", "robustness", "potts", "interactions", "rbm", "regimes",
+         "convnet", "reconstruction", "buffer", "generator")
 
 #: Optional dependencies: a figure that needs a missing one is skipped, not failed.
 OPTIONAL = {"jax": "deep", "jaxlib": "deep", "optax": "deep"}

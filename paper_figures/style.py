@@ -27,6 +27,11 @@ PROTOCOL_COLOURS = {
     "diffusion": "C8", # olive: time-dependent chain, noised-data targets (diffusion schedule)
 }
 
+#: Sequential colour map of each protocol, for several lines of one protocol (e.g. Rdm-k for
+#: several k): :func:`protocol_shade` picks along it, darker for larger k.
+PROTOCOL_CMAPS = {"rdm": "Reds", "cd": "Blues", "pcd": "Greens", "buffer": "Purples",
+                  "ml": "Greys", "data": "Greys"}
+
 #: Label of each protocol; ``{k}`` is replaced by the number of steps when one is given.
 PROTOCOL_LABELS = {
     "rdm": "Rdm-{k}",
@@ -71,6 +76,16 @@ def _check_key(table, key, what):
 def protocol_colour(name):
     """The colour of protocol ``name`` (``'rdm'``, ``'cd'``, ``'pcd'``, ``'buffer'``, ``'ml'``, ``'data'``)."""
     return _check_key(PROTOCOL_COLOURS, name, "protocol")
+
+
+def protocol_shade(name, i, n):
+    """Colour of line ``i`` of ``n`` lines of protocol ``name`` (light to dark along its
+    :data:`PROTOCOL_CMAPS` map; the protocol's own colour when ``n == 1``)."""
+    import matplotlib
+    cmap = _check_key(PROTOCOL_CMAPS, name, "protocol")
+    if n <= 1:
+        return protocol_colour(name)
+    return matplotlib.colormaps[cmap](0.4 + 0.55 * i / (n - 1))
 
 
 def protocol_label(name, k=None):

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
 THEORY = ROOT / "docs" / "theory.md"
 NAMES = ["01_markov_chains", "02_fixed_point_theorem", "03_gaussian_model", "04_high_temperature",
-         "05_rbm_digits", "06_replay_buffer", "08_generator"]
+         "05_rbm_digits", "06_replay_buffer", "07_two_regimes", "08_generator"]
 NOTEBOOKS = sorted(NB_DIR.glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = sorted(NB_DIR.glob("solutions_[0-9][0-9].py"))
 LINK = re.compile(r"\]\(\.\./docs/theory\.md(#[^)\s]*)?\)")
