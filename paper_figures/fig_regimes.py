@@ -176,7 +176,7 @@ def draw(ctx, ecfg, dcfg, exact, view):
     rmap = R.regime_map(runs, ml)
     from matplotlib.ticker import NullFormatter
     fig, axes = plt.subplots(2, 3, figsize=(style.PAGE_WIDTH, 5.6),
-                             gridspec_kw=dict(hspace=0.5, wspace=0.6))
+                             gridspec_kw=dict(hspace=0.5, wspace=0.65))
     age = lambda r: r.steps + 1  # noqa: E731   (log axes: age 0 drawn at 1)
     # (a) kappa1 along training
     ax = axes[0, 0]
@@ -209,7 +209,9 @@ def draw(ctx, ecfg, dcfg, exact, view):
             ax.plot([r.crossing + 1], [r.k], "o", mfc="none", mec="w", ms=4)
     ax.set(xscale="log", yscale="log", xlabel="training age t_age + 1", ylabel="k")
     fig.colorbar(im, ax=ax, pad=0.02, fraction=0.08)
-    style.panel(ax, "b", "Rdm-k: ε_eq / ε_eq(ML)")
+    ax.text(0.04, 0.96, "colour: ε_eq / ε_eq(ML)", transform=ax.transAxes, va="top", color="w",
+            fontsize=style.FONT["annotation"])
+    style.panel(ax, "b", "regime map, Rdm-k")
     # (c) equilibrium error and PCD lag
     ax = axes[0, 2]
     ax.plot(age(ml), ml.eq_error, **style.protocol("ml", lw=1.2, label="ML"))
@@ -227,7 +229,7 @@ def draw(ctx, ecfg, dcfg, exact, view):
         ax.plot(age(r), r.lag, lw=1, ls="--",
                 **style.protocol("pcd", k, label=f"PCD-{k} lag (TV)"))
     ax.set(xscale="log", yscale="log", xlabel="training age t_age + 1", ylabel="ε_eq; TV lag",
-           ylim=(1e-3, 100))
+           ylim=(1e-3, 1e3))
     ax.legend(loc="upper right", ncol=2, handlelength=1.0, columnspacing=0.6)
     style.panel(ax, "c", "equilibrium error, PCD lag")
     # digits
