@@ -187,6 +187,7 @@ def make(ctx):
     k_mem, rho_mem = 2, 0.9
     mparams = dict(N=N, beta=beta, seed=seed, field=field, k=k_mem, rho=rho_mem, t_max=60)
     mem = common.cached(ctx, NAME + "-memory", mparams, lambda: memory(**mparams))
+    config, rdm, buf = convnet(ctx)
 
     checks = []
     mix = max(float(r["mix"].max()) for r in runs.values())
@@ -213,7 +214,6 @@ def make(ctx):
         "> 1e-4 (no t reproduces the data)", d.min() > 1e-4,
         f"at t = {int(mem['t'][np.argmin(d)])}; age mixture {float(mem['mix']):.2g}"))
 
-    config, rdm, buf = convnet(ctx)
     checks += convnet_checks(config, rdm, buf)
 
     fig, axes = plt.subplots(2, 2, figsize=(common.PAGE_WIDTH, 5.4),
