@@ -182,36 +182,91 @@ html_show_sourcelink = False
 _DOTTED = re.compile(r"(?<![`{])`(shortrun(?:\.[A-Za-z_][A-Za-z0-9_]*)+)`")
 
 
+#: An equation tag as the docstrings cite it, "(G5)", "(Gc)", "(Ib)", "(E3)" (the pattern of
+#: tests/test_theory_page.py), and the headings of docs/theory.md that state them.
+_TAG = re.compile(r"\(((?:[GUSMRWELBP][0-9])|(?:G[a-z])|(?:I[a-z]))\)")
+#: A tag opening a parenthesis, "(Gc)", "(Gc, mirror roots)", "(G5; see ...)": the token alone.
+_TAG_TOKEN = re.compile(r"(?<=\()((?:[GUSMRWELBP][0-9])|(?:G[a-z])|(?:I[a-z]))(?=[,;:)\s])")
+_TAG_HEADING = re.compile(r"^(#{2,4}) \(((?:[GUSMRWELBP][0-9])|(?:G[a-z])|(?:I[a-z]))\) ", re.M)
+
+
+def _tag_label(tag):
+    """The cross-reference label of the heading of equation tag ``tag`` on the theory page."""
+    return f"theory-{tag.lower()}"
+
+
+def _theory_tags():
+    """The tags that have a heading on docs/theory.md."""
+    text = (ROOT / "docs" / "theory.md").read_text(encoding="utf-8")
+    return {m.group(2) for m in _TAG_HEADING.finditer(text)}
+
+
+THEORY_TAGS = _theory_tags()
+
+
 def _link_theory_names(app, docname, source):
-    """docs/theory.md: `shortrun.x.y` (code) -> {py:obj}`shortrun.x.y` (a checked link)."""
+    """docs/theory.md: `shortrun.x.y` (code) -> {py:obj}`shortrun.x.y` (a checked link), and a
+    label ``theory-<tag>`` before each tag's heading (the docstrings' tags link to it)."""
     if docname == "docs/theory":
-        source[0] = _DOTTED.sub(r"{py:obj}`\1`", source[0])
+        text = _DOTTED.sub(r"{py:obj}`\1`", source[0])
+        source[0] = _TAG_HEADING.sub(lambda m: f"({_tag_label(m.group(2))})=\n{m.group(0)}", text)
 
 
 _MATH_DIRECTIVE = re.compile(r"^(\s*)\.\. math::")
 _CODE_SPAN = re.compile(r"(``.*?``|:[a-z:]+:`[^`]*`|`[^`]*`_?)")
 
 
+def _prose(lines, block):
+    """(index, line) of the docstring lines outside the indented blocks that ``block`` opens: a
+    directive it matches (``.. math::``) is skipped with its block; a paragraph ending in ``::``
+    is prose, its literal block is not."""
+    inside, indent = False, 0
+    for n, line in enumerate(lines):
+        stripped = line.lstrip()
+        if inside:
+            if stripped and len(line) - len(stripped) <= indent:
+                inside = False
+            else:
+                continue
+        found = block.match(line)
+        if found:
+            inside, indent = True, len(found.group(1))
+            if stripped.startswith(".."):
+                continue
+        yield n, line
+
+
 def _escape_bars(app, what, name, obj, options, lines):
     """Docstrings write the absolute value and the norm as in a terminal, |x| and ‖x‖: reST would
     read |x| as a substitution.  Escape the bars outside maths, code and roles."""
-    in_math, indent = False, 0
-    for n, line in enumerate(lines):
-        stripped = line.lstrip()
-        if in_math:
-            if stripped and len(line) - len(stripped) <= indent:
-                in_math = False
-            else:
-                continue
-        found = _MATH_DIRECTIVE.match(line)
-        if found:
-            in_math, indent = True, len(found.group(1))
-            continue
+    for n, line in _prose(lines, _MATH_DIRECTIVE):
         if "|" not in line or re.match(r"^\s*[+|].*[+|]\s*$", line):  # grid tables stay
             continue
         parts = _CODE_SPAN.split(line)
         lines[n] = "".join(part if i % 2 else part.replace("|", r"\|")
                            for i, part in enumerate(parts))
+
+
+_BLOCK = re.compile(r"^(\s*)(\.\. (math|code-block|code|highlight|literalinclude)::|.*::\s*$)")
+
+
+def _link_tags(app, what, name, obj, options, lines):
+    """Docstrings cite the equations they implement by their tag on the theory page, "(G5)" or
+    "(Gc, mirror roots)": each tag that opens a parenthesis and has a heading there becomes a
+    link to it (outside maths, literal blocks, code and roles), so the rendered API page leads to
+    the equation."""
+    for n, line in _prose(lines, _BLOCK):
+        if "(" in line:
+            parts = _CODE_SPAN.split(line)
+            lines[n] = "".join(part if i % 2 else _TAG_TOKEN.sub(_tag_role, part)
+                               for i, part in enumerate(parts))
+
+
+def _tag_role(match):
+    tag = match.group(1)
+    if tag not in THEORY_TAGS:
+        return match.group(0)
+    return rf"\ :ref:`{tag} <{_tag_label(tag)}>`\ "
 
 
 def _import_dotted(dotted):
@@ -302,6 +357,7 @@ class FigureGallery(Directive):
 def setup(app):
     app.connect("source-read", _link_theory_names)
     app.connect("autodoc-process-docstring", _escape_bars)
+    app.connect("autodoc-process-docstring", _link_tags)
     app.connect("missing-reference", _resolve_reexport)
     app.add_directive("figure-gallery", FigureGallery)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shortrun.paper_figures import common
+from shortrun.paper_figures import common, style
 
 NAME = "buffer"
 RULE, SCAN = "heatbath", "random"
@@ -187,6 +187,7 @@ def make(ctx):
     k_mem, rho_mem = 2, 0.9
     mparams = dict(N=N, beta=beta, seed=seed, field=field, k=k_mem, rho=rho_mem, t_max=60)
     mem = common.cached(ctx, NAME + "-memory", mparams, lambda: memory(**mparams))
+    config, rdm, buf = convnet(ctx)
 
     checks = []
     mix = max(float(r["mix"].max()) for r in runs.values())
@@ -213,13 +214,12 @@ def make(ctx):
         "> 1e-4 (no t reproduces the data)", d.min() > 1e-4,
         f"at t = {int(mem['t'][np.argmin(d)])}; age mixture {float(mem['mix']):.2g}"))
 
-    config, rdm, buf = convnet(ctx)
     checks += convnet_checks(config, rdm, buf)
 
     fig, axes = plt.subplots(2, 2, figsize=(common.PAGE_WIDTH, 5.4),
                              gridspec_kw=dict(wspace=0.45, hspace=0.55))
     axes = axes.ravel()
-    colors = plt.cm.viridis(np.linspace(0.0, 0.85, len(ks)))
+    colors = style.ramp(len(ks))
     for color, (k, r) in zip(colors, runs.items()):
         x = 1.0 - r["rho"]
         axes[0].plot(x, r["eq"], "-o", color=color, ms=3, lw=1.1, label=f"k = {k}")
@@ -232,46 +232,48 @@ def make(ctx):
                      label=f"k = {k}")
     ax = axes[0]
     ax.set_ylabel(r"$\|\langle\phi\rangle_p-\langle\phi\rangle_{\rm data}\|_\infty$")
-    ax.set_title("(a) solid $p_{\\theta^*}$, dashed $p(k,p_0)$,\ndots $B^*$, dotted damping law",
-                 fontsize=7.5)
+    style.panel(ax, "a", "solid $p_{\\theta^*}$, dashed $p(k,p_0)$,\ndots $B^*$, dotted damping law")
     ax = axes[1]
     t = mem["t"]
-    ax.plot(t, np.maximum(d, 1e-16), "-", color="C0", lw=1.1, label="p(t, p0)")
-    ax.axhline(max(float(mem["mix"]), 1e-16), color="C3", lw=1.0, label="age mixture")
-    ax.axhline(float(mem["eq"]), color="0.5", ls="--", lw=0.8, label=r"$p_{\theta^*}$")
+    ax.plot(t, np.maximum(d, 1e-16), "-", color=style.series(0), lw=1.1, label="p(t, p0)")
+    ax.axhline(max(float(mem["mix"]), 1e-16), color=style.protocol_colour("buffer"), lw=1.0,
+               label="age mixture")
+    ax.axhline(float(mem["eq"]), color=style.protocol_colour("ml"), ls="--", lw=0.8,
+               label=r"$p_{\theta^*}$")
     ax.set_xlabel("sampling time t (sweeps)")
-    ax.set_title(f"(b) memory curve, buffer k = {k_mem}, ρ = {rho_mem}", fontsize=7.5)
-    ax.legend(fontsize=6.5)
+    style.panel(ax, "b", f"memory curve, buffer k = {k_mem}, ρ = {rho_mem}")
+    ax.legend()
     ax = axes[2]
     ax.set_ylabel(r"$\sum_{i<j}(J^*_{ij}-J_{ij})^2$")
-    ax.set_title("(c) coupling error", fontsize=7.5)
-    ax.legend(fontsize=6.5)
+    style.panel(ax, "c", "coupling error")
+    ax.legend()
     ax = axes[3]
     k = config.k
-    ax.plot(rdm["t"], rdm["rdm_energy_distance"], "o-", ms=2.5, lw=1.1, color="C3",
-            label="Rdm-K machine, from noise")
-    ax.plot(buf["t"], buf["buffer_energy_distance"], "o-", ms=2.5, lw=1.1, color="C0",
+    buffer = style.protocol_colour("buffer")
+    ax.plot(rdm["t"], rdm["rdm_energy_distance"], "o-", ms=2.5, lw=1.1,
+            **style.protocol("rdm", "K", label="Rdm-K machine, from noise"))
+    ax.plot(buf["t"], buf["buffer_energy_distance"], "o-", ms=2.5, lw=1.1, color=buffer,
             label=f"buffer machine (ρ = {CONVNET_RHO:g}), from noise")
     age = k / (1.0 - CONVNET_RHO)
-    ax.plot([age], [float(buf["replay_energy_distance"])], "s", color="C0", ms=5, mfc="none",
+    ax.plot([age], [float(buf["replay_energy_distance"])], "s", color=buffer, ms=5, mfc="none",
             label="buffer machine: its buffer")
-    ax.plot([age], [float(buf["geometric_energy_distance"])], "D", color="C2", ms=5,
+    ax.plot([age], [float(buf["geometric_energy_distance"])], "D", color=style.series(2), ms=5,
             label="buffer machine: geometric ages")
     ax.text(0.5, 0.93, f"training digits: {float(rdm['baseline_energy_distance']):.3f}",
-            transform=ax.transAxes, ha="center", fontsize=6.0, color="0.3")
-    ax.axvline(k, color="k", lw=0.8, ls="--")
+            transform=ax.transAxes, ha="center", fontsize=style.FONT["annotation"],
+            color=style.reference("text"))
+    ax.axvline(k, color=style.reference("exact"), lw=0.8, ls="--")
     ax.set_xscale("log")
     ax.set_xlabel("sampling time t (Langevin steps)")
-    ax.set_ylabel("energy distance to held-out digits", fontsize=7)
-    ax.set_title(f"(d) ConvNet on 8×8 digits, K = {k}", fontsize=7.5)
-    ax.legend(fontsize=5.0, loc="lower left", framealpha=0.9)
+    ax.set_ylabel("energy distance to held-out digits")
+    style.panel(ax, "d", f"ConvNet on 8×8 digits, K = {k}")
+    ax.legend(fontsize=style.FONT["small"], loc="lower left")
     for ax in axes:
         ax.set_yscale("log")
-        ax.tick_params(labelsize=7)
     for ax in (axes[0], axes[2]):
         ax.set_xscale("log")
         ax.set_xlabel(r"$1-\rho$ (fresh-chain probability)")
-    fig.suptitle(f"(a)-(c) SK machine N = {N}, β = {beta}; replay buffer with random-scan "
-                 "heat-bath, $p_0$ uniform", fontsize=8.5, y=0.99)
+    fig.suptitle(f"{style.letter('a–c')} SK machine N = {N}, β = {beta}; replay buffer with random-scan "
+                 "heat-bath, $p_0$ uniform", y=0.99)
     common.save(fig, ctx, NAME)
     return checks

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.paper_figures import common
+from shortrun.paper_figures import common, style
 
 NAME = "coupling_error"
 L = 3
@@ -139,12 +139,7 @@ def exact_over_ib(err, teacher, beta, ks):
 
 SETS = (("lattice", "random"), ("sk", "random"), ("lattice", "sequential"),
         ("sk", "sequential"))
-TITLES = {("lattice", "random"): "(a) 3×3 lattice, random scan",
-          ("sk", "random"): f"(b) SK, N = {N_SK}, random scan",
-          ("lattice", "sequential"): "(c) 3×3 lattice, sequential scan",
-          ("sk", "sequential"): f"(d) SK, N = {N_SK}, sequential scan"}
-MARKS = {("lattice", "random"): ("o", "C0"), ("sk", "random"): ("s", "C1"),
-         ("lattice", "sequential"): ("D", "C2"), ("sk", "sequential"): ("^", "C3")}
+TEACHER_NAMES = {"lattice": "3×3 lattice", "sk": f"SK, N = {N_SK}"}
 #: beyond this beta * lambda_max(J0) * k the first-order law (Ib) has failed
 X_FAIL = 3.0
 #: the slowest excited mode must carry this many times the rest of the bias at the fit's start
@@ -237,10 +232,9 @@ def make(ctx):
 
     # --- figure
     fig, axes = plt.subplots(3, 2, figsize=(common.PAGE_WIDTH, 8.6))
-    for ax, (teacher, scan) in zip(axes.ravel(), SETS):
-        for j, beta in enumerate(betas[teacher]):
+    for i, (ax, (teacher, scan)) in enumerate(zip(axes.ravel(), SETS)):
+        for beta, color in zip(betas[teacher], style.ramp(len(betas[teacher]))):
             r = rows[teacher, beta, scan]
-            color = f"C{j}"
             ok = np.isfinite(r["err"])
             ax.semilogy(ks_a[ok], r["err"][ok], "o-", ms=3.5, lw=0.9, color=color,
                         label=f"β = {beta:g}")
@@ -252,44 +246,43 @@ def make(ctx):
         ax.set_xlim(0, ks_a.max() + 1)
         ax.set_xlabel("k (sweeps)")
         ax.set_ylabel(ERROR_LABEL)
-        ax.set_title(TITLES[teacher, scan], fontsize=9)
+        style.panel(ax, i, f"{TEACHER_NAMES[teacher]}, {style.rule_label(scan)}")
         ax.set_yticks(10.0 ** np.arange(-18, 3, 4))
         extra = []
         if scan == "random":
-            extra = [plt.Line2D([], [], ls="--", color="0.4", label="(Ib), first order"),
-                     plt.Line2D([], [], ls="none", marker="x", color="0.4",
+            extra = [plt.Line2D([], [], ls="--", color=style.reference("proxy"),
+                                label="(Ib), first order"),
+                     plt.Line2D([], [], ls="none", marker="x", color=style.reference("proxy"),
                                 label="no finite fixed point")]
         h, lab = ax.get_legend_handles_labels()
-        ax.legend(h + extra, lab + [e.get_label() for e in extra], fontsize=6.5,
-                  loc="upper right", ncol=2)
+        ax.legend(h + extra, lab + [e.get_label() for e in extra], loc="upper right", ncol=2)
     ax = axes[2, 0]
     for teacher in ("lattice", "sk"):
         lam = coupling_scale(teacher)
-        m, _ = MARKS[teacher, "random"]
-        for j, beta in enumerate(betas[teacher]):
+        m = "o" if teacher == "lattice" else "s"
+        for beta, color in zip(betas[teacher], style.ramp(len(betas[teacher]))):
             r = rows[teacher, beta, "random"]
             ratio = exact_over_ib(r["err"], teacher, beta, ks)
             ok = np.isfinite(ratio)
             ax.semilogy(beta * lam * ks_a[ok], ratio[ok], m + "-", ms=3.5, lw=0.8,
-                        color=f"C{j}", mfc="none" if teacher == "sk" else None)
-    ax.axhspan(0.5, 2, color="0.88", zorder=0)
-    ax.plot([], [], "o-", color="0.4", ms=3.5, label="3×3 lattice (λmax = 4)")
-    ax.plot([], [], "s-", color="0.4", ms=3.5, mfc="none",
+                        color=color, mfc="none" if teacher == "sk" else None)
+    ax.axhspan(0.5, 2, color=style.reference("shade"), zorder=0)
+    ax.plot([], [], "o-", color=style.reference("proxy"), ms=3.5, label="3×3 lattice (λmax = 4)")
+    ax.plot([], [], "s-", color=style.reference("proxy"), ms=3.5, mfc="none",
             label=f"SK (λmax = {coupling_scale('sk'):.2f})")
-    ax.axvline(X_FAIL, color="k", ls=":", lw=0.8)
+    ax.axvline(X_FAIL, color=style.reference("exact"), ls=":", lw=0.8)
     ax.set_xscale("log")
     ax.set_xlim(0.3, 20)
     ax.set_ylim(0.3, 1e8)
     ax.set_xlabel(r"$\beta\,\lambda_{max}(J^0)\,k$")
     ax.set_ylabel("exact error / (Ib)")
-    ax.set_title("(e) random scan: (Ib) fails beyond small β·k", fontsize=9)
-    ax.legend(fontsize=6.5, loc="upper left", title="grey band: within a factor 2",
-              title_fontsize=6.5)
+    style.panel(ax, "e", "random scan: (Ib) fails beyond small β·k")
+    ax.legend(loc="upper left", title="grey band: within a factor 2")
     ax = axes[2, 1]
     top = 0.0
     for (teacher, scan) in SETS:
-        m, c = MARKS[teacher, scan]
-        label = f"{'lattice' if teacher == 'lattice' else 'SK'}, {scan}"
+        m, c = style.scan_marker(scan), style.model_colour(teacher)
+        label = f"{style.model_label(teacher)}, {style.rule_label(scan)}"
         for beta in betas[teacher]:
             r = rows[teacher, beta, scan]
             if np.isfinite(r["slope"]) and r["lam_star"] > 0:
@@ -298,15 +291,15 @@ def make(ctx):
                         label=label)
                 label = None
                 top = max(top, x, y)
-    ax.plot([], [], "o", color="0.4", mfc="none", ms=5, label="open: not yet asymptotic")
+    ax.plot([], [], "o", color=style.reference("proxy"), mfc="none", ms=5,
+            label="open: not yet asymptotic")
     line = np.array([0, top * 1.1])
-    ax.plot(line, line, ":", color="k", lw=0.8, label="equality")
+    ax.plot(line, line, ":", color=style.reference("exact"), lw=0.8, label="equality")
     ax.set_xlabel(r"$-2\ln|\lambda^*|$ of the trained machine (per sweep)")
     ax.set_ylabel(r"$-$d ln(error)/dk (last 3 points)")
-    ax.set_title("(f) asymptotic decay = relaxation of θ*", fontsize=9)
-    ax.legend(fontsize=6.5, loc="lower right")
-    fig.suptitle("heat-bath, $p_0$ uniform, Rdm-k; exact fixed points (Newton on $2^9$ states)",
-                 fontsize=9)
+    style.panel(ax, "f", "asymptotic decay = relaxation of θ*")
+    ax.legend(loc="lower right")
+    fig.suptitle("heat-bath, $p_0$ uniform, Rdm-k; exact fixed points (Newton on $2^9$ states)")
     fig.tight_layout()
     common.save(fig, ctx, NAME)
     return checks

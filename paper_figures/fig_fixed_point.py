@@ -17,13 +17,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.paper_figures import common
+from shortrun.paper_figures import common, style
 
 NAME = "fixed_point"
 RULE, SCAN = "heatbath", "sequential"
 
 
 TEACHERS = {"lattice": "3×3 ferromagnet, β = 0.4", "sk": "SK, N = 9, β = 1"}
+#: marker of each teacher's points (its colour is the style's model colour)
+MARKERS = {"lattice": "o", "sk": "^"}
+
+
+def look(name, **kw):
+    """Colour and marker of teacher ``name``'s points."""
+    return dict(marker=MARKERS[name], color=style.model_colour(name), **kw)
 
 
 def teacher(name):
@@ -110,51 +117,47 @@ def make(ctx):
 
     fig, axes = plt.subplots(1, 3, figsize=(common.PAGE_WIDTH, 2.8),
                              gridspec_kw=dict(width_ratios=[1, 1, 1.25], wspace=0.72))
-    style = {"lattice": dict(marker="o", color="C0"), "sk": dict(marker="^", color="C1")}
-    for ax, key, title in ((axes[0], "phi_fix", "(a) k-step process, k = 1"),
-                           (axes[1], "phi_eq", "(b) trained model, k = 1")):
-        ax.plot([-1, 1], [-1, 1], color="0.6", lw=0.8, zorder=0)
+    for ax, key, title in ((axes[0], "phi_fix", "k-step process, k = 1"),
+                           (axes[1], "phi_eq", "trained model, k = 1")):
+        ax.plot([-1, 1], [-1, 1], color=style.reference("guide"), lw=0.8, zorder=0)
         for name, r in runs.items():
             N = int(round((np.sqrt(8 * len(r["phi_data"]) + 1) - 1) / 2))
             ax.plot(r["phi_data"][N:], r[key][0][N:], ls="none", ms=3.5, mfc="none",
-                    label=TEACHERS[name], **style[name])
+                    label=TEACHERS[name], **look(name))
         ax.set_xlim(-1, 1)
         ax.set_ylim(-1, 1)
         ax.set_aspect("equal")
         ax.set_xticks([-1, -0.5, 0, 0.5, 1], ["−1", "", "0", "", "1"])
         ax.set_yticks([-1, -0.5, 0, 0.5, 1], ["−1", "", "0", "", "1"])
         ax.set_xlabel(r"$\langle s_i s_j\rangle_{\rm data}$", labelpad=1)
-        ax.set_title(title, fontsize=8.5)
+        style.panel(ax, "a" if key == "phi_fix" else "b", title)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, loc="upper center", ncol=2, frameon=False,
+    fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False,
                bbox_to_anchor=(0.36, 0.02), handletextpad=0.2)
     axes[0].set_ylabel(r"$\langle s_i s_j\rangle_{p(k,p_0)}$", labelpad=0)
     axes[1].set_ylabel(r"$\langle s_i s_j\rangle_{p_{\theta^*}}$", labelpad=0)
     ax = axes[2]
     for name, r in runs.items():
         mis_fix, mis_eq = mismatch[name]
-        c = style[name]["color"]
-        ax.loglog(r["k"], np.maximum(mis_eq, 1e-17), "-", marker=style[name]["marker"], ms=3.5,
-                  color=c)
-        ax.loglog(r["k"], np.maximum(mis_fix, 1e-17), ":", marker=style[name]["marker"],
-                  ms=3.5, mfc="none", color=c)
-    ax.plot([], [], "-", color="0.3", label=r"$p_{\theta^*}$ (trained model)")
-    ax.plot([], [], ":", color="0.3", label=r"$p(k, p_0)$ (k-step process)")
-    ax.axhline(1e-10, color="0.5", ls="--", lw=0.7)
-    ax.text(1.0, 2e-10, "tolerance $10^{-10}$", ha="left", va="bottom", fontsize=6.5,
-            color="0.35")
+        ax.loglog(r["k"], np.maximum(mis_eq, 1e-17), "-", ms=3.5, **look(name))
+        ax.loglog(r["k"], np.maximum(mis_fix, 1e-17), ":", ms=3.5, mfc="none", **look(name))
+    ax.plot([], [], "-", color=style.reference("proxy"), label=r"$p_{\theta^*}$ (trained model)")
+    ax.plot([], [], ":", color=style.reference("proxy"), label=r"$p(k, p_0)$ (k-step process)")
+    ax.axhline(1e-10, color=style.reference("tolerance"), ls="--", lw=0.7)
+    ax.text(1.0, 2e-10, "tolerance $10^{-10}$", ha="left", va="bottom",
+            fontsize=style.FONT["annotation"], color=style.reference("text"))
     ks = runs["lattice"]["k"]
     ticks = [k for k in (1, 2, 5, 10, 20, 50, 100, 200) if k <= ks[-1]]
-    ax.set_xticks(ticks, [str(k) for k in ticks], fontsize=7)
+    ax.set_xticks(ticks, [str(k) for k in ticks])
     ax.minorticks_off()
     ax.set_xlabel("k (sweeps)")
     ax.set_ylabel(r"$\max_a|\langle\phi_a\rangle - \langle\phi_a\rangle_{\rm data}|$",
                   labelpad=1)
     ax.set_ylim(1e-16, 1e2)
     ax.set_yticks(10.0 ** np.arange(-15, 1, 3))
-    ax.set_title("(c) mismatch with the data", fontsize=8.5)
-    ax.legend(fontsize=6, loc="center right", handletextpad=0.3, borderpad=0.3)
+    style.panel(ax, "c", "mismatch with the data")
+    ax.legend(loc="center right", handletextpad=0.3, borderpad=0.3)
     fig.suptitle("Rdm-k training with sequential heat-bath updates, $p_0$ uniform; exact data",
-                 fontsize=9, y=1.0)
+                 y=1.0)
     common.save(fig, ctx, NAME)
     return checks

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.paper_figures import common
+from shortrun.paper_figures import common, style
 
 NAME = "gaussian"
 ETA, SIGMA2, S02 = 0.05, 0.1, 1.0 / 3.0
 LAMBDAS = (3.0, 1.0, 1.0 / 3.0, 0.2)          # above, above, at and below s0²
-LAMBDA_LABEL = {3.0: "λ = 3", 1.0: "λ = 1", 1.0 / 3.0: "λ = s0² = 1/3", 0.2: "λ = 0.2"}
-COLOR = {3.0: "C3", 1.0: "C0", 1.0 / 3.0: "C2", 0.2: "C1"}
 K_MEMORY = 20
 MODES = (3.0, 1.0, 0.2)                       # the data covariance of panels (b-d)
 MU_D = np.array([0.6, -0.4, 0.3])             # data mean along the three eigenvectors
@@ -34,6 +32,17 @@ DOCUMENTED = {1.0: ((0.077, 3), (1.026, 3)), 3.0: ((-2.30, 2), (0.336, 3)),
               1.0 / 3.0: ((3.267, 3), (3.267, 3))}
 MEMORY_DOC = ((0, 0.33), (5, 0.63), (10, 0.81), (20, 1.00), (40, 1.10), (np.inf, 1.12))
 Z_MAX = 4.0
+
+
+def lam_label(lam):
+    """The legend label of data variance ``lam`` (one of :data:`LAMBDAS`)."""
+    return "λ = s0² = 1/3" if lam == S02 else f"λ = {lam:g}"
+
+
+def lam_colour(lam):
+    """The colour of data variance ``lam``: the style's ramp over :data:`LAMBDAS` (an ordered
+    parameter), the same in every panel."""
+    return style.ramp(len(LAMBDAS))[LAMBDAS.index(lam)]
 
 
 def rotation(d=3, seed=3):
@@ -108,7 +117,7 @@ def checks_of(r, n_chains):
             continue
         (a_doc, da), (eq_doc, de) = DOCUMENTED[lam]
         a, aeq = r[f"a_{j}"][k7], float(r[f"aeq_{j}"])
-        chk(f"a(k = 7) and a_eq at {LAMBDA_LABEL[lam]} (η = 0.05, σ² = 0.1, s0² = 1/3)", a,
+        chk(f"a(k = 7) and a_eq at {lam_label(lam)} (η = 0.05, σ² = 0.1, s0² = 1/3)", a,
             f"rounds to {a_doc:.{da}f} (a_eq {eq_doc:.{de}f})",
             _rounds_to(a, a_doc, da) and _rounds_to(aeq, eq_doc, de),
             f"a = {a:.6f}, a_eq = {aeq:.6f}")
@@ -171,59 +180,61 @@ def make(ctx):
     fig, axes = plt.subplots(2, 2, figsize=(common.PAGE_WIDTH, 5.6))
     ax = axes[0, 0]
     ks = r["k"]
-    ax.axhspan(-100, 0, color="0.88", zorder=0)
+    ax.axhspan(-100, 0, color=style.reference("shade"), zorder=0)
     ax.text(k_max * 0.97, -5.4, "concave: a < 0 (λ > s0² + kσ²)", ha="right", va="center",
-            fontsize=6.5, color="0.3")
+            fontsize=style.FONT["annotation"], color=style.reference("text"))
     for j, lam in enumerate(LAMBDAS):
-        ax.plot(ks, r[f"a_{j}"], color=COLOR[lam], lw=1.4, label=LAMBDA_LABEL[lam])
-        ax.axhline(float(r[f"aeq_{j}"]), color=COLOR[lam], ls="--", lw=0.9)
-    ax.axvline(7, color="k", ls=":", lw=0.7)
-    ax.text(7.8, 8.8, "k = 7\n(checked)", fontsize=6.5, va="top", color="0.3")
+        ax.plot(ks, r[f"a_{j}"], color=lam_colour(lam), lw=1.4, label=lam_label(lam))
+        ax.axhline(float(r[f"aeq_{j}"]), color=lam_colour(lam), ls="--", lw=0.9)
+    ax.axvline(7, color=style.reference("exact"), ls=":", lw=0.7)
+    ax.text(7.8, 8.8, "k = 7\n(checked)", fontsize=style.FONT["annotation"], va="top",
+            color=style.reference("text"))
     ax.set_ylim(-6, 9.5)
     ax.set_xlim(0, k_max)
     ax.set_xlabel("k (Langevin steps per update)")
     ax.set_ylabel("learned eigenvalue a(k) of A")
-    ax.set_title("(a) learned spectrum; dashed: $a_{eq}$", fontsize=9)
-    ax.legend(fontsize=6.5, loc="lower right", ncol=2, handlelength=1.5,
+    style.panel(ax, "a", "learned spectrum; dashed: $a_{eq}$")
+    ax.legend(loc="lower right", ncol=2, handlelength=1.5,
               bbox_to_anchor=(1.0, 0.1), framealpha=1)
 
     t, tm = r["t"], r["t_mc"]
     for col, (key, err, title, ylabel) in enumerate(
-            (("var", "mc_var_err", "(b) variance along each mode", r"$\Sigma_t/\lambda$"),
-             ("mean", "mc_mean_err", "(c) mean along each mode", r"$\mu_t/\mu_D$"))):
+            (("var", "mc_var_err", "variance along each mode", r"$\Sigma_t/\lambda$"),
+             ("mean", "mc_mean_err", "mean along each mode", r"$\mu_t/\mu_D$"))):
         ax = axes[0, 1] if col == 0 else axes[1, 0]
         mc_key = "mc_" + key
         for a, lam in enumerate(MODES):
             scale = lam if key == "var" else MU_D[a]
-            ax.plot(t, r[key][:, a] / scale, color=COLOR[lam], lw=1.3, label=LAMBDA_LABEL[lam])
+            ax.plot(t, r[key][:, a] / scale, color=lam_colour(lam), lw=1.3, label=lam_label(lam))
             ax.errorbar(tm, r[mc_key][:, a] / scale, yerr=r[err][:, a] / abs(scale), fmt="o",
-                        ms=3, color=COLOR[lam], elinewidth=0.8, capsize=1.5)
-        ax.axhline(1, color="k", lw=0.6)
-        ax.axvline(K_MEMORY, color="k", ls=":", lw=0.8)
+                        ms=3, color=lam_colour(lam), elinewidth=0.8, capsize=1.5)
+        ax.axhline(1, color=style.reference("exact"), lw=0.6)
+        ax.axvline(K_MEMORY, color=style.reference("exact"), ls=":", lw=0.8)
         if key == "var":
-            ax.axhline(float(r["memory_doc"][-1]), color=COLOR[1.0], ls="--", lw=0.8)
+            ax.axhline(float(r["memory_doc"][-1]), color=lam_colour(1.0), ls="--", lw=0.8)
             ax.text(t[-1], float(r["memory_doc"][-1]) + 0.04, "Σ_∞/λ (λ = 1)", ha="right",
-                    va="bottom", fontsize=6.5, color=COLOR[1.0])
+                    va="bottom", fontsize=style.FONT["annotation"], color=lam_colour(1.0))
         ax.set_ylim(0, 2.2 if key == "var" else 1.6)
         ax.set_xlim(0, t[-1])
         ax.set_xlabel("sampling time t (Langevin steps)")
         ax.set_ylabel(ylabel)
-        ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=6.5, loc="upper left" if key == "mean" else "lower right")
+        style.panel(ax, "b" if key == "var" else "c", title)
+        ax.legend(loc="upper left" if key == "mean" else "lower right")
     ax = axes[1, 1]
-    ax.semilogy(t, np.maximum(r["kl"], 1e-16), color="k", lw=1.4, label="all three modes")
+    ax.semilogy(t, np.maximum(r["kl"], 1e-16), color=style.reference("exact"), lw=1.4,
+                label="all three modes")
     for a, lam in enumerate(MODES):
-        ax.semilogy(t, np.maximum(r["kl_modes"][a], 1e-16), color=COLOR[lam], lw=0.9, ls="--",
-                    label=LAMBDA_LABEL[lam] + " alone")
-    ax.axvline(K_MEMORY, color="k", ls=":", lw=0.8)
+        ax.semilogy(t, np.maximum(r["kl_modes"][a], 1e-16), color=lam_colour(lam), lw=0.9,
+                    ls="--", label=lam_label(lam) + " alone")
+    ax.axvline(K_MEMORY, color=style.reference("exact"), ls=":", lw=0.8)
     ax.set_ylim(1e-16, 1e3)
     ax.set_xlim(0, t[-1])
     ax.set_xlabel("sampling time t (Langevin steps)")
     ax.set_ylabel(r"KL$(p_{data}\,\|\,p_t)$ (nats)")
-    ax.set_title("(d) KL to the data: zero at t = k only", fontsize=9)
-    ax.legend(fontsize=6.5, loc="lower left")
+    style.panel(ax, "d", "KL to the data: zero at t = k only")
+    ax.legend(loc="lower left")
     fig.suptitle("Gaussian EBM, ULA η = 0.05, σ² = 0.1, $p_0 = N(0, s_0^2 I)$, $s_0^2 = 1/3$\n"
-                 "(b–d): trained at k = 20 (dotted), sampled for t steps", fontsize=9)
+                 f"{style.letter('b–d')}: trained at k = 20 (dotted), sampled for t steps")
     fig.tight_layout()
     common.save(fig, ctx, NAME)
     return checks

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.paper_figures import common
+from shortrun.paper_figures import common, style
 
 NAME = "high_temperature"
 N = 5
@@ -218,70 +218,77 @@ def make(ctx):
 
     # --- figure
     fig, axes = plt.subplots(2, 2, figsize=(common.PAGE_WIDTH, 5.8))
-    colors = {b: f"C{j}" for j, b in enumerate(sorted(set(r["betas"]) | {0.1, 0.3}))}
+    shown = sorted(set(r["betas"]) | {0.1, 0.3})
+    colors = dict(zip(shown, style.ramp(len(shown))))       # β: an ordered parameter
     kk = np.linspace(0.15, max(kc.max(), 3.0), 200)
     ax = axes[0, 0]
-    ax.plot(kk, 1 / ht.f1(kk), color="k", lw=1.3, label="1/f1(k) (β → 0)")
+    ax.plot(kk, 1 / ht.f1(kk), color=style.reference("exact"), lw=1.3, label="1/f1(k) (β → 0)")
     for a, beta in enumerate(r["betas"]):
         ax.plot(kc, r["nn_cont"][a], "o", mfc="none", ms=5, color=colors[beta],
                 label=f"exact, β = {beta:g}")
     for b, s, k, mean, err in mc:
         if s == "continuous":
             ax.errorbar(k, mean, yerr=err, fmt="s", ms=3.5, color=colors[b], capsize=2)
-    ax.plot([], [], "s", ms=3.5, color="0.4", label="Monte Carlo")
+    ax.plot([], [], "s", ms=3.5, color=style.reference("proxy"), label="Monte Carlo")
     for a, beta in enumerate(r["betas"]):
         none = np.isnan(r["nn_cont"][a])
         ax.plot(kc[none], np.full(none.sum(), 2.5), "x", ms=6, color=colors[beta])
     if np.isnan(r["nn_cont"]).any():
-        ax.plot([], [], "x", color="0.4", label="no finite fixed point")
+        ax.plot([], [], "x", color=style.reference("proxy"), label="no finite fixed point")
     ax.set_xlabel("k (sweeps, continuous time)")
     ax.set_ylabel(r"$J^*_{i,i+1}/\beta J^0_{i,i+1}$")
-    ax.set_title("(a) continuous-time Glauber", fontsize=9)
+    style.panel(ax, "a", "continuous-time Glauber")
     ax.set_ylim(0.9, 2.6)
-    ax.legend(fontsize=6.5)
+    ax.legend()
     ax = axes[0, 1]
     kr = np.arange(1, int(k_rand.max()) + 1)
-    ax.plot(kk, 1 / ht.f1(kk), color="0.7", lw=1.0, label="1/f1(k) (continuous)")
+    ax.plot(kk, 1 / ht.f1(kk), color=style.reference("guide"), lw=1.0,
+            label="1/f1(k) (continuous)")
     f1N_all = np.array([ht.factor_values("random", int(k), N)["f1"] for k in kr])
-    ax.plot(kr, 1 / f1N_all, "--", color="k", lw=1.2, label="1/f1_N(k) (β → 0)")
+    ax.plot(kr, 1 / f1N_all, "--", color=style.reference("exact"), lw=1.2,
+            label="1/f1_N(k) (β → 0)")
     for a, beta in enumerate(r["betas"]):
         ax.plot(k_rand, r["nn_rand"][a], "o", mfc="none", ms=5, color=colors[beta],
                 label=f"exact, β = {beta:g}")
     for b, s, k, mean, err in mc:
         if s == "random":
             ax.errorbar(k + 0.06, mean, yerr=err, fmt="s", ms=3.5, color=colors[b], capsize=2)
-    ax.plot([], [], "s", ms=3.5, color="0.4", label="Monte Carlo")
+    ax.plot([], [], "s", ms=3.5, color=style.reference("proxy"), label="Monte Carlo")
     ax.set_xlabel("k (sweeps, random scan)")
     ax.set_ylabel(r"$J^*_{i,i+1}/\beta J^0_{i,i+1}$")
-    ax.set_title(f"(b) random scan, N = {N}", fontsize=9)
+    style.panel(ax, "b", f"random scan, N = {N}")
     ax.set_xlim(0.5, kr.max() + 0.5)
     ax.set_xticks(kr)
     ax.set_ylim(0.95, 1.3)
-    ax.legend(fontsize=6.5)
+    ax.legend()
     ax = axes[1, 0]
-    ax.plot(kk, (ht.f1(kk) ** 2 - ht.f2(kk)) / ht.f1(kk) ** 3, color="k", lw=1.3,
+    ax.plot(kk, (ht.f1(kk) ** 2 - ht.f2(kk)) / ht.f1(kk) ** 3, color=style.reference("exact"),
+            lw=1.3,
             label=r"$(f_1^2 - f_2)/f_1^3$ (Ib)")
     for a, beta in enumerate(r["betas"]):
         ax.plot(kc, r["nnn_cont"][a], "o", mfc="none", ms=5, color=colors[beta],
                 label=f"exact, β = {beta:g}")
-    ax.axhline(0, color="0.6", lw=0.6)
+    ax.axhline(0, color=style.reference("guide"), lw=0.6)
     ax.set_xlabel("k (sweeps, continuous time)")
     ax.set_ylabel(r"spurious $J^*_{i,i+2}/\beta^2$")
-    ax.set_title("(c) next-nearest neighbours (absent in the teacher)", fontsize=9)
-    ax.legend(fontsize=6.5)
+    style.panel(ax, "c", "next-nearest neighbours (absent in the teacher)")
+    ax.legend()
     ax = axes[1, 1]
-    ax.loglog(bres, r["res_ia"], "o-", color="C4", ms=4, label="(Ia): C(k) vs master equation")
-    ax.loglog(bres, r["res_ib"], "s-", color="C5", ms=4, label="(Ib): J* vs exact fixed point")
+    ax.loglog(bres, r["res_ia"], "o-", color=style.series(0), ms=4,
+              label="(Ia): C(k) vs master equation")
+    ax.loglog(bres, r["res_ib"], "s-", color=style.series(1), ms=4,
+              label="(Ib): J* vs exact fixed point")
     for y in (r["res_ia"], r["res_ib"]):
-        ax.loglog(bres, y[-1] * (bres / bres[-1]) ** 3, ":", color="k", lw=0.8)
+        ax.loglog(bres, y[-1] * (bres / bres[-1]) ** 3, ":", color=style.reference("exact"),
+                  lw=0.8)
     ax.set_xticks(bres)
-    ax.set_xticklabels([f"{b:g}" for b in bres], fontsize=7)
+    ax.set_xticklabels([f"{b:g}" for b in bres])
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel("β")
     ax.set_ylabel("largest residual at k = 1")
-    ax.set_title("(d) both expansions are exact to O(β²)", fontsize=9)
-    ax.legend(fontsize=6.5, loc="upper left")
-    fig.suptitle(f"{N}-spin ring teacher, h = 0, heat-bath, $p_0$ uniform, Rdm-k", fontsize=9)
+    style.panel(ax, "d", "both expansions are exact to O(β²)")
+    ax.legend(loc="upper left")
+    fig.suptitle(f"{N}-spin ring teacher, h = 0, heat-bath, $p_0$ uniform, Rdm-k")
     fig.tight_layout()
     common.save(fig, ctx, NAME)
     return checks

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.paper_figures import common
+from shortrun.paper_figures import common, style
 
 NAME = "interactions"
 EQ = 0          # k = 0 marks maximum likelihood ('eq') in the cached arrays
@@ -137,12 +137,12 @@ def make(ctx):
     ax = fig.add_subplot(gs[0, 0])
     rr = np.arange(1, N + 1)
     floor = 1e-18
-    series = [("teacher", Kt, "k", "o")]
+    series = [("teacher", Kt, style.protocol_colour("data"), "o")]
     k1 = int(np.flatnonzero(finite)[0])
     eqi = int(np.flatnonzero(~finite)[0])
-    series += [("BM Rdm-1", r["bm_K_theta"][k1], "C0", "s"),
-               ("RBM Rdm-1", r["rbm_K_theta"][k1], "C3", "^"),
-               ("RBM ML", r["rbm_K_theta"][eqi], "C1", "v")]
+    series += [("BM Rdm-1", r["bm_K_theta"][k1], style.model_colour("bm"), "s"),
+               ("RBM Rdm-1", r["rbm_K_theta"][k1], style.model_colour("rbm"), "^"),
+               ("RBM ML", r["rbm_K_theta"][eqi], style.protocol_colour("ml"), "v")]
     for z, (label, K, color, mk) in enumerate(series):
         w = ia.order_weights(K)[1:]
         ax.semilogy(rr, np.maximum(w, floor), mk + "-", color=color, ms=4, lw=1, label=label,
@@ -151,13 +151,14 @@ def make(ctx):
     ax.set_xlabel("order r (floor: 1e-18 = none)")
     ax.set_ylabel(r"$\sum_{|S|=r} K_S^2$")
     ax.set_ylim(floor, 10)
-    ax.set_title("(a) weight per order", fontsize=9)
-    ax.legend(fontsize=6)
+    style.panel(ax, "a", "weight per order")
+    ax.legend()
     kx = np.where(finite, ks, 2 * ks[finite].max())        # ML drawn at the right end
     labels = [str(int(k)) for k in ks[finite]] + ["ML"]
-    for j, (title, col) in enumerate((("(b) spurious pairs", 2), ("(c) spurious orders ≥ 3", None))):
+    for j, (title, col) in enumerate((("spurious pairs", 2), ("spurious orders ≥ 3", None))):
         ax = fig.add_subplot(gs[0, j + 1])
-        for s, sk, color, name in ((s_bm, s_bmk, "C0", "BM"), (s_rbm, s_rbmk, "C3", "RBM")):
+        for s, sk, model in ((s_bm, s_bmk, "bm"), (s_rbm, s_rbmk, "rbm")):
+            color, name = style.model_colour(model), style.model_label(model)
             y = s[:, col] if col else high(s)
             yk = sk[:, col] if col else high(sk)
             if np.any(y > floor):
@@ -165,22 +166,22 @@ def make(ctx):
                           label=f"{name} p_θ*")
             ax.loglog(kx[finite], np.maximum(yk[finite], floor), "o--", mfc="none", color=color,
                       ms=4, lw=1, label=f"{name} p(k, p0)")
-        ax.set_xticks(kx, labels, fontsize=7)
+        ax.set_xticks(kx, labels)
         ax.minorticks_off()
         ax.set_xlabel("k")
-        ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=6)
-    mats = [("(d) teacher βJ⁰", ia.pair_matrix(Kt)),
-            ("(e) BM Rdm-1 p_θ*", ia.pair_matrix(r["bm_K_theta"][k1])),
-            ("(f) RBM Rdm-1 p_θ*", ia.pair_matrix(r["rbm_K_theta"][k1]))]
+        style.panel(ax, j + 1, title)
+        ax.legend()
+    mats = [("teacher βJ⁰", ia.pair_matrix(Kt)),
+            ("BM Rdm-1 p_θ*", ia.pair_matrix(r["bm_K_theta"][k1])),
+            ("RBM Rdm-1 p_θ*", ia.pair_matrix(r["rbm_K_theta"][k1]))]
     vmax = max(np.max(np.abs(m)) for _, m in mats)
     for j, (title, M) in enumerate(mats):
         ax = fig.add_subplot(gs[1, j])
         im = ax.imshow(M, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-        ax.set_title(title, fontsize=9)
+        style.panel(ax, j + 3, title)
         ax.set_xticks(range(N))
         ax.set_yticks(range(N))
-        ax.tick_params(labelsize=6)
+        ax.tick_params(labelsize=style.FONT["small"])
     fig.colorbar(im, ax=fig.axes[-3:], shrink=0.8, label=r"$K_{ij}$")
     common.save(fig, ctx, NAME)
     return checks

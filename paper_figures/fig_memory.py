@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.paper_figures import common
+from shortrun.paper_figures import common, style
 
 NAME = "memory"
 RULE, SCAN = "heatbath", "random"
@@ -70,7 +70,7 @@ def make(ctx):
 
     fig, axes = plt.subplots(1, 2, figsize=(common.PAGE_WIDTH, 2.9),
                              gridspec_kw=dict(wspace=0.42))
-    colors = plt.cm.viridis(np.linspace(0.0, 0.85, len(ks)))
+    colors = style.ramp(len(ks))
     for color, (k, c) in zip(colors, curves.items()):
         t, d = c["t"], np.maximum(c["distance"], 1e-16)
         axes[0].plot(t, d, "-", color=color, lw=1.1, label=f"k = {k}")
@@ -83,21 +83,21 @@ def make(ctx):
     ax.set_ylabel(r"$\|\langle\phi\rangle_{p(t,p_0)}-\langle\phi\rangle_{\rm data}\|_\infty$")
     ax.set_ylim(1e-16, 3)
     ax.set_yticks(10.0 ** np.arange(-15, 1, 3))
-    ax.set_title("(a) statistics error; dots: t = k; dashed: $t\\to\\infty$", fontsize=8.5)
+    style.panel(ax, "a", "statistics error; dots: t = k; dashed: $t\\to\\infty$")
     ax = axes[1]
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), title="trained at",
-              title_fontsize=7, handlelength=1.2)
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), title="trained at",
+              handlelength=1.2)
     ax.set_ylabel(r"KL$(p_{\rm data}\,\|\,p(t,p_0))$ (nats)")
-    ax.set_title("(b) Kullback–Leibler divergence to the data", fontsize=8.5)
+    style.panel(ax, "b", "Kullback–Leibler divergence to the data")
     for ax in axes:
         ax.set_yscale("log")
         ax.set_xscale("symlog", linthresh=1, linscale=0.4)
         ax.set_xlim(0, t_max)
         ticks = [t for t in (0, 1, 2, 5, 10, 20, 50, 100) if t <= t_max / 1.5]
-        ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=8)
+        ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.minorticks_off()
         ax.set_xlabel("sampling time t (sweeps)")
     fig.suptitle(f"SK machine N = {N}, β = {beta}, Rdm-k with random-scan heat-bath, "
-                 "$p_0$ uniform; sampled from $p_0$ for t sweeps", fontsize=8.5, y=1.03)
+                 "$p_0$ uniform; sampled from $p_0$ for t sweeps", y=1.03)
     common.save(fig, ctx, NAME)
     return checks

@@ -17,15 +17,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.paper_figures import common
+from shortrun.paper_figures import common, style
 
 NAME = "potts"
 N, SEED, BETA, FIELD = 5, 1, 1.0, 0.3
 QS = (2, 3, 4)
 RULE, SCAN = "heatbath", "sequential"
-LABELS = {2: "Ising (q = 2)", 3: "Potts q = 3", 4: "Potts q = 4"}
-STYLE = {2: dict(marker="o", color="C0"), 3: dict(marker="s", color="C1"),
-         4: dict(marker="^", color="C2")}
+#: marker of each q (the colour is the style's ramp over QS: q is an ordered parameter)
+MARKERS = ("o", "s", "^")
+
+
+def q_label(q):
+    """The legend label of the machine with ``q`` states per site."""
+    return "Ising (q = 2)" if q == 2 else f"Potts q = {q}"
+
+
+def look(q):
+    """Marker and colour of the machine with ``q`` states per site."""
+    i = QS.index(q)
+    return dict(marker=MARKERS[i], color=style.ramp(len(QS))[i])
 
 
 def teacher(q):
@@ -93,7 +103,7 @@ def make(ctx):
         checks.append(common.check(NAME, name, value, bound, passed, detail))
 
     for q, r in runs.items():
-        label = LABELS[q]
+        label = q_label(q)
         mis_eq = np.max(np.abs(r["phi_eq"] - r["phi_data"]), axis=1)
         r["mis_eq"] = mis_eq
         chk(f"{label}: fixed-point residual max_k ‖⟨φ⟩_U^k p0 − ⟨φ⟩_data‖∞ (dense kernel)",
@@ -119,40 +129,38 @@ def make(ctx):
 
     fig, axes = plt.subplots(1, 4, figsize=(common.PAGE_WIDTH * 1.25, 2.6),
                              gridspec_kw=dict(wspace=0.62))
-    for ax, key, title in ((axes[0], "phi_fix", "(a) k-step process, k = 1"),
-                           (axes[1], "phi_eq", "(b) trained model, k = 1")):
-        ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, zorder=0)
+    for i, (ax, key, title) in enumerate(((axes[0], "phi_fix", "k-step process, k = 1"),
+                                          (axes[1], "phi_eq", "trained model, k = 1"))):
+        ax.plot([0, 1], [0, 1], color=style.reference("guide"), lw=0.8, zorder=0)
         for q, r in runs.items():
             F = N * (q - 1)
             ax.plot(r["phi_data"][F:], r[key][0][F:], ls="none", ms=3, mfc="none",
-                    label=LABELS[q], **STYLE[q])
+                    label=q_label(q), **look(q))
         top = max(max(r["phi_data"][N * (q - 1):].max(), r["phi_eq"][0][N * (q - 1):].max())
                   for q, r in runs.items()) * 1.05
         ax.set_xlim(0, top)
         ax.set_ylim(0, top)
         ax.set_aspect("equal")
         ax.set_xlabel(r"$P_{\rm data}(\sigma_i{=}a, \sigma_j{=}b)$", labelpad=1)
-        ax.set_title(title, fontsize=8)
+        style.panel(ax, i, title)
     axes[0].set_ylabel("model", labelpad=1)
-    axes[0].legend(fontsize=6, loc="upper left", handletextpad=0.2, borderaxespad=0.3)
+    axes[0].legend(loc="upper left", handletextpad=0.2, borderaxespad=0.3)
     ax = axes[2]
     for q, r in runs.items():
         ax.semilogy(r["k"], np.maximum(r["residual"], 1e-17), ls="--", lw=0.8,
-                    **STYLE[q], ms=3, mfc="none")
-        ax.semilogy(r["k"], r["mis_eq"], ls="-", lw=0.8, **STYLE[q], ms=3)
-    ax.plot([], [], "k--", lw=0.8, label="p(k, p0)")
-    ax.plot([], [], "k-", lw=0.8, label=r"$p_{\theta^*}$")
-    ax.legend(fontsize=6, loc="upper right")
+                    **look(q), ms=3, mfc="none")
+        ax.semilogy(r["k"], r["mis_eq"], ls="-", lw=0.8, **look(q), ms=3)
+    ax.plot([], [], "--", color=style.reference("proxy"), lw=0.8, label="p(k, p0)")
+    ax.plot([], [], "-", color=style.reference("proxy"), lw=0.8, label=r"$p_{\theta^*}$")
+    ax.legend(loc="upper right")
     ax.set_xlabel("k (sweeps)", labelpad=1)
     ax.set_ylabel(r"$\|\langle\phi\rangle - \langle\phi\rangle_{\rm data}\|_\infty$", labelpad=0)
-    ax.set_title("(c) mismatch of the statistics", fontsize=8)
+    style.panel(ax, "c", "mismatch of the statistics")
     ax = axes[3]
     for q, r in runs.items():
-        ax.semilogy(r["k"], r["err"], lw=0.8, ms=3, label=LABELS[q], **STYLE[q])
+        ax.semilogy(r["k"], r["err"], lw=0.8, ms=3, label=q_label(q), **look(q))
     ax.set_xlabel("k (sweeps)", labelpad=1)
     ax.set_ylabel(r"$\sum_{i<j}\|J^*_{ij} - J^0_{ij}\|_F^2$", labelpad=1)
-    ax.set_title("(d) coupling error (zero-sum)", fontsize=8)
-    for a in axes:
-        a.tick_params(labelsize=7)
+    style.panel(ax, "d", "coupling error (zero-sum)")
     common.save(fig, ctx, NAME)
     return checks

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.paper_figures import common
+from shortrun.paper_figures import common, style
 
 NAME = "rbm"
-COLORS = {"rdm": "C3", "cd": "C0", "pcd": "C2"}
-LABELS = {"rdm": "Rdm", "cd": "CD", "pcd": "PCD"}
 
 
 def _config(ctx):
@@ -97,7 +95,7 @@ def make(ctx):
             "update", pcd_end, f"τ(end) > 2k = {2 * k}", pcd_end > 2 * k)
         for p in cfg.protocols:
             g = get[p]
-            chk(f"{LABELS[p]}-{k}: τ (E4) grows along training", g["tau"][-1],
+            chk(f"{style.protocol_label(p, k)}: τ (E4) grows along training", g["tau"][-1],
                 "τ(end) > τ(early)", g["tau"][-1] > g["tau"][1],
                 ", ".join(f"update {int(s)}: {x:.3g}" for s, x in zip(g["tau_steps"], g["tau"])))
     aa_gain = at("rdm", "aa_test", 0) - at("rdm", "aa_test", k)
@@ -121,47 +119,45 @@ def make(ctx):
         ax.imshow(strip, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
         width = tiles[0].shape[1] + 3
         ax.set_xticks([i * width + tiles[0].shape[1] / 2 for i in range(len(shown))],
-                      [f"t = {t}" + (" = k" if t == k else "") for t in shown], fontsize=7)
+                      [f"t = {t}" + (" = k" if t == k else "") for t in shown])
         ax.set_yticks([])
-        ax.set_ylabel(f"{LABELS[p]}-{k}", fontsize=8, rotation=0, ha="right", va="center")
+        ax.set_ylabel(style.protocol_label(p, k), rotation=0, ha="right", va="center")
         for s in ax.spines.values():
             s.set_visible(False)
         if j == 0:
-            ax.set_title("(a) samples along the sampling time t", fontsize=9)
-    panels = (("stats_error", "(b) statistics error", "RMS error of ⟨φ⟩ vs data"),
-              ("aa_test", "(c) adversarial accuracy", "AA (held-out digits)"))
+            style.panel(ax, "a", "samples along the sampling time t")
+    panels = (("stats_error", "statistics error", "RMS error of ⟨φ⟩ vs data"),
+              ("aa_test", "adversarial accuracy", "AA (held-out digits)"))
     for j, (key, title, ylabel) in enumerate(panels):
         ax = fig.add_subplot(gs[1, j])
         for p in cfg.protocols:
             g = get[p]
-            ax.plot(g["times"] + 1, g[key], "o-", ms=3, lw=1, color=COLORS[p],
-                    label=f"{LABELS[p]}-{k}")
-        ax.axvline(k + 1, color="k", ls="--", lw=0.8)
+            ax.plot(g["times"] + 1, g[key], "o-", ms=3, lw=1, **style.protocol(p, k))
+        ax.axvline(k + 1, color=style.reference("exact"), ls="--", lw=0.8)
         if key == "aa_test":
-            ax.axhline(0.5, color="0.6", lw=0.8)
+            ax.axhline(0.5, color=style.reference("guide"), lw=0.8)
         else:
             ax.set_yscale("log")
         ax.set_xscale("log")
         ax.set_xlabel("t + 1 (sampling steps)")
-        ax.set_ylabel(ylabel, fontsize=8)
-        ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=6)
+        ax.set_ylabel(ylabel)
+        style.panel(ax, j + 1, title)
+        ax.legend()
     ax = fig.add_subplot(gs[1, 2])
     for p in cfg.protocols:
         g = get[p]
         pos = g["tau"] > 0            # τ = 0: decorrelated within one step (W ≈ 0 at the start)
         ok = g["tau_resolved"].astype(bool) & pos
-        ax.plot(g["tau_steps"][pos], g["tau"][pos], "-", color=COLORS[p], lw=1)
-        ax.plot(g["tau_steps"][ok], g["tau"][ok], "o", ms=4, color=COLORS[p],
-                label=f"{LABELS[p]}-{k}")
+        ax.plot(g["tau_steps"][pos], g["tau"][pos], "-", color=style.protocol_colour(p), lw=1)
+        ax.plot(g["tau_steps"][ok], g["tau"][ok], "o", ms=4, **style.protocol(p, k))
         ax.plot(g["tau_steps"][~ok & pos], g["tau"][~ok & pos], "^", ms=5, mfc="none",
-                color=COLORS[p])
-    ax.axhline(k, color="k", ls=":", lw=0.8, label="k")
+                color=style.protocol_colour(p))
+    ax.axhline(k, color=style.reference("exact"), ls=":", lw=0.8, label="k")
     ax.set_yscale("log")
     ax.set_xlabel("training update")
     ax.set_ylabel("τ (steps)")
-    ax.set_title("(d) autocorrelation time", fontsize=9)
-    ax.plot([], [], "^", mfc="none", color="0.4", label="not resolved")
-    ax.legend(fontsize=6)
+    style.panel(ax, "d", "autocorrelation time")
+    ax.plot([], [], "^", mfc="none", color=style.reference("proxy"), label="not resolved")
+    ax.legend()
     common.save(fig, ctx, NAME)
     return checks

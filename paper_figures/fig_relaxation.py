@@ -19,17 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.paper_figures import common
+from shortrun.paper_figures import common, style
 
 NAME = "relaxation"
 KERNELS = (("heatbath", "random"), ("heatbath", "sequential"),
            ("metropolis", "random"), ("metropolis", "sequential"))
-LABEL = {("heatbath", "random"): "heat-bath, random scan",
-         ("heatbath", "sequential"): "heat-bath, sequential scan",
-         ("metropolis", "random"): "Metropolis, random scan",
-         ("metropolis", "sequential"): "Metropolis, sequential scan"}
-COLOR = {("heatbath", "random"): "C0", ("heatbath", "sequential"): "C1",
-         ("metropolis", "random"): "C2", ("metropolis", "sequential"): "C3"}
 EPS = np.finfo(float).eps
 
 
@@ -79,7 +73,19 @@ def decay_rate(ks, tv, kappa, floor=1e-11, ratio=1e-2):
     return -slope * k1, sel
 
 
-def _spectrum_panel(ax, lam, label, letter, decades):
+def label(rule, scan):
+    """The kernel's label in the report and the legends, e.g. 'heat bath, random scan'."""
+    return style.kernel(rule, scan)["label"]
+
+
+def line(rule, scan, **kw):
+    """A kernel's line: the colour of its rule, its scan's marker (open for the sequential scan,
+    whose line shares the rule's colour)."""
+    fill = {"mfc": "none"} if scan == "sequential" else {}
+    return style.kernel(rule, scan, **fill, **kw)
+
+
+def _spectrum_panel(ax, lam, title, letter, decades):
     """Eigenvalues on a polar plot: angle arg λ, radius log10|λ| (|λ| < 10^-decades at the
     centre), so that the small eigenvalues' phases stay visible."""
     r = np.log10(np.maximum(np.abs(lam), 10.0 ** -decades))
@@ -87,19 +93,19 @@ def _spectrum_panel(ax, lam, label, letter, decades):
     neg = (np.abs(lam.imag) < 1e-12) & (lam.real < -1e-12)
     cplx = np.abs(lam.imag) >= 1e-12
     real = ~(neg | cplx)
-    ax.plot(phase[real], r[real], "o", ms=2.5, color="C0", label="real ≥ 0")
-    ax.plot(phase[neg], r[neg], "s", ms=2.5, color="C3", label="real < 0")
-    ax.plot(phase[cplx], r[cplx], "^", ms=2.5, color="C2", label="complex")
+    ax.plot(phase[real], r[real], "o", ms=2.5, label="real ≥ 0", **style.eigenvalue("real"))
+    ax.plot(phase[neg], r[neg], "s", ms=2.5, label="real < 0", **style.eigenvalue("negative"))
+    ax.plot(phase[cplx], r[cplx], "^", ms=2.5, label="complex", **style.eigenvalue("complex"))
     ax.set_rlim(-decades, 0.15)
     ax.set_rticks(list(range(-decades + 1, 1)))
     ax.set_yticklabels(["$10^{%d}$" % d if d else "" for d in range(-decades + 1, 1)],
-                       fontsize=6)
+                       fontsize=style.FONT["small"])
     ax.set_rlabel_position(100)
     ax.set_xticks(np.deg2rad([0, 90, 180, 270]))
-    ax.set_xticklabels(["0", "π/2", "π", "−π/2"], fontsize=6.5)
+    ax.set_xticklabels(["0", "π/2", "π", "−π/2"], fontsize=style.FONT["small"])
     ax.tick_params(pad=0)
-    ax.grid(lw=0.5, color="0.85")
-    ax.set_title(f"({letter}) {label}", fontsize=8, pad=8)
+    ax.grid(lw=0.5, color=style.reference("grid"))
+    style.panel(ax, letter, title, pad=8)
 
 
 def make(ctx):
@@ -131,7 +137,7 @@ def make(ctx):
     for rule in ("heatbath", "metropolis"):
         lam = r[f"{rule}_sequential_eig"]
         n_c = int(np.sum(np.abs(lam.imag) > tol0))
-        chk(f"{LABEL[rule, 'sequential']}: spectrum complex (max |Im λ|)",
+        chk(f"{label(rule, 'sequential')}: spectrum complex (max |Im λ|)",
             np.abs(lam.imag).max(), f"> {tol0:.2g}", np.abs(lam.imag).max() > tol0,
             f"{n_c} of {len(lam)} eigenvalues complex; max |λ_α>0| = "
             f"{np.sort(np.abs(lam))[-2]:.3f}")
@@ -139,7 +145,7 @@ def make(ctx):
         tag = f"{rule}_{scan}"
         d = r[f"{tag}_diff"]
         ratio = float(np.max(d / tolerance(N, ks)))
-        chk(f"{LABEL[rule, scan]}: power route vs spectral sum, max over k ≤ {k_max}",
+        chk(f"{label(rule, scan)}: power route vs spectral sum, max over k ≤ {k_max}",
             d.max(), f"≤ 16·2^N·ε·k ({tolerance(N, k_max):.2g} at k = {k_max})", ratio <= 1.0,
             f"largest ratio to the tolerance {ratio:.2g}; eigenvector condition "
             f"{float(r[f'{tag}_cond']):.2g}")
@@ -147,7 +153,7 @@ def make(ctx):
         tag = f"{rule}_random"
         rate, sel = decay_rate(ks, r[f"{tag}_tv"], r[f"{tag}_kappa"])
         window = f"k = {ks[sel].min()}..{ks[sel].max()}" if sel.sum() >= 3 else "no window"
-        chk(f"{LABEL[rule, 'random']}: decay rate of TV(k) × κ1", rate, "1 ± 0.02",
+        chk(f"{label(rule, 'random')}: decay rate of TV(k) × κ1", rate, "1 ± 0.02",
             abs(rate - 1) <= 0.02, f"κ1 = {r[f'{tag}_kappa'][0]:.4f} sweeps; fit over {window}")
 
     decades = 4
@@ -157,43 +163,44 @@ def make(ctx):
     bottom = outer[1].subgridspec(1, 2, wspace=0.38)
     for j, (rule, scan) in enumerate(KERNELS):
         ax = fig.add_subplot(top[j], projection="polar")
-        _spectrum_panel(ax, r[f"{rule}_{scan}_eig"], LABEL[rule, scan].replace(", ", "\n"),
-                        "abcd"[j], decades)
+        _spectrum_panel(ax, r[f"{rule}_{scan}_eig"], label(rule, scan).replace(", ", "\n"),
+                        j, decades)
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center", ncol=3, fontsize=7, frameon=False,
+    fig.legend(handles, labels, loc="center", ncol=3, frameon=False,
                bbox_to_anchor=(0.5, 0.555), handletextpad=0.2, columnspacing=1.2,
-               title=f"(a–d) eigenvalues λ of U: angle arg λ, radius |λ| on a log scale "
-                     f"(outer circle |λ| = 1, centre |λ| ≤ $10^{{-{decades}}}$)", title_fontsize=7)
+               title=f"{style.letter('a–d')} eigenvalues λ of U: angle arg λ, radius |λ| on a "
+                     f"log scale (outer circle |λ| = 1, centre |λ| ≤ $10^{{-{decades}}}$)")
     ax = fig.add_subplot(bottom[0])
     floor = float(tolerance(N, 1))
     for rule, scan in KERNELS:
         tag = f"{rule}_{scan}"
         tv, (k1, _) = r[f"{tag}_tv"], r[f"{tag}_kappa"]
         shown = tv > floor                   # below: round-off of the 2^N-term sum
-        ax.semilogy(ks[shown], tv[shown], "o-", ms=2.5, lw=1, color=COLOR[rule, scan],
-                    label=f"{LABEL[rule, scan]} (κ1 = {k1:.2f})")
+        ax.semilogy(ks[shown], tv[shown], "-", **line(rule, scan, ms=2.5, lw=1,
+                    label=f"{label(rule, scan)} (κ1 = {k1:.2f})"))
         above = np.flatnonzero(tv > 1e-9)
         anchor = above[-1] if len(above) else 0
         guide = tv[anchor] * np.exp(-(ks - ks[anchor]) / k1)
         keep = guide > floor
-        ax.semilogy(ks[keep], guide[keep], "--", lw=0.9, color=COLOR[rule, scan], alpha=0.7)
+        ax.semilogy(ks[keep], guide[keep], "--", lw=0.9, color=style.rule_colour(rule),
+                    alpha=0.7)
     ax.set_xlabel("k (sweeps)")
     ax.set_ylabel(r"TV distance $\frac{1}{2}\|p(k,p_0)-p_\theta\|_1$")
-    ax.set_title("(e) relaxation to equilibrium; dashed: $e^{-k/\\kappa_1}$", fontsize=9)
-    ax.legend(fontsize=6, loc="upper right", handlelength=1.5, borderpad=0.3)
+    style.panel(ax, "e", "relaxation to equilibrium; dashed: $e^{-k/\\kappa_1}$")
+    ax.legend(loc="upper right", handlelength=1.5, borderpad=0.3)
     ax.set_ylim(floor / 3, 1e4)
     ax.set_yticks(10.0 ** np.arange(np.ceil(np.log10(floor / 3)), 1, 2))
     ax = fig.add_subplot(bottom[1])
     for rule, scan in KERNELS:
         d = r[f"{rule}_{scan}_diff"]
-        ax.semilogy(ks[1:], np.maximum(d[1:], 1e-18), "o", ms=2.5, color=COLOR[rule, scan],
-                    label=LABEL[rule, scan])
-    ax.semilogy(ks[1:], tolerance(N, ks[1:]), ":", color="k", label="tolerance 16·2^N·ε·k")
+        ax.semilogy(ks[1:], np.maximum(d[1:], 1e-18), ls="none", **line(rule, scan, ms=2.5))
+    ax.semilogy(ks[1:], tolerance(N, ks[1:]), ":", color=style.reference("exact"),
+                label="tolerance 16·2^N·ε·k")
     ax.set_xlabel("k (sweeps)")
     ax.set_ylabel(r"$\max_x\,|$power $-$ spectral$|$")
-    ax.set_title("(f) power route vs spectral sum", fontsize=9)
-    ax.legend(fontsize=6, loc="upper left", handletextpad=0.3, borderpad=0.3)
+    style.panel(ax, "f", "power route vs spectral sum")
+    ax.legend(loc="upper left", handletextpad=0.3, borderpad=0.3)
     ax.set_ylim(1e-18, 1e-5)
-    fig.suptitle(f"SK Boltzmann machine, N = {N}, β = 0.4, $p_0$ uniform", fontsize=9, y=0.96)
+    fig.suptitle(f"SK Boltzmann machine, N = {N}, β = 0.4, $p_0$ uniform", y=0.96)
     common.save(fig, ctx, NAME)
     return checks

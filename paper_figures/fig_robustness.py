@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from shortrun.paper_figures import common
+from shortrun.paper_figures import common, style
 
 NAME = "robustness"
 RULE, SCAN = "heatbath", "random"
@@ -120,13 +120,18 @@ def make(ctx):
         tols.append(2 * float(common.cached(ctx, f"{NAME}-noise", npar,
                                             lambda: sampling_noise(**npar))["noise"]))
 
+    i0 = int(np.argmin(np.abs(m0s)))
+    mc = {}                    # Monte Carlo twins at three (t, m0) points of each map
+    for k in ks:
+        points = [(k, m0s[len(m0s) // 4]), (max(1, k // 2), 0.0), (2 * k, m0s[-2])]
+        mpar = dict(base, k=k, points=[list(map(float, p)) for p in points], n_chains=n_chains)
+        mc[k] = (points, common.cached(ctx, f"{NAME}-mc", mpar, lambda: monte_carlo(**mpar)))
+
     checks = []
 
     def chk(name, value, bound, passed, detail=""):
         checks.append(common.check(NAME, name, value, bound, passed, detail))
 
-    mc = {}
-    i0 = int(np.argmin(np.abs(m0s)))
     for k in ks:
         E, ts = maps[k], np.arange(10 * k + 1)
         chk(f"k = {k}: error at the training protocol (t = k, m0 = 0)", E[i0, k], "≤ 1e-10",
@@ -140,10 +145,7 @@ def make(ctx):
                 f"({tol:.3g})", frac, "in (0, 1): contains (k, 0), not the whole map",
                 bool(inside[i0, k]) and frac < 1,
                 f"at m0 = 0: t ∈ [{t_lo}, {t_hi}]; at t = k: m0 ∈ [{m_lo:g}, {m_hi:g}]")
-        points = [(k, m0s[len(m0s) // 4]), (max(1, k // 2), 0.0), (2 * k, m0s[-2])]
-        mpar = dict(base, k=k, points=[list(map(float, p)) for p in points], n_chains=n_chains)
-        mc[k] = (points, common.cached(ctx, f"{NAME}-mc", mpar, lambda: monte_carlo(**mpar)))
-        r = mc[k][1]
+        points, r = mc[k]
         z = np.abs(r["mc"] - r["exact"]) / r["err"]
         # the map's own numbers at the same points (the sweep's route vs kernels.law)
         route = max(abs(np.max(np.abs(r["exact"][j] - teacher(**base).data().stats))
@@ -160,26 +162,26 @@ def make(ctx):
     axes = axes[0]
     floor = 1e-4
     norm = LogNorm(vmin=floor, vmax=1.0)
-    for ax, k in zip(axes, ks):
+    for i, (ax, k) in enumerate(zip(axes, ks)):
         E, ts = maps[k], np.arange(10 * k + 1)
         im = ax.pcolormesh(ts, m0s, np.clip(E, floor, 1.0), norm=norm, cmap="viridis",
                            shading="nearest", rasterized=True)
         for tol, ls in zip(tols, ("-", "--")):
-            ax.contour(ts, m0s, E, levels=[tol], colors="w", linewidths=1.0, linestyles=ls)
-        ax.plot([k], [0.0], "*", color="C3", ms=9, mec="w", mew=0.6)
+            ax.contour(ts, m0s, E, levels=[tol], colors=style.reference("on_image"),
+                       linewidths=1.0, linestyles=ls)
+        ax.plot([k], [0.0], "*", color=style.protocol_colour("rdm"), ms=9,
+                mec=style.reference("on_image"), mew=0.6)
         for t, m in mc[k][0]:
-            ax.plot([t], [m], "o", mfc="none", mec="w", ms=4, mew=0.8)
-        ax.set_title(f"trained at k = {k}", fontsize=9)
+            ax.plot([t], [m], "o", mfc="none", mec=style.reference("on_image"), ms=4, mew=0.8)
+        style.panel(ax, i, f"trained at k = {k}")
         ax.set_xlim(0, 10 * k)
         ax.set_ylim(m0s[0], m0s[-1])
         ax.set_xticks(np.arange(0, 10 * k, 2 * k))
     axes[0].set_ylabel(r"initial magnetisation $m_0$ of $p_0'$")
-    fig.supxlabel("sampling time t (sweeps)", fontsize=10, y=-0.04)
+    fig.supxlabel("sampling time t (sweeps)", fontsize=style.FONT["label"], y=-0.04)
     cbar = fig.colorbar(im, ax=list(axes), pad=0.02, fraction=0.03, extend="both")
-    cbar.set_label(r"$\|\langle\phi\rangle_{p(t,p_0')}-\langle\phi\rangle_{\rm data}\|_\infty$",
-                   fontsize=8)
+    cbar.set_label(r"$\|\langle\phi\rangle_{p(t,p_0')}-\langle\phi\rangle_{\rm data}\|_\infty$")
     fig.suptitle(f"SK N = {N}, β = {beta}, Rdm-k, random-scan heat-bath.  White: 2× the noise "
-                 f"of M = {M_DATA[0]:,} (solid) and {M_DATA[1]:,} samples (dashed)",
-                 fontsize=8.5, y=1.02)
+                 f"of M = {M_DATA[0]:,} (solid) and {M_DATA[1]:,} samples (dashed)", y=1.02)
     common.save(fig, ctx, NAME)
     return checks

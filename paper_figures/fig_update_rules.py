@@ -25,15 +25,18 @@ import warnings
 
 import numpy as np
 
-from shortrun.paper_figures import common
+from shortrun.paper_figures import common, style
 
 NAME = "update_rules"
 N_IND = 4
 N_CW = 4
 M_DOC = float(np.tanh(0.8))
 H_DOC = {2: 1.015, 3: 0.865}
-SCAN_STYLE = {"random": ("C0", "o"), "sequential": ("C2", "D"), "parallel": ("C3", "s"),
-              "continuous": ("C1", "^")}
+
+
+def look(scan):
+    """The colour and marker of ``scan`` (from the style)."""
+    return style.rule_colour(scan), style.scan_marker(scan)
 
 
 def _independent_data(m, N):
@@ -188,48 +191,49 @@ def make(ctx):
     ax = axes[0, 0]
     kk = np.linspace(0.0, max(r["k_rand"].max(), r["k_cont"].max()) + 0.5, 200)
     q_rand = (1 - 1 / N_IND) ** (kk * N_IND)
-    ax.semilogy(kk, q_rand, color=SCAN_STYLE["random"][0], lw=1.3,
+    ax.semilogy(kk, q_rand, color=style.rule_colour("random"), lw=1.3,
                 label=f"random scan, q = (1 − 1/N)$^{{kN}}$, N = {N_IND}")
-    ax.semilogy(kk, np.exp(-kk), "--", color=SCAN_STYLE["continuous"][0], lw=1.3,
+    ax.semilogy(kk, np.exp(-kk), "--", color=style.rule_colour("continuous"), lw=1.3,
                 label="continuous time, q = $e^{-k}$")
     gaps = r["gaps"]
     for tag, ks, scan in (("rand", r["k_rand"], "random"), ("cont", r["k_cont"], "continuous")):
-        color, marker = SCAN_STYLE[scan]
+        color, marker = look(scan)
         K, G = np.meshgrid(ks, gaps, indexing="ij")
         conv = r[f"conv_{tag}"]
         ax.plot(K[conv], G[conv], marker, ms=4, color=color, ls="none")
         ax.plot(K[~conv], G[~conv], "x", ms=4.5, color=color, ls="none")
-    ax.plot([], [], "o", color="0.4", ms=4, label="exact training: finite h*")
-    ax.plot([], [], "x", color="0.4", ms=4.5, label="exact training: h* → ∞")
+    ax.plot([], [], "o", color=style.reference("proxy"), ms=4, label="exact training: finite h*")
+    ax.plot([], [], "x", color=style.reference("proxy"), ms=4.5, label="exact training: h* → ∞")
     ax.set_ylim(gaps.min() / 1000, 1.5)
     ax.set_xlim(0, kk.max())
     ax.set_xlabel("k (sweeps)")
     ax.set_ylabel(r"$1 - |m_D|$")
-    ax.set_title("(a) independent spins: no fixed point below the line", fontsize=9)
-    ax.legend(fontsize=6, loc="lower left")
+    style.panel(ax, "a", "independent spins: no fixed point below the line")
+    ax.legend(loc="lower left")
     ax = axes[0, 1]
     kd = np.linspace(0.3, max(kf) + 0.3, 300)
     h_line = np.array([independent.field_fixed_point(M_DOC, x, scan="continuous") for x in kd])
     ax.plot(kd, np.where(np.isfinite(h_line), h_line, np.nan), "--",
-            color=SCAN_STYLE["continuous"][0], lw=1.2, label="continuous time (S1)")
+            color=style.rule_colour("continuous"), lw=1.2, label="continuous time (S1)")
     kint = np.arange(1, max(kf) + 1)
     h_rand = np.array([independent.field_fixed_point(M_DOC, int(k), scan="random", N=N_IND)
                        for k in kint])
     ax.plot(kint, np.where(np.isfinite(h_rand), h_rand, np.nan), ":",
-            color=SCAN_STYLE["random"][0], lw=1.2, label=f"random scan, N = {N_IND} (S1)")
-    ax.axhline(0.8, color=SCAN_STYLE["sequential"][0], lw=1.0, label="sequential: atanh $m_D$")
+            color=style.rule_colour("random"), lw=1.2, label=f"random scan, N = {N_IND} (S1)")
+    ax.axhline(0.8, color=style.rule_colour("sequential"), lw=1.0,
+               label="sequential: atanh $m_D$")
     for scan in ("continuous", "random", "sequential"):
-        color, marker = SCAN_STYLE[scan]
+        color, marker = look(scan)
         h = r[f"h_{scan}"]
         ok = np.isfinite(h)
         ax.plot(np.array(kf)[ok], h[ok], marker, ms=5, mfc="none", color=color)
         ax.plot(np.array(kf)[~ok], np.full((~ok).sum(), 2.2), "x", ms=6, color=color)
-    ax.text(1.25, 2.2, "h* → ∞", fontsize=7, va="center")
+    ax.text(1.25, 2.2, "h* → ∞", fontsize=style.FONT["annotation"], va="center")
     ax.set_ylim(0.6, 2.35)
     ax.set_xlabel("k (sweeps)")
     ax.set_ylabel("trained field h*")
-    ax.set_title(r"(b) $m_D = \tanh 0.8$; markers: exact training", fontsize=9)
-    ax.legend(fontsize=6.5, loc="upper right")
+    style.panel(ax, "b", r"$m_D = \tanh 0.8$; markers: exact training")
+    ax.legend(loc="upper right")
     ax = axes[1, 0]
     kb = r["k_bias"]
     beta = params["beta_bias"]
@@ -240,33 +244,35 @@ def make(ctx):
     names = {"random": "random: 1/f1_N(k)", "sequential": "sequential: 1",
              "parallel": "parallel: $1/\\sqrt{(N-2)\\beta}$"}
     for scan in ("random", "sequential", "parallel"):
-        color, marker = SCAN_STYLE[scan]
+        color, marker = look(scan)
         ax.plot(kline, pred[scan], "--", color=color, lw=1.0, label=names[scan])
         ax.plot(kb, r[f"ratio_{scan}"], marker, ms=5, mfc="none", color=color)
     ax.set_xlabel("k (sweeps)")
     ax.set_ylabel(r"$J^*/\beta J^0$")
-    ax.set_title(f"(c) ferromagnet N = {N_CW}, β = {beta:g}; markers: exact", fontsize=9)
+    style.panel(ax, "c", f"ferromagnet N = {N_CW}, β = {beta:g}; markers: exact")
     ax.set_ylim(0.9, 3.2)
-    ax.legend(fontsize=6.5, loc="center right", bbox_to_anchor=(1.0, 0.42))
+    ax.legend(loc="center right", bbox_to_anchor=(1.0, 0.42))
     ax = axes[1, 1]
     for scan in ("random", "sequential", "parallel"):
-        color, marker = SCAN_STYLE[scan]
+        color, marker = look(scan)
         ax.loglog(betas, np.abs(rb[scan] - 1), marker + "-", ms=4, mfc="none", color=color,
-                  label=scan)
-    ax.axhline(1 / f1N - 1, color=SCAN_STYLE["random"][0], ls="--", lw=0.8)
+                  label=style.rule_label(scan))
+    ax.axhline(1 / f1N - 1, color=style.rule_colour("random"), ls="--", lw=0.8)
     b0 = betas[0]
-    ax.loglog(betas, np.abs(rb["sequential"][0] - 1) * (betas / b0) ** 2, ":", color="k", lw=0.8,
-              label="slopes 2 and −1/2")
-    ax.loglog(betas, np.abs(rb["parallel"][0] - 1) * (betas / b0) ** -0.5, ":", color="k", lw=0.8)
+    exact = style.reference("exact")
+    ax.loglog(betas, np.abs(rb["sequential"][0] - 1) * (betas / b0) ** 2, ":", color=exact,
+              lw=0.8, label="slopes 2 and −1/2")
+    ax.loglog(betas, np.abs(rb["parallel"][0] - 1) * (betas / b0) ** -0.5, ":", color=exact,
+              lw=0.8)
     ax.set_xticks(betas)
-    ax.set_xticklabels([f"{b:g}" for b in betas], fontsize=7)
+    ax.set_xticklabels([f"{b:g}" for b in betas])
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel("β")
     ax.set_ylabel(r"$|J^*/\beta J^0 - 1|$ at k = 1")
-    ax.set_title("(d) relative bias at k = 1", fontsize=9)
-    ax.legend(fontsize=6.5, loc="lower right")
+    style.panel(ax, "d", "relative bias at k = 1")
+    ax.legend(loc="lower right")
     fig.suptitle("heat-bath, $p_0$ uniform, Rdm-k; exact fixed points (Newton on all $2^N$ "
-                 "states)", fontsize=9)
+                 "states)")
     fig.tight_layout()
     common.save(fig, ctx, NAME)
     return checks

@@ -21,7 +21,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shortrun.paper_figures import common
+from shortrun.paper_figures import common, style
 
 #: Figures in the order of the papers' argument; scripts not listed here follow, sorted by name.
 ORDER = ("relaxation", "fixed_point", "coupling_error", "gaussian", "high_temperature",
@@ -103,7 +103,8 @@ def build(name, ctx):
     try:
         module = importlib.import_module(module_name(name))
         res.caption = (module.__doc__ or "").strip()
-        checks = module.make(ctx)
+        with style.context():             # one figure style (fonts) for every script
+            checks = module.make(ctx)
         res.checks = list(checks or [])
         bad = [c for c in res.checks if not isinstance(c, common.Check)]
         if bad:

@@ -13,6 +13,7 @@ likelihood black) and font sizes are set in one place.  Typical use::
 from __future__ import annotations
 
 import contextlib
+import re
 import string
 
 #: Colour of each training protocol (matplotlib colour specs).
@@ -46,10 +47,35 @@ PROTOCOL_LABELS = {
 
 #: Colour and label of each update rule / scan.
 RULE_COLOURS = {"heatbath": "C0", "metropolis": "C1", "parallel": "C2", "sequential": "C5",
-                "random": "C9", "langevin": "C6", "ula": "C6"}
+                "random": "C9", "langevin": "C6", "ula": "C6", "continuous": "C8"}
 RULE_LABELS = {"heatbath": "heat bath", "metropolis": "Metropolis", "parallel": "parallel",
                "sequential": "sequential scan", "random": "random scan",
-               "langevin": "Langevin", "ula": "ULA"}
+               "langevin": "Langevin", "ula": "ULA", "continuous": "continuous time"}
+
+#: Marker of each scan (a kernel is drawn in its rule's colour with its scan's marker).
+SCAN_MARKERS = {"random": "o", "sequential": "D", "parallel": "s", "continuous": "^"}
+
+#: Colour and label of each model or teacher family (BM, RBM, the lattice and SK teachers).
+MODEL_COLOURS = {"bm": "C0", "rbm": "C1", "lattice": "C0", "sk": "C1", "potts": "C2",
+                 "gaussian": "C9", "convnet": "C5"}
+MODEL_LABELS = {"bm": "BM", "rbm": "RBM", "lattice": "3×3 lattice", "sk": "SK",
+                "potts": "Potts", "gaussian": "Gaussian", "convnet": "ConvNet"}
+
+#: Colour of each kind of eigenvalue in a drawn spectrum.
+SPECTRUM_COLOURS = {"real": "C0", "negative": "C3", "complex": "C2"}
+
+#: Colours of reference elements: exact results and identity lines, tolerances and noise
+#: floors, shaded regions, light grid lines, and text or markers drawn on a dark image.
+REFERENCE_COLOURS = {"exact": "k", "tolerance": "0.5", "guide": "0.6", "shade": "0.88",
+                     "grid": "0.85", "text": "0.3", "proxy": "0.4", "on_image": "w"}
+
+#: Colours of series that have no name here (two expansions, three couplings, ...), in order;
+#: protocols, rules, models and ordered parameters use their own tables instead.
+SERIES_COLOURS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C8", "C9")
+
+#: Colour map of an ordered parameter (k, ρ, β, λ, q) drawn as a family of lines, and the part
+#: of it used (the yellow end is too light on white).
+RAMP_CMAP, RAMP_RANGE = "viridis", (0.0, 0.85)
 
 #: Font sizes (points) of every text element of a figure.
 FONT = {
@@ -60,14 +86,20 @@ FONT = {
     "annotation": 6.5, # text placed in a panel
     "suptitle": 9.0,   # figure title
     "panel": 9.0,      # panel letters placed alone
+    "small": 5.5,      # crowded legends and dense tick labels (polar axes, matrices)
 }
 
 #: Width (inches) of a full page column; figures are legible at this width.
 PAGE_WIDTH = 7.0
+#: Font scale of :func:`apply` (notebooks: figures 6.5 to 16 inches wide, shown in a column).
+NOTEBOOK_SCALE = 1.3
+
+
+_LETTERS = re.compile(r"[a-z](?:(?:–|-|, ?)[a-z])*")
 
 
 def _check_key(table, key, what):
-    if key not in table:
+    if not isinstance(key, str) or key not in table:
         raise ValueError(f"unknown {what} {key!r}; known: {sorted(table)} "
                          f"(add it to shortrun.paper_figures.style)")
     return table[key]
@@ -115,10 +147,80 @@ def rule(name, **kw):
     return {"color": rule_colour(name), "label": rule_label(name), **kw}
 
 
+def scan_marker(name):
+    """The marker of scan ``name`` (``'random'``, ``'sequential'``, ``'parallel'``, ``'continuous'``)."""
+    return _check_key(SCAN_MARKERS, name, "scan")
+
+
+def kernel(rule_name, scan, **kw):
+    """Keyword arguments ``color=..., marker=..., label=...`` for a kernel: the colour of its
+    update rule, the marker of its scan, the label ``'heat bath, random scan'``."""
+    return {"color": rule_colour(rule_name), "marker": scan_marker(scan),
+            "label": f"{rule_label(rule_name)}, {rule_label(scan)}", **kw}
+
+
+def model_colour(name):
+    """The colour of model or teacher family ``name`` (``'bm'``, ``'rbm'``, ``'lattice'``, ``'sk'``, ...)."""
+    return _check_key(MODEL_COLOURS, name, "model")
+
+
+def model_label(name):
+    """The label of model or teacher family ``name``."""
+    return _check_key(MODEL_LABELS, name, "model")
+
+
+def model(name, **kw):
+    """Keyword arguments ``color=..., label=...`` for a line of model ``name``."""
+    return {"color": model_colour(name), "label": model_label(name), **kw}
+
+
+def reference(name):
+    """The colour of reference element ``name`` (``'exact'``, ``'tolerance'``, ``'guide'``,
+    ``'shade'``, ``'grid'``, ``'text'``, ``'proxy'``, ``'on_image'``)."""
+    return _check_key(REFERENCE_COLOURS, name, "reference element")
+
+
+def eigenvalue(kind, **kw):
+    """Keyword arguments ``color=...`` for eigenvalues of ``kind`` (``'real'`` non-negative,
+    ``'negative'`` or ``'complex'``)."""
+    return {"color": _check_key(SPECTRUM_COLOURS, kind, "eigenvalue kind"), **kw}
+
+
+def series(i):
+    """The colour of the ``i``-th series that has no name in this module (cycling through
+    :data:`SERIES_COLOURS`)."""
+    if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+        raise ValueError(f"series(i): i must be a non-negative integer; got {i!r}")
+    return SERIES_COLOURS[i % len(SERIES_COLOURS)]
+
+
+def ramp(n):
+    """``n`` colours along :data:`RAMP_CMAP` for the values of an ordered parameter (first value
+    darkest), as a list of RGBA tuples."""
+    import matplotlib
+    import numpy as np
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"ramp(n): n must be a positive integer (the number of values); got {n!r}")
+    lo, hi = RAMP_RANGE
+    cmap = matplotlib.colormaps[RAMP_CMAP]
+    return [tuple(float(c) for c in cmap(x)) for x in np.linspace(lo, hi, int(n))]
+
+
+def font(name):
+    """The font size (points) of text element ``name`` (see :data:`FONT`)."""
+    return _check_key(FONT, name, "font element")
+
+
 def letter(i):
-    """Panel letter ``i`` (0 → ``'(a)'``), or a letter given as a string (``'c'`` → ``'(c)'``)."""
+    """Panel letter ``i`` (0 → ``'(a)'``), or letters given as a string (``'c'`` → ``'(c)'``,
+    ``'a–d'`` → ``'(a–d)'``, ``'a, b'`` → ``'(a, b)'``)."""
     if isinstance(i, str):
+        if not _LETTERS.fullmatch(i):
+            raise ValueError(f"letter: {i!r} is not a panel letter; give 'a'..'z', a range "
+                             "'a–d' or a list 'a, b' (or an index 0..25)")
         return f"({i})"
+    if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < 26:
+        raise ValueError(f"letter: index {i!r} is not a panel index; give 0..25 or a letter")
     return f"({string.ascii_lowercase[i]})"
 
 
@@ -129,16 +231,20 @@ def panel(ax, i, title="", **kw):
     return ax
 
 
-def rc():
-    """The matplotlib rcParams every figure uses (font sizes of :data:`FONT`)."""
+def rc(scale=1.0):
+    """The matplotlib rcParams every figure uses (font sizes of :data:`FONT`, times ``scale``)."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < 10:
+        raise ValueError(f"rc(scale=...): scale must be a number in (0, 10); got {scale!r}")
+    size = {name: scale * FONT[name] for name in FONT}
     return {
-        "font.size": FONT["label"],
-        "axes.titlesize": FONT["title"],
-        "axes.labelsize": FONT["label"],
-        "xtick.labelsize": FONT["tick"],
-        "ytick.labelsize": FONT["tick"],
-        "legend.fontsize": FONT["legend"],
-        "figure.titlesize": FONT["suptitle"],
+        "font.size": size["label"],
+        "axes.titlesize": size["title"],
+        "axes.labelsize": size["label"],
+        "xtick.labelsize": size["tick"],
+        "ytick.labelsize": size["tick"],
+        "legend.fontsize": size["legend"],
+        "legend.title_fontsize": size["legend"],
+        "figure.titlesize": size["suptitle"],
         "legend.framealpha": 0.9,
     }
 
@@ -151,7 +257,9 @@ def context():
         yield
 
 
-def apply():
-    """Set :func:`rc` globally (for notebooks: call once at the top)."""
+def apply(scale=NOTEBOOK_SCALE):
+    """Set :func:`rc` globally (for notebooks: call once at the top).  The fonts are
+    :data:`NOTEBOOK_SCALE` times the paper's by default: notebook figures are drawn wider than a
+    page column and shown scaled down."""
     import matplotlib
-    matplotlib.rcParams.update(rc())
+    matplotlib.rcParams.update(rc(scale))

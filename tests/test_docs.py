@@ -60,6 +60,116 @@ def test_a_stale_reference_fails_the_build(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# the notebooks link the API pages of what they use (checked without a build)
+# ---------------------------------------------------------------------------------------------
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+#: a link of a notebook's Markdown to an API page: [`text`](#shortrun.dotted.name) (MyST resolves
+#: it to the object's entry; -n -W fails the build if it does not)
+API_LINK = re.compile(r"\]\(#(shortrun(?:\.[A-Za-z_][A-Za-z0-9_]*)+)\)")
+#: a code span of the text that may name a function: `kernels.law` or `kernels.law(model, p0, k)`
+_SPAN = re.compile(r"`([A-Za-z_][A-Za-z0-9_.]*)(?:\([^`]*\))?`")
+
+
+def _cells(path, kind):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == kind]
+
+
+def _object(dotted):
+    """The object a dotted name names, as Python's attribute access finds it: an attribute of the
+    object so far (``training.problem`` is the function a package re-exports over its module of
+    the same name), else the submodule of that name; None if neither exists."""
+    import importlib
+    head, *rest = dotted.split(".")
+    try:
+        obj = importlib.import_module(head)
+    except ImportError:
+        return None
+    for attr in rest:
+        if hasattr(obj, attr):
+            obj = getattr(obj, attr)
+            continue
+        try:
+            obj = importlib.import_module(f"{obj.__name__}.{attr}")
+        except (ImportError, AttributeError):
+            return None
+    return obj
+
+
+def _documented(dotted):
+    """The object autodoc documents under ``dotted`` (its module imported by the longest
+    importable prefix, then attributes: a module shadowed by a function keeps its members)."""
+    import importlib
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr, None)
+        return obj
+    return None
+
+
+def _home(obj):
+    """Where autodoc documents ``obj``: its defining module and qualified name, for a function, a
+    class or a method of the package (else None)."""
+    import inspect
+    inner = getattr(obj, "py_func", obj)           # a numba dispatcher: its Python function
+    if inspect.ismodule(inner) or not callable(inner):
+        return None
+    module, name = getattr(inner, "__module__", "") or "", getattr(inner, "__qualname__", "")
+    if not module.startswith("shortrun.") or module == "shortrun.paper_figures.style" \
+            or "<" in name:
+        return None
+    return f"{module}.{name}"
+
+
+def _notebook_names(path):
+    """The package's functions and classes a notebook uses: every ``alias.attr...`` of its code
+    whose alias it imports from ``shortrun``, and every code span of its text that names one (as
+    ``alias.attr`` or relative to ``shortrun.numerics``/``shortrun.theory``); as their homes."""
+    import ast
+    code = "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
+                     for cell in _cells(path, "code") for line in cell.splitlines())
+    tree = ast.parse(code)
+    alias = {a.asname or a.name: f"{n.module}.{a.name}" for n in ast.walk(tree)
+             if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("shortrun")
+             for a in n.names}
+    dotted = set()
+    for node in ast.walk(tree):
+        chain = []
+        while isinstance(node, ast.Attribute):
+            chain.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name) and node.id in alias:
+            dotted.add(".".join([alias[node.id], *reversed(chain)]))
+    for text in _cells(path, "markdown"):
+        for name in _SPAN.findall(text):
+            head, _, rest = name.partition(".")
+            full = [alias[head] + (f".{rest}" if rest else "")] if head in alias else []
+            full += [f"shortrun.numerics.{name}", f"shortrun.theory.{name}"]
+            dotted.add(next((f for f in full if _home(_object(f))), full[0]))
+    return {h for h in (_home(_object(d)) for d in dotted) if h}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_links_the_api_page_of_every_function_it_uses(path):
+    """Each function or class of the package that a notebook's code uses or its text names has a
+    link to its API page in the notebook's Markdown, and each such link names an object at its
+    home (where autodoc documents it), so the link resolves in the built site."""
+    links = {m for text in _cells(path, "markdown") for m in API_LINK.findall(text)}
+    stale = sorted(t for t in links if _home(_documented(t)) != t)
+    assert not stale, f"{path.name}: API links that do not name an object at its home: {stale}"
+    used = _notebook_names(path)
+    assert len(used) >= 5, (path.name, used)       # the scan does find the functions
+    missing = sorted(used - links)
+    assert not missing, (f"{path.name} uses these without a link to their API page "
+                         f"([`name`](#dotted.name) in a Markdown cell): {missing}")
+
+
+# ---------------------------------------------------------------------------------------------
 # the full site
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
@@ -111,6 +221,30 @@ def test_theory_page_links_every_function_it_names(site):
     assert len(links) == len(named), (len(links), len(named))
     for href in set(links):  # each link lands on a page that exists
         assert (site / "docs" / href.split("#")[0]).is_file(), href
+
+
+@pytest.mark.slow
+def test_docstring_tags_link_to_the_theory_page(site):
+    """An equation tag a docstring cites, "(Gc)", is a link to its heading on the theory page."""
+    page = (site / "docs" / "api" / "generated" / "shortrun.theory.gaussian.html").read_text(
+        encoding="utf-8")
+    theory = (site / "docs" / "theory.html").read_text(encoding="utf-8")
+    links = set(re.findall(r'href="[^"#]*theory\.html#(theory-[a-z0-9]+)"', page))
+    assert {"theory-ga", "theory-gc"} <= links, sorted(links)
+    for anchor in links:
+        assert f'id="{anchor}"' in theory, anchor
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_api_links_land_on_api_pages(site, path):
+    """Every API link of a notebook is, on its page of the site, a link to the object's entry."""
+    targets = {m for text in _cells(path, "markdown") for m in API_LINK.findall(text)}
+    hrefs = _parse(site / "notebooks" / f"{path.stem}.html").api_links
+    landed = {h.split("#", 1)[1] for h in hrefs}
+    assert targets and targets <= landed, sorted(targets - landed)
+    for href in set(hrefs):
+        assert (site / "notebooks" / href.split("#")[0]).is_file(), href
 
 
 # ---------------------------------------------------------------------------------------------
