@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from shortrun.conventions import SAMPLED_PROTOCOLS
 from shortrun.paper_figures import common, style
 
 NAME = "regimes"
@@ -235,7 +236,7 @@ def draw(ctx, ecfg, dcfg, exact, view):
     # digits
     names = list(view)
     colour = {}
-    for p in ("rdm", "pcd", "cd"):
+    for p in SAMPLED_PROTOCOLS:
         mine = [n for n in names if n[0] == p]
         for i, n in enumerate(mine):
             colour[n] = style.protocol_shade(p, i, len(mine))
