@@ -18,6 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import resolve_dotted
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "build" / "docs" / "screenshots"
@@ -98,18 +99,12 @@ def _object(dotted):
 
 def _documented(dotted):
     """The object autodoc documents under ``dotted`` (its module imported by the longest
-    importable prefix, then attributes: a module shadowed by a function keeps its members)."""
-    import importlib
-    parts = dotted.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for attr in parts[cut:]:
-            obj = getattr(obj, attr, None)
-        return obj
-    return None
+    importable prefix, then attributes: a module shadowed by a function keeps its members), or
+    None."""
+    try:
+        return resolve_dotted(dotted)
+    except (ImportError, AttributeError):
+        return None
 
 
 def _home(obj):
