@@ -31,7 +31,7 @@ The machine whose τ stays far below k (Rdm-100) keeps its t = k error at long t
 noise floor (its own misfit after 600 noisy updates is about 2× the floor); the ones far past the crossing (Rdm-3, PCD-5) are best near t = k and drift away at long
 t.  Colours as in (d).  Fast mode: N_h = 16, 600
 updates, 2 seeds, t up to 1000; ``--full``: N_h = 20, 1200 updates, 3 seeds, Rdm-1000 and
-PCD-100, t up to 10^4.
+PCD-100, t up to 10^4 (685 s on 2 cores from a cold cache, 19 checks).
 """
 from __future__ import annotations
 
@@ -118,12 +118,20 @@ def checks_for(ctx, ecfg, dcfg, exact, view):
         chk(f"exact: Rdm-{int(rmap.ks[0])} ends far out of equilibrium", end,
             "ε_eq / ε_eq(ML) at the last age > 10", end > 10,
             f"κ1(end) = {runs[int(rmap.ks[0])].kappa[-1]:.3g}")
-        for k in ecfg.pcd_ks:
+        # The lag opens at the finite rate and closes as θ settles; more chain steps per update
+        # (larger k) keep the persistent law closer to p_θ, so the smallest k lags most.
+        first = None
+        for k in sorted(ecfg.pcd_ks):
             r = R.run_from(exact, f"pcd{k}")
             top, last = np.nanmax(r.lag), r.lag[-1]
+            if first is None:
+                first = top
+                need, ok = "max TV > 0.01", top > 0.01
+            else:
+                need, ok = f"1e-6 < max TV < PCD-{min(ecfg.pcd_ks)}'s {first:.3g}", 1e-6 < top < first
             chk(f"exact: PCD-{k}'s persistent law lags behind p_θ at the finite rate, then the "
-                "lag closes", top, f"max TV > 0.01 and TV(end) < max/5 (end: {last:.2g})",
-                top > 0.01 and last < top / 5,
+                "lag closes", top, f"{need} and TV(end) < max/5 (end: {last:.2g})",
+                ok and last < top / 5,
                 f"age of the largest lag {r.steps[int(np.nanargmax(r.lag))]:g}")
     # --- digits
     for (protocol, k), v in view.items():
