@@ -40,7 +40,7 @@ def _markdown(nb):
     return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
 
 
-def test_the_five_notebooks_and_their_solutions_are_there():
+def test_the_notebooks_and_their_solutions_are_there():
     assert [p.stem for p in NOTEBOOKS] == NAMES
     assert [p.stem for p in SOLUTIONS] == [f"solutions_{n[:2]}" for n in NAMES]
     assert not list(NB_DIR.glob("[0-9][0-9]_*.py")), "notebooks are .ipynb files, not scripts"
