@@ -15,9 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-#: Figure width for a full page column (inches); figures are legible at this width.
-PAGE_WIDTH = 7.0
-
 
 @dataclass
 class Context:

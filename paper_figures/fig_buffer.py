@@ -216,7 +216,7 @@ def make(ctx):
 
     checks += convnet_checks(config, rdm, buf)
 
-    fig, axes = plt.subplots(2, 2, figsize=(common.PAGE_WIDTH, 5.4),
+    fig, axes = plt.subplots(2, 2, figsize=(style.PAGE_WIDTH, 5.4),
                              gridspec_kw=dict(wspace=0.45, hspace=0.55))
     axes = axes.ravel()
     colors = style.ramp(len(ks))

@@ -231,7 +231,7 @@ def make(ctx):
         f"asymptotic before round-off: {', '.join(skipped) or 'none'}")
 
     # --- figure
-    fig, axes = plt.subplots(3, 2, figsize=(common.PAGE_WIDTH, 8.6))
+    fig, axes = plt.subplots(3, 2, figsize=(style.PAGE_WIDTH, 8.6))
     for i, (ax, (teacher, scan)) in enumerate(zip(axes.ravel(), SETS)):
         for beta, color in zip(betas[teacher], style.ramp(len(betas[teacher]))):
             r = rows[teacher, beta, scan]

@@ -115,7 +115,7 @@ def make(ctx):
         f"solver status {r['random_status']} after {restarts + 1} start(s), "
         f"max |θ| = {float(r['random_theta_max']):.3g}")
 
-    fig, axes = plt.subplots(1, 3, figsize=(common.PAGE_WIDTH, 2.8),
+    fig, axes = plt.subplots(1, 3, figsize=(style.PAGE_WIDTH, 2.8),
                              gridspec_kw=dict(width_ratios=[1, 1, 1.25], wspace=0.72))
     for ax, key, title in ((axes[0], "phi_fix", "k-step process, k = 1"),
                            (axes[1], "phi_eq", "trained model, k = 1")):

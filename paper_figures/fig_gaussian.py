@@ -177,7 +177,7 @@ def make(ctx):
     r = common.cached(ctx, NAME, params, lambda: compute(**params))
     checks = checks_of(r, n_chains)
 
-    fig, axes = plt.subplots(2, 2, figsize=(common.PAGE_WIDTH, 5.6))
+    fig, axes = plt.subplots(2, 2, figsize=(style.PAGE_WIDTH, 5.6))
     ax = axes[0, 0]
     ks = r["k"]
     ax.axhspan(-100, 0, color=style.reference("shade"), zorder=0)

@@ -217,7 +217,7 @@ def make(ctx):
         "; ".join(where))
 
     # --- figure
-    fig, axes = plt.subplots(2, 2, figsize=(common.PAGE_WIDTH, 5.8))
+    fig, axes = plt.subplots(2, 2, figsize=(style.PAGE_WIDTH, 5.8))
     shown = sorted(set(r["betas"]) | {0.1, 0.3})
     colors = dict(zip(shown, style.ramp(len(shown))))       # β: an ordered parameter
     kk = np.linspace(0.15, max(kc.max(), 3.0), 200)

@@ -132,7 +132,7 @@ def make(ctx):
         more > 1, f"{s_rbm[finite][0, 2]:.3g} vs {s_rbm[~finite][0, 2]:.3g}")
 
     # --- figure
-    fig = plt.figure(figsize=(common.PAGE_WIDTH, 5.2))
+    fig = plt.figure(figsize=(style.PAGE_WIDTH, 5.2))
     gs = fig.add_gridspec(2, 3, height_ratios=[1.15, 1.0], hspace=0.5, wspace=0.42)
     ax = fig.add_subplot(gs[0, 0])
     rr = np.arange(1, N + 1)

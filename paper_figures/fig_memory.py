@@ -68,7 +68,7 @@ def make(ctx):
             others.min() > 1e-6, f"at t = {int(t[t != k][np.argmin(others)])}; equilibrium "
                                  f"(t → ∞) error {float(c['eq']):.3g}"))
 
-    fig, axes = plt.subplots(1, 2, figsize=(common.PAGE_WIDTH, 2.9),
+    fig, axes = plt.subplots(1, 2, figsize=(style.PAGE_WIDTH, 2.9),
                              gridspec_kw=dict(wspace=0.42))
     colors = style.ramp(len(ks))
     for color, (k, c) in zip(colors, curves.items()):

@@ -127,7 +127,7 @@ def make(ctx):
     chk("Ising: Boltzmann-machine root = q = 2 Potts root (mapped), max over k of max |Δθ|",
         gap, "≤ 1e-8", gap <= 1e-8, "the BM route and the Potts route at q = 2")
 
-    fig, axes = plt.subplots(1, 4, figsize=(common.PAGE_WIDTH * 1.25, 2.6),
+    fig, axes = plt.subplots(1, 4, figsize=(style.PAGE_WIDTH * 1.25, 2.6),
                              gridspec_kw=dict(wspace=0.62))
     for i, (ax, key, title) in enumerate(((axes[0], "phi_fix", "k-step process, k = 1"),
                                           (axes[1], "phi_eq", "trained model, k = 1"))):

@@ -105,7 +105,7 @@ def make(ctx):
         f"t = {far} {at('rdm', 'aa_test', far):.3f}")
 
     # --- figure
-    fig = plt.figure(figsize=(common.PAGE_WIDTH, 6.6))
+    fig = plt.figure(figsize=(style.PAGE_WIDTH, 6.6))
     gs = fig.add_gridspec(2, 3, height_ratios=[1.25, 1.0], hspace=0.38, wspace=0.5)
     sub = gs[0, :].subgridspec(len(cfg.protocols), 1, hspace=0.35)
     for j, p in enumerate(cfg.protocols):

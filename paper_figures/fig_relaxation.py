@@ -157,7 +157,7 @@ def make(ctx):
             abs(rate - 1) <= 0.02, f"κ1 = {r[f'{tag}_kappa'][0]:.4f} sweeps; fit over {window}")
 
     decades = 4
-    fig = plt.figure(figsize=(common.PAGE_WIDTH, 6.0))
+    fig = plt.figure(figsize=(style.PAGE_WIDTH, 6.0))
     outer = fig.add_gridspec(2, 1, height_ratios=[1, 1.3], hspace=0.55)
     top = outer[0].subgridspec(1, 4, wspace=0.45)
     bottom = outer[1].subgridspec(1, 2, wspace=0.38)

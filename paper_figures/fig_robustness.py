@@ -157,7 +157,7 @@ def make(ctx):
                 f"(t={int(t)}, m0={m:g})" for t, m in points)
             + f"; map vs kernels.law {route:.1g}")
 
-    fig, axes = plt.subplots(1, len(ks), figsize=(common.PAGE_WIDTH, 2.7), squeeze=False,
+    fig, axes = plt.subplots(1, len(ks), figsize=(style.PAGE_WIDTH, 2.7), squeeze=False,
                              sharey=True, gridspec_kw=dict(wspace=0.12))
     axes = axes[0]
     floor = 1e-4

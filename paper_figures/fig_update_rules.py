@@ -187,7 +187,7 @@ def make(ctx):
         r["newton_residual"] <= 1e-11)
 
     # --- figure
-    fig, axes = plt.subplots(2, 2, figsize=(common.PAGE_WIDTH, 6.0))
+    fig, axes = plt.subplots(2, 2, figsize=(style.PAGE_WIDTH, 6.0))
     ax = axes[0, 0]
     kk = np.linspace(0.0, max(r["k_rand"].max(), r["k_cont"].max()) + 0.5, 200)
     q_rand = (1 - 1 / N_IND) ** (kk * N_IND)
