@@ -6,7 +6,8 @@ result.  With the environment variable ``SHORTRUN_PERTURB`` set to a relative am
 
 * every input law -- the data law :math:`p_{\rm data}` (hence the data statistics) and the start
   :math:`p_0` of the negative chains, as :func:`shortrun.numerics.training.problem` builds them
-  for the trainers and the fixed-point solver -- by :math:`1 + \varepsilon u_x` and renormalises,
+  for the trainers and the fixed-point solver, and the exact twin of a Monte Carlo run
+  (``result.problem``) -- by :math:`1 + \varepsilon u_x` and renormalises,
 * every Newton start θ₀ of :mod:`shortrun.numerics.training.fixed_point` by
   :math:`1 + \varepsilon u_a` entrywise,
 

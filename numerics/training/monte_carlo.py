@@ -29,13 +29,14 @@ and resumes from a checkpoint (:mod:`shortrun.numerics.core.checkpoint`) bit for
 from __future__ import annotations
 
 import numbers
+from dataclasses import replace
 
 import numpy as np
 
 from shortrun.conventions import (MONTE_CARLO_PROTOCOLS, check_choice, check_count,
                                   check_distribution, check_steps, memory_error)
 from shortrun.numerics.core.states import MEMORY_BUDGET
-from shortrun.numerics.core import rng
+from shortrun.numerics.core import perturb, rng
 from shortrun.numerics.core.checkpoint import expect_array
 from shortrun.numerics.core.moments import n_spins
 from shortrun.numerics.core.progress import Progress
@@ -409,12 +410,14 @@ def _exact_twin(template, given, samples, law, k, protocol, rule, scan, p0, mask
         p = np.asarray(law, float) if law is not None else histogram(samples)
         data = teachers.Data(p, None if samples is None else len(samples),
                              "law" if law is not None else "samples")
+    if perturb.amplitude():         # perturbed mode: the same few ulps as problem() applies
+        data = replace(data, p=perturb.law(data.p, "p_data"), _cache={})
     if protocol == "cd":
         start = np.array(data.p)
     elif isinstance(p0, str) or np.ndim(p0) == 1:
-        start = check_distribution(p0, n, "p0")
+        start = perturb.law(check_distribution(p0, n, "p0"), "p0")
     else:
-        start = histogram(p0)
+        start = perturb.law(histogram(p0), "p0")
     start.setflags(write=False)
     return Problem(data, template, k, protocol, rule, scan, start, mask, rho)
 
