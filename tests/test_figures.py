@@ -15,10 +15,11 @@ from shortrun import cli
 from shortrun.paper_figures import common, run
 
 FIGURES = run.discover()
-#: The two ConvNet figures train JAX networks even at --tiny size (about 35 s of the default
-#: suite's budget): they are built by the slow test_convnet_figures_build_and_pass; every other
-#: figure is built by the default suite.
-CONVNET_FIGURES = ["convnet", "reconstruction"]
+#: The figures that train JAX ConvNets even at --tiny size (about 55 s of the default suite's
+#: budget, more with a cold JAX/numba cache; ``buffer`` for its panel (d)) are built by the slow
+#: test_convnet_figures_build_and_pass; every other figure is built by the default suite.  The
+#: exact parts of ``buffer`` are also checked by tests/test_buffer.py and notebook 06.
+CONVNET_FIGURES = ["convnet", "reconstruction", "buffer"]
 DEFAULT_FIGURES = [f for f in FIGURES if f not in CONVNET_FIGURES]
 
 
