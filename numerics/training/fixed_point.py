@@ -42,7 +42,14 @@ from infinity; tests/test_fixed_point.py::test_parallel_hard_roots_are_cut_off_f
 checks the forward half for the problem homotopy
 :math:`(1-s)F_{\rm random} + sF_{\rm parallel}`.  :func:`solve` then reports the failure, it
 does not return a non-root.  (More starts are no remedy either: 200 Newton starts θ_ML + N(0, 1)
-reach 10 other roots of the CD-1 case, each from one start, and no root of the Rdm-2 case.)  A
+reach 10 other roots of the CD-1 case, each from one start, and no root of the Rdm-2 case;
+nor do 2000 undamped Newton starts θ_ML + N(0, 1).)  Smoothing the Metropolis rule does not
+help the Rdm-2 case either: along the family of flip probabilities
+:math:`(1 + e^{\Delta E/\varepsilon})^{-\varepsilon}` (heat-bath at ε = 1, Metropolis as
+ε → 0, detailed balance at every ε) the recorded root's branch, continued upwards in ε,
+folds back near ε ≈ 0.14, and arclength tracking from its point at ε = 0.01 descends to a second
+Metropolis root (0.86 away in ∞-norm; none of the starts above reaches it either); at ε = 0.1
+no root was found from 60 starts.  A
 zero may also lie at infinity: for CD-2 parallel heat-bath at N = 8, ‖F‖ shrinks by e⁻² per unit
 of one coupling (tanh saturation) and falls below 1e-11 only beyond 13.8.
 
