@@ -29,19 +29,20 @@ and resumes from a checkpoint (:mod:`shortrun.numerics.core.checkpoint`) bit for
 from __future__ import annotations
 
 import numbers
-from dataclasses import replace
+import warnings
 
 import numpy as np
 
 from shortrun.conventions import (MONTE_CARLO_PROTOCOLS, check_choice, check_count,
                                   check_distribution, check_steps, memory_error)
 from shortrun.numerics.core.states import MEMORY_BUDGET
-from shortrun.numerics.core import perturb, rng
+from shortrun.numerics.core import rng
 from shortrun.numerics.core.checkpoint import expect_array
 from shortrun.numerics.core.moments import n_spins
 from shortrun.numerics.core.progress import Progress
 from shortrun.numerics.data import teachers
 from shortrun.numerics.data.teachers import default_model
+from shortrun.numerics.kernels import NotBoltzmannWarning
 from shortrun.numerics.models.base import Model, update_names
 from shortrun.numerics.sampling import initial_states, sample
 from shortrun.numerics.sampling.spins import check_seed
@@ -49,7 +50,7 @@ from shortrun.numerics.training import buffer as _buffer
 from shortrun.numerics.training import core
 from shortrun.numerics.training.core import check_rates
 from shortrun.numerics.training.problem import (Problem, check_model, check_work,
-                                                 parameter_mask)
+                                                 parameter_mask, problem)
 from shortrun.numerics.training.result import History, TrainingResult
 
 __all__ = ["train", "PROTOCOLS", "DEFAULT_CHAINS"]
@@ -392,7 +393,9 @@ def _exact_twin(template, given, samples, law, k, protocol, rule, scan, p0, mask
     """The exact :class:`Problem` of a Monte Carlo run: the data's law (the ``teachers.Data``
     given, or the empirical histogram of ``samples`` over the states, indexed by
     ``template.index_of``) and p0 as a law (uniform, the given law, or the histogram of given
-    start states; the data for cd).  ``data=None`` (exact methods refused) beyond
+    start states; the data for cd), built by :func:`~shortrun.numerics.training.problem` like
+    the exact trainer's (so the perturbed mode moves both alike).  ``data=None`` (exact methods
+    refused) beyond
     :data:`EXACT_PROBLEM_MAX_STATES` states, and for a law or samples over a state space that is
     not 2^N when no ``teachers.Data`` of it was given."""
     n = template.n_states
@@ -410,14 +413,13 @@ def _exact_twin(template, given, samples, law, k, protocol, rule, scan, p0, mask
         p = np.asarray(law, float) if law is not None else histogram(samples)
         data = teachers.Data(p, None if samples is None else len(samples),
                              "law" if law is not None else "samples")
-    if perturb.amplitude():         # perturbed mode: the same few ulps as problem() applies
-        data = replace(data, p=perturb.law(data.p, "p_data"), _cache={})
     if protocol == "cd":
-        start = np.array(data.p)
+        start = None                        # problem() starts cd at the data
     elif isinstance(p0, str) or np.ndim(p0) == 1:
-        start = perturb.law(check_distribution(p0, n, "p0"), "p0")
+        start = p0
     else:
-        start = perturb.law(histogram(p0), "p0")
-    start.setflags(write=False)
-    return Problem(data, template, k, protocol, rule, scan, start, mask, rho)
+        start = histogram(p0)
+    with warnings.catch_warnings():         # a twin is built quietly, as it always was
+        warnings.simplefilter("ignore", NotBoltzmannWarning)
+        return problem(data, k, protocol, rule, scan, start, mask, model=template, rho=rho)
 
