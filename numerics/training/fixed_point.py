@@ -43,8 +43,9 @@ checks the forward half for the problem homotopy
 :math:`(1-s)F_{\rm random} + sF_{\rm parallel}`.  :func:`solve` then reports the failure, it
 does not return a non-root.  (More starts are no remedy either: 200 Newton starts θ_ML + N(0, 1)
 reach 10 other roots of the CD-1 case, each from one start, and no root of the Rdm-2 case;
-nor do 2000 starts θ_ML + N(0, 1) of Newton without line search, steps capped at 2.)  Smoothing the Metropolis rule does not
-help the Rdm-2 case either: along the family of flip probabilities
+nor do 2000 starts θ_ML + N(0, 1) of Newton without line search, steps capped at 2.)
+Smoothing the Metropolis rule does not help the Rdm-2 case either: along the family of flip
+probabilities
 :math:`(1 + e^{\Delta E/\varepsilon})^{-\varepsilon}` (heat-bath at ε = 1, Metropolis as
 ε → 0, detailed balance at every ε) the recorded root's branch, continued upwards in ε,
 folds back near ε ≈ 0.14, and arclength tracking from its point at ε = 0.01 descends to a second
