@@ -304,6 +304,7 @@ def _kernel():
     (lambda d: buffer.stationary_law(_kernel(), np.full(8, 1 / 8), 2, 1.5), "rho=1.5 must be"),
     (lambda d: buffer.damping(0.5, "0.5"), "rho='0.5' must be"),
     (lambda d: buffer.resolvent(_kernel(), 2, np.full(8, np.nan), 0.5), "b contains NaN"),
+    (lambda d: buffer.resolvent(_kernel(), -1, np.full(8, 1 / 8), 0.5), "k=-1 is negative"),
 ])
 def test_bad_buffer_input_names_the_argument(call, match):
     with pytest.raises(ValueError, match=match):

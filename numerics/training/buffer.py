@@ -33,7 +33,7 @@ import numbers
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, gmres
 
-from shortrun.conventions import check_finite
+from shortrun.conventions import check_finite, check_steps
 from shortrun.numerics.kernels import law_tangent
 from shortrun.numerics.sampling import initial_states, sample
 
@@ -132,6 +132,7 @@ def resolvent(kern, k, b, rho, rtol=RESOLVENT_RTOL):
         about n·ε/(1−ρ)², dominates): names ρ and the bound reached.
     """
     rho = check_rho(rho)
+    k = check_steps(k, "k", integer=kern.time == "discrete")
     b = check_finite(b, "b", "pass a finite vector or matrix.")
     if rho == 0.0:
         return b.copy(), np.zeros(b.shape[1:])
