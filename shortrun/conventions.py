@@ -189,6 +189,14 @@ def check_count(x, name, minimum=1):
     return int(x)
 
 
+def check_seed(seed):
+    """A seed is an integer in [0, 2^64)."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) \
+            or not 0 <= int(seed) < 2**64:
+        raise ValueError(f"seed={seed!r} must be an integer in [0, 2^64); pass e.g. seed=0.")
+    return int(seed)
+
+
 def check_distribution(p, n_states, name="p0", atol=PROB_ATOL):
     """A probability vector of length ``n_states`` (entries >= -atol, |Σp − 1| <= atol).
 

@@ -443,6 +443,8 @@ def _check_monte_carlo(a):
                                ("--seed", a.seed, 0)):
         if value is not None and value < low:
             raise InputError(f"{option} {value}: must be an integer >= {low}.")
+    if a.seed >= 2**64:
+        raise InputError(f"--seed {a.seed}: must be an integer below 2^64.")
     if not (np.isfinite(a.lr) and a.lr > 0):
         raise InputError(f"--lr {a.lr}: the learning rate must be > 0 (e.g. 0.1).")
 
@@ -663,7 +665,11 @@ def _figure(res, data_stats, N, path, title, parts=None):
 
 
 def _write(out, summary, res, data_stats, N, potts_q=None):
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:      # a folder check cannot foresee everything (/proc, full disks)
+        raise InputError(f"--out={str(out)!r}: cannot create the folder ({err.strerror}); pass a "
+                         "folder you can write to.") from None
     plain = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in summary.items()}
     (out / "verify.json").write_text(json.dumps(plain, indent=2) + "\n")
     if res is not None:
@@ -811,6 +817,9 @@ def run(a):
 
     if getattr(a, "model", "bm") == "potts":
         return run_potts(a)
+    if getattr(a, "q", None) is not None:
+        raise InputError(f"--q {a.q}: colours per unit belong to --model potts; drop --q, or add "
+                         "--model potts for integer colours 0..q-1.")
 
     k, rule, scan, protocol = _settings(a)
     _check_out(a.out)

@@ -283,6 +283,10 @@ def test_mc_buffer_run_resumes_from_a_checkpoint_bit_for_bit(tmp_path):
     np.testing.assert_array_equal(a.chains, b.chains)
 
 
+def _kernel():
+    return kernels.kernel(_teacher(), "heatbath", "random")
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda d: problem(d, 2, "buffer", rho=1.0), "rho=1.0 must be a probability in"),
     (lambda d: problem(d, 2, "buffer", rho=-0.1), "rho=-0.1 must be"),
@@ -295,6 +299,12 @@ def test_mc_buffer_run_resumes_from_a_checkpoint_bit_for_bit(tmp_path):
      "n_chains=20 must be an integer between 1 and buffer_size=10"),
     (lambda d: mc_training.train(d, 2, "buffer", buffer_size=0), "buffer_size"),
     (lambda d: mc_training.train(d, 2, "pcd", rho=0.5), "belong to protocol='buffer'"),
+    # the public pieces of the buffer law took any rho: 1 gave an inf bound, 1.5 a wrong law
+    (lambda d: buffer.resolvent(_kernel(), 2, np.full(8, 1 / 8), 1.0), "rho=1.0 must be"),
+    (lambda d: buffer.stationary_law(_kernel(), np.full(8, 1 / 8), 2, 1.5), "rho=1.5 must be"),
+    (lambda d: buffer.damping(0.5, "0.5"), "rho='0.5' must be"),
+    (lambda d: buffer.resolvent(_kernel(), 2, np.full(8, np.nan), 0.5), "b contains NaN"),
+    (lambda d: buffer.resolvent(_kernel(), -1, np.full(8, 1 / 8), 0.5), "k=-1 is negative"),
 ])
 def test_bad_buffer_input_names_the_argument(call, match):
     with pytest.raises(ValueError, match=match):

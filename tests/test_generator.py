@@ -167,6 +167,21 @@ def test_bad_inputs_are_named():
         generator.generator_kl(data, [])
     with pytest.raises(ValueError, match="ks"):
         generator.generator_kl(data, [0])
+    # these were TypeErrors, numpy messages or silently accepted (best_chain's gtol, max_iter)
+    for call, match in [(lambda: generator.entropy(0.5), "p must be a probability vector"),
+                        (lambda: schedule.noised_law(1.0, 0.5), "p must be a probability vector"),
+                        (lambda: schedule.noised_law(data.p, [0.5, 0.5]), "a must be a single"),
+                        (lambda: generator.three_body_law(4, [1.0, 2.0], seed=0), "beta must be"),
+                        (lambda: generator.three_body_law(4, 1.0, seed="a"), "seed='a'"),
+                        (lambda: generator.best_chain(data, 1, np.zeros(n_params(4)), gtol=-1),
+                         "gtol=-1"),
+                        (lambda: generator.best_chain(data, 1, np.zeros(n_params(4)), max_iter=0),
+                         "max_iter=0"),
+                        (lambda: schedule.residual_and_jacobian(
+                            np.zeros((2, n_params(4))),
+                            [data, generator.three_body_law(3, 0.5, seed=0)]), r"target_laws\[1\]")]:
+        with pytest.raises(ValueError, match=match):
+            call()
     with pytest.raises(RuntimeError, match="step t=1"):
         schedule.solve(generator.three_body_law(4, 6.0, seed=0), 2, restarts=0)
 

@@ -192,3 +192,19 @@ def test_bad_inputs_name_the_argument():
         quality.frechet_distance(z[:1], z)
     with pytest.raises(ValueError, match="same number of columns"):
         quality.frechet_distance(z, z[:, :5])
+    text = np.full((3, 64), "a")        # these reached JAX, numpy or sklearn and failed there
+    with pytest.raises(ValueError, match="z holds <U1 entries"):
+        generator.generate(energy, params, text, xi, ETA, SIGMA2)
+    for f in (quality.energy_distance, quality.adversarial_accuracy, quality.frechet_distance):
+        with pytest.raises(ValueError, match="samples holds <U1 entries"):
+            f(text, z)
+    with pytest.raises(ValueError, match="samples holds"):
+        quality.score(text, z, None)
+    with pytest.raises(ValueError, match="covariance overflows"):
+        quality.frechet_distance(z * 1e200, z)
+    with pytest.raises(ValueError, match="components is empty"):
+        generator.pca_errors(z, z, [])
+    with pytest.raises(ValueError, match="error=nan"):            # used to return len(pca)
+        generator.equivalent_components(np.nan, [3.0, 2.0, 1.0])
+    with pytest.raises(ValueError, match="pca contains NaN"):
+        generator.equivalent_components(0.5, [np.nan, 0.1])

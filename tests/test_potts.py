@@ -254,6 +254,11 @@ def test_bad_kernel_arguments():
         kp.check_dense_states(5000)
     with pytest.raises(ValueError, match="memory"):
         kernels.kernel(PottsMachine.zeros(40, 3))
+    for i in (3, -1, 1.5, True):             # a site outside 0..N-1 used to update garbage
+        with pytest.raises(ValueError, match=f"i={i!r} must be a site index"):
+            kp.potts_kernel(m).site_update(np.ones(27) / 27, i)
+    with pytest.raises(ValueError, match="a=18 must be a parameter index in 0..17"):
+        kp.theta_direction(m, m.n_params)
 
 
 # -------------------------------------------------------------------------- the tangent (P3)
@@ -314,6 +319,24 @@ def test_potts_data():
         d.magnetisation
     with pytest.raises(ValueError, match="colours in 0..2"):
         PottsData.from_samples(configs + 1, 3)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: PottsMachine.random(3, 3, seed="a"), "seed='a' must be an integer"),
+    (lambda: PottsMachine.random(3, 3, seed=-1), "seed=-1 must be an integer"),
+    (lambda: PottsMachine.random(3, 3, 0, beta="1"), "beta='1' is text"),
+    (lambda: PottsMachine.random(3, 3, 0, beta=[1.0, 2.0]), "beta must be a single number"),
+    (lambda: PottsMachine.zeros(10 ** 6, 3), "couplings J of N=1000000 .* memory"),
+    (lambda: sampled_potts_data(potts_teacher(2, 3), 10, seed=1.5), "seed=1.5"),
+    (lambda: PottsData.from_samples(np.zeros((2, 40), int), 3), "beyond the exact routes"),
+    (lambda: potts_teacher(3, 3).energy([0, 0.5, 2]), "integer colours"),   # was truncated to 0
+    (lambda: potts_teacher(3, 3).energy("abc"), "sigma must have N = 3"),
+    (lambda: mp.interaction_weights(log_p=np.full(27, np.nan), N=3, q=3), "log_p contains NaN"),
+    (lambda: mp.interaction_weights(np.ones(3) / 3, N=1.5, q=3), "N=1.5 must be an integer"),
+])
+def test_bad_potts_input_names_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
 
 
 # ------------------------------------------------------------------ the interaction spectrum (P4)

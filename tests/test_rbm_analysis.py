@@ -99,6 +99,7 @@ def test_energy_distance_against_the_formula():
     (lambda: quality.adversarial_accuracy(np.ones((4, 2)), np.ones((3, 2))), "equal-size"),
     (lambda: quality.energy_distance(np.ones((1, 2)), np.ones((3, 2))), "n >= 2"),
     (lambda: quality.energy_distance(np.full((3, 2), np.nan), np.ones((3, 2))), "NaN"),
+    (lambda: quality.energy_distance(np.full((3, 2), 1e308), np.ones((3, 2))), "overflow"),  # was NaN
 ])
 def test_quality_bad_input(call, match):
     with pytest.raises(ValueError, match=match):

@@ -153,6 +153,17 @@ def test_crossing_time_refuses_bad_input():
         regimes.crossing_time([0, 1, 2], [1, np.nan, 3], 2)
     with pytest.raises(ValueError, match="k="):
         regimes.crossing_time([0, 1, 2], [1, 2, 3], 0)
+    # text, NaN ages and wrong objects used to give TypeErrors or a NaN crossing time
+    for call, match in [
+            (lambda: regimes.crossing_time([0, 1, 2], [1, 2, 3], "2"), "k='2' is text"),
+            (lambda: regimes.crossing_time([0, np.nan, 2], [1, 2, 3], 2), "steps contains NaN"),
+            (lambda: regimes.crossing_time([0, 1, 2], ["a", "b", "c"], 2), "kappa holds"),
+            (lambda: regimes.regime_map(["run"], None), "runs must hold RegimeRun"),
+            (lambda: regimes.integrated_time(np.ones((16, 2)), c="5"), "c='5' is text"),
+            (lambda: regimes.integrated_time(np.ones((16, 2))), "constant"),   # was tau = 1/2
+            (lambda: regimes.integrated_time(np.ones((16, 0))), "at least one chain")]:
+        with pytest.raises(ValueError, match=match):
+            call()
     with pytest.raises(ValueError, match="ages"):
         regimes.run(mixture(), 2, n_steps=5, ages=[3, 1])
 

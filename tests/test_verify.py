@@ -244,14 +244,22 @@ def test_bad_settings(files, tmp_path, capsys):
     assert _run([spins, "--k", 1, "--monte-carlo", "--n-steps", 0], tmp_path) == verify.EXIT_ERROR
     assert "--n-steps 0" in capsys.readouterr().err
     assert verify.main([str(spins)]) == 2                    # argparse: --k is required
+    # a traceback from the sampler (seed >= 2^64); --q silently ignored without --model potts
+    assert _run([spins, "--k", 1, "--monte-carlo", "--seed", 2 ** 70], tmp_path) == \
+        verify.EXIT_ERROR
+    assert "--seed 1180591620717411303424: must be an integer below 2^64" in \
+        capsys.readouterr().err
+    assert _run([spins, "--k", 1, "--q", 3], tmp_path) == verify.EXIT_ERROR
+    assert "--q 3: colours per unit belong to --model potts" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("x")                     # mkdir fails after the checks
+    with pytest.raises(verify.InputError, match="cannot create the folder"):
+        verify._write(tmp_path / "afile" / "out", None, None, None, 4)
 
 
 def test_command_line(files, tmp_path):
-    """Once through a real process: the ``shortrun verify`` command (``shortrun.cli``)."""
-    cli = ROOT / "shortrun" / "cli.py"
-    wired = cli.exists() and "verify" in cli.read_text()
-    module = ["shortrun.cli", "verify"] if wired else ["shortrun.verify"]
-    cmd = [sys.executable, "-m", *module, str(files["dir"] / "bits.txt"), "--k", "1",
+    """Once through a real process: the ``shortrun verify`` command (``python -m shortrun``,
+    which runs ``shortrun.cli``)."""
+    cmd = [sys.executable, "-m", "shortrun", "verify", str(files["dir"] / "bits.txt"), "--k", "1",
            "--out", str(tmp_path / "cli")]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr

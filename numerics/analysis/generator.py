@@ -32,7 +32,8 @@ from itertools import combinations
 
 import numpy as np
 
-from shortrun.conventions import check_count, check_distribution, check_finite
+from shortrun.conventions import (check_count, check_distribution, check_finite, check_nonnegative,
+                                  check_seed)
 from shortrun.numerics.analysis.diagnostics import kl_divergence
 from shortrun.numerics.core.states import spins
 from shortrun.numerics.data.teachers import DATA_MAX_N, Data, as_data
@@ -42,9 +43,18 @@ from shortrun.numerics.models.boltzmann import normalised_exp
 THREE_BODY_MAX_N = 16
 
 
+def check_law_vector(p, name="p"):
+    """A probability vector of any length (:func:`~shortrun.conventions.check_distribution` on
+    its own length); a scalar, text or an empty or multi-dimensional array is refused."""
+    if isinstance(p, str) or p is None or np.ndim(p) != 1 or np.size(p) == 0:
+        raise ValueError(f"{name} must be a probability vector (a non-empty 1-d array); got "
+                         f"{type(p).__name__} of shape {np.shape(p)}.")
+    return check_distribution(p, np.shape(p)[0], name)
+
+
 def entropy(p):
     r""":math:`H(p) = -\sum_{x: p(x) > 0} p(x)\ln p(x)` (nats)."""
-    p = check_distribution(p, len(np.asarray(p)), "p")
+    p = check_law_vector(p)
     s = p > 0
     return float(-np.sum(p[s] * np.log(p[s])))
 
@@ -64,13 +74,13 @@ def three_body_law(N, beta, seed, pair=0.5, name=None):
     if N > THREE_BODY_MAX_N:
         raise ValueError(f"N={N}: the three-body law lists every triple on all 2^N states; use "
                          f"3 <= N <= {THREE_BODY_MAX_N}.")
-    beta = float(check_finite(beta, "beta"))
-    pair = float(check_finite(pair, "pair"))
-    if beta < 0:
-        raise ValueError(f"beta={beta!r} must be >= 0 (inverse temperature).")
+    beta = check_nonnegative(beta, "beta", "pass an inverse temperature >= 0.")
+    if check_finite(pair, "pair").ndim:
+        raise ValueError(f"pair must be a single number; got shape {np.shape(pair)}.")
+    pair = float(pair)
     if seed is None:
         raise ValueError("seed must be given (an int) so that the couplings are reproducible.")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     triples = np.array(list(combinations(range(N), 3)))
     L = rng.standard_normal(len(triples)) / np.sqrt(N)
     iu = np.triu_indices(N, 1)
@@ -199,7 +209,9 @@ def chain_kl_gradient(theta, data, k, p0="uniform", rule="heatbath", scan="rando
                 \frac{\partial p(k,p_0)(x)}{\partial\theta},
 
     the tangent from :func:`shortrun.numerics.kernels.law_tangent` (forward mode).  ``theta``: a
-    Boltzmann machine's parameter vector for the data's N.  Returns ``(kl, gradient)``.
+    Boltzmann machine's parameter vector for the data's N.  Returns ``(kl, gradient)``; where
+    the k-step law vanishes on a state the data visit, the KL is infinite and ``(inf, NaN)`` is
+    returned (the value :func:`best_chain`'s line search backs off from).
     """
     from shortrun.numerics import kernels
     from shortrun.numerics.models import BoltzmannMachine
@@ -226,6 +238,8 @@ def best_chain(data, k, theta0, p0="uniform", rule="heatbath", scan="random", *,
 
     data = as_data(data)
     start = np.array(check_finite(theta0, "theta0"), float)
+    gtol = check_nonnegative(gtol, "gtol", "pass the gradient tolerance of L-BFGS, e.g. 1e-9.")
+    max_iter = check_count(max_iter, "max_iter")
     res = minimize(chain_kl_gradient, start, args=(data, k, p0, rule, scan), jac=True,
                    method="L-BFGS-B", options=dict(gtol=gtol, maxiter=max_iter, ftol=0.0))
     kl, grad = chain_kl_gradient(res.x, data, k, p0, rule, scan)

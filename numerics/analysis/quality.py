@@ -58,7 +58,12 @@ def distances(X, Y, metric="hamming"):
         raise ValueError(f"X has {X.shape[1]} coordinates and Y {Y.shape[1]}; they must agree.")
     if metric == "hamming":
         return (X.shape[1] - X @ Y.T) / 2.0
-    sq = (X ** 2).sum(axis=1)[:, None] + (Y ** 2).sum(axis=1)[None, :] - 2.0 * X @ Y.T
+    with np.errstate(over="ignore", invalid="ignore"):
+        sq = (X ** 2).sum(axis=1)[:, None] + (Y ** 2).sum(axis=1)[None, :] - 2.0 * X @ Y.T
+    if not np.all(np.isfinite(sq)):
+        raise ValueError("X and Y are so large that their squared distances overflow float64 "
+                         f"(max |entry| = {max(np.abs(X).max(), np.abs(Y).max()):.3g}); rescale "
+                         "them.")
     return np.sqrt(np.clip(sq, 0.0, None))
 
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shortrun.conventions import check_count
+from shortrun.conventions import check_count, check_finite, check_positive, check_real
 from shortrun.numerics import training
 
 
@@ -99,7 +99,8 @@ def crossing_time(steps, kappa, k):
     k : float > 0
         Length of the chains.
     """
-    t, kap = np.asarray(steps, float), np.asarray(kappa, float)
+    t = check_finite(steps, "steps", "pass the recorded training ages.")
+    kap = check_real(kappa, "kappa")
     if t.ndim != 1 or t.shape != kap.shape or t.size == 0:
         raise ValueError(f"steps and kappa must be 1-d arrays of the same non-zero length; got "
                          f"shapes {t.shape} and {kap.shape}.")
@@ -108,8 +109,7 @@ def crossing_time(steps, kappa, k):
     if np.any(np.isnan(kap)) or np.any(kap <= 0):
         raise ValueError("kappa must be > 0 and not NaN (record κ1 at every recorded age: "
                          "training.train(..., mixing_every=record_every)).")
-    if not (np.isfinite(k) and k > 0):
-        raise ValueError(f"k={k!r} must be a finite number of steps > 0.")
+    k = check_positive(k, "k", "pass the length of the chains (a number of steps > 0).")
     above = kap >= k
     if not above.any():
         return np.nan
@@ -230,6 +230,10 @@ def regime_map(runs, reference, threshold=2.0):
     times that of maximum likelihood at the same age."""
     if not runs:
         raise ValueError("runs is empty: pass the RegimeRun of at least one k.")
+    for r, name in [(r, "runs") for r in runs] + [(reference, "reference")]:
+        if not isinstance(r, RegimeRun):
+            raise ValueError(f"{name} must hold RegimeRun results of regimes.run(...); got "
+                             f"{type(r).__name__}.")
     if reference.protocol != "eq":
         raise ValueError(f"reference must be a maximum-likelihood run (protocol 'eq'); got "
                          f"{reference.protocol!r}.")
@@ -237,7 +241,7 @@ def regime_map(runs, reference, threshold=2.0):
         if not np.array_equal(r.steps, reference.steps):
             raise ValueError(f"{r.protocol}-{r.k:g} was recorded at other ages than the "
                              "reference: use the same n_steps and every.")
-    if not (np.isfinite(threshold) and threshold >= 1):
+    if not check_positive(threshold, "threshold", "pass a number >= 1.") >= 1:
         raise ValueError(f"threshold={threshold!r} must be a number >= 1.")
     order = np.argsort([r.k for r in runs])
     runs = [runs[i] for i in order]
@@ -263,14 +267,16 @@ def integrated_time(x, c=5.0):
     window is T/4 and τ is a lower estimate (``resolved`` False).  Returns ``(tau, window,
     resolved)``."""
     from shortrun.numerics.analysis.memory import autocorrelation
-    x = np.asarray(x, float)
-    if x.ndim != 2 or x.shape[0] < 8:
-        raise ValueError(f"x must have shape (T, n_chains) with T >= 8 recorded steps; got "
-                         f"{x.shape}.")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("x has non-finite entries.")
-    if not (np.isfinite(c) and c >= 1):
+    x = check_finite(x, "x", "pass finite recorded values.")
+    if x.ndim != 2 or x.shape[0] < 8 or x.shape[1] < 1:
+        raise ValueError(f"x must have shape (T, n_chains) with T >= 8 recorded steps and at "
+                         f"least one chain; got {x.shape}.")
+    if not check_positive(c, "c", "pass a window factor >= 1 (Sokal's 5 is usual).") >= 1:
         raise ValueError(f"c={c!r} must be a window factor >= 1 (Sokal's 5 is usual).")
+    if np.all(x == x[0, 0]):
+        raise ValueError("x is constant over every chain and time: its autocorrelation is "
+                         "undefined (frozen chains have tau = inf, not the 1/2 of independent "
+                         "samples); record an observable that moves.")
     max_lag = x.shape[0] // 4
     C = autocorrelation(x, max_lag=max_lag)
     tau = 0.5 + np.cumsum(C[1:])

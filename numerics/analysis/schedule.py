@@ -43,7 +43,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shortrun.conventions import check_choice, check_count, check_distribution, check_real
+from shortrun.conventions import (check_choice, check_count, check_distribution, check_nonnegative,
+                                  check_real)
+from shortrun.numerics.analysis.generator import check_law_vector
 from shortrun.numerics.data.teachers import Data, as_data
 from shortrun.numerics.kernels import kernel
 from shortrun.numerics.kernels.tangent import TangentKernel
@@ -68,9 +70,9 @@ def noised_law(p, a):
     """
     from shortrun.numerics.analysis.interactions import orders, walsh_hadamard
 
-    p = check_distribution(p, len(np.asarray(p)), "p")
-    a = float(check_real(a, "a"))
-    if not 0.0 <= a <= 1.0:
+    p = check_law_vector(p)
+    a = check_nonnegative(a, "a", "pass a signal level in [0, 1] (1: the law itself, 0: uniform).")
+    if not a <= 1.0:
         raise ValueError(f"a={a!r} must be a signal level in [0, 1] (1: the law itself, 0: "
                          "uniform).")
     N = int(len(p)).bit_length() - 1
@@ -133,6 +135,10 @@ def residual_and_jacobian(thetas, target_laws, p0="uniform", rule="heatbath", sc
     if k < 1:
         raise ValueError("target_laws is empty; pass one target law per step (targets(data, k)).")
     N = qs[0].N
+    for t, q in enumerate(qs):
+        if q.N != N:
+            raise ValueError(f"target_laws[{t}] is a law of N={q.N} spins but target_laws[0] of "
+                             f"N={N}; pass the k targets of one data set (targets(data, k)).")
     models = _models(thetas, N)
     if len(models) != k:
         raise ValueError(f"thetas has {len(models)} rows but there are {k} target laws; pass "

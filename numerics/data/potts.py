@@ -11,13 +11,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shortrun.conventions import check_count, check_distribution
+from shortrun.conventions import check_count, check_distribution, check_seed
 from shortrun.numerics.data.teachers import Data
 from shortrun.numerics.models.potts import (PottsMachine, check_q, check_states_size,
                                             marginal_stats, n_states, potts_index)
 
 #: Largest q^N of a Potts data law (the exact trainers hold vectors and tangents over it).
 DATA_MAX_STATES = 1 << 24
+
+
+def _check_data_states(n, name):
+    if n > DATA_MAX_STATES:
+        raise ValueError(f"{name} has {n} states, beyond the exact routes' {DATA_MAX_STATES}; "
+                         "use Monte Carlo training.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,9 +42,7 @@ class PottsData(Data):
         if p.ndim != 1 or n < q or q ** N != n:
             raise ValueError(f"p_data must be a probability vector of length q^N (q = {q}, "
                              f"N >= 1); got shape {p.shape}.")
-        if n > DATA_MAX_STATES:
-            raise ValueError(f"p_data has {n} states, beyond the exact routes' {DATA_MAX_STATES}; "
-                             "use Monte Carlo training.")
+        _check_data_states(n, "p_data")
         p = check_distribution(p, n, "p_data")
         p.setflags(write=False)
         object.__setattr__(self, "p", p)
@@ -77,6 +81,7 @@ class PottsData(Data):
         if s.ndim != 2 or s.shape[0] < 1 or s.shape[1] < 1:
             raise ValueError(f"samples must be an (M, N) array of colours with M, N >= 1; got "
                              f"shape {s.shape}.")
+        _check_data_states(check_q(q) ** s.shape[1], f"the law of samples of {s.shape[1]} units")
         x = potts_index(s, q)
         counts = np.bincount(x, minlength=n_states(s.shape[1], q))
         return cls(counts / s.shape[0], s.shape[0], name, q=q)
@@ -106,6 +111,6 @@ def sampled_potts_data(model, M, seed, name=None):
         raise ValueError("seed must be given (an int) so that the samples are reproducible.")
     check_states_size(model.N, model.q, 8, "sampling from the exact Potts law")
     p = np.array(model.boltzmann())
-    x = np.random.default_rng(seed).choice(model.n_states, size=M, p=p / p.sum())
+    x = np.random.default_rng(check_seed(seed)).choice(model.n_states, size=M, p=p / p.sum())
     return PottsData(np.bincount(x, minlength=model.n_states) / M, M,
                      name or f"M={M} samples, seed={seed}", q=model.q)

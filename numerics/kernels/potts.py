@@ -41,10 +41,12 @@ Tangent (P3): :math:`\partial p_{t+1} = T\,\partial p_t + (\partial T)p_t` per s
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from numba import njit, prange
 
-from shortrun.conventions import check_choice, check_distribution, check_steps
+from shortrun.conventions import check_choice, check_count, check_distribution, check_steps
 from shortrun.numerics.kernels.base import Kernel
 from shortrun.numerics.models.potts import (PottsMachine, check_states_size, colours,
                                             n_params, params_from_theta)
@@ -381,7 +383,10 @@ class PottsKernel(Kernel):
             self._fast, self.q, self._qL)
 
     def site_update(self, p, i):
-        """:math:`T_i p` (new vector)."""
+        """:math:`T_i p` (new vector), site i in 0..N−1."""
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral) \
+                or not 0 <= i < self.N:
+            raise ValueError(f"i={i!r} must be a site index, an integer in 0..{self.N - 1}.")
         out = self._check_vector(p).copy()
         self._site(out, out, 0.0, False, i)
         return out
@@ -557,6 +562,9 @@ def potts_stationary_tangent(model, rule="heatbath", scan="random"):
 
 def theta_direction(model, a):
     """Reference-gauge (h, J) of the unit vector e_a of θ (θ ↦ (h, J) is linear)."""
+    check_count(a, "a", minimum=0)
+    if a >= model.n_params:
+        raise ValueError(f"a={a!r} must be a parameter index in 0..{model.n_params - 1}.")
     e = np.zeros(model.n_params)
     e[a] = 1.0
     return params_from_theta(e, model.N, model.q)

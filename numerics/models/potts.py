@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shortrun.conventions import check_count, check_finite, check_real, memory_error
+from shortrun.conventions import check_count, check_finite, check_real, check_seed, memory_error
 from shortrun.numerics.core.states import MEMORY_BUDGET
 from shortrun.numerics.models.base import Model, exponential_family_tangent
 from shortrun.numerics.models.boltzmann import ENERGY_MAX, normalised_exp
@@ -83,16 +83,22 @@ def colours(N, q, x=None):
     return s
 
 
-def potts_index(sigma, q):
-    r"""State index :math:`x = \sum_i \sigma_i q^i` of colour configurations (shape (n, N) or
-    (N,), entries in 0..q−1)."""
-    q = check_q(q)
+def _check_sigma(sigma, q):
+    """``sigma`` as an array of integer colours 0..q−1 (integer-valued floats accepted)."""
     s = np.asarray(sigma)
     if s.dtype.kind not in "biu" and not (s.dtype.kind == "f" and np.all(s == np.round(s))):
         raise ValueError("sigma must hold integer colours 0..q-1.")
     if s.size and (s.min() < 0 or s.max() >= q):
         raise ValueError(f"sigma must hold colours in 0..{q - 1}; got values in "
                          f"[{s.min()}, {s.max()}].")
+    return s
+
+
+def potts_index(sigma, q):
+    r"""State index :math:`x = \sum_i \sigma_i q^i` of colour configurations (shape (n, N) or
+    (N,), entries in 0..q−1)."""
+    q = check_q(q)
+    s = _check_sigma(sigma, q)
     s2 = np.atleast_2d(s).astype(np.int64)
     x = s2 @ (np.int64(q) ** np.arange(s2.shape[1], dtype=np.int64))
     return x[0] if s.ndim == 1 else x
@@ -264,6 +270,7 @@ def interaction_weights(p=None, *, log_p=None, N, q):
     :math:`w_1 = \sum_i \|h^{\rm zs}_i\|^2/q`, :math:`w_2 = \sum_{i<j}\|J^{\rm zs}_{ij}\|_F^2/q^2`
     and every higher order vanishes: what a law has beyond them is spurious."""
     q = check_q(q)
+    N = check_count(N, "N")
     if (p is None) == (log_p is None):
         raise ValueError("pass exactly one of p (a law) and log_p (its logarithm).")
     if log_p is None:
@@ -272,7 +279,7 @@ def interaction_weights(p=None, *, log_p=None, N, q):
             raise ValueError(f"p must be a strictly positive law over the q^N = {n_states(N, q)} "
                              "states (log p is transformed).")
         log_p = np.log(p)
-    f = np.asarray(log_p, float)
+    f = check_finite(log_p, "log_p", "pass the logarithm of a strictly positive law.")
     if f.shape != (n_states(N, q),):
         raise ValueError(f"log_p must have length q^N = {n_states(N, q)}; got shape {f.shape}.")
     if float(2 ** N) * f.shape[0] > INTERACTION_MAX_WORK:
@@ -290,6 +297,14 @@ def interaction_weights(p=None, *, log_p=None, N, q):
 
     split(f.reshape((q,) * N), 0, 0)
     return w
+
+
+def _check_couplings_size(N, q):
+    """Refuse couplings J (N, N, q, q) beyond the memory budget (a few copies are made)."""
+    need = 32.0 * (N * q) ** 2
+    if need > MEMORY_BUDGET:
+        raise memory_error(f"the couplings J of N={N} units with q={q} colours", need,
+                           "use fewer units or colours.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,9 +391,13 @@ class PottsMachine(Model):
         reference gauge (P1)."""
         N = check_count(N, "N")
         q = check_q(q)
+        _check_couplings_size(N, q)
         if seed is None:
             raise ValueError("seed must be given (an int) so that the couplings are reproducible.")
-        rng = np.random.default_rng(seed)
+        for x, name in ((beta, "beta"), (field, "field")):
+            if check_finite(x, name).ndim:
+                raise ValueError(f"{name} must be a single number; got shape {np.shape(x)}.")
+        rng = np.random.default_rng(check_seed(seed))
         h = field * rng.standard_normal((N, q))
         J = np.zeros((N, N, q, q))
         iu = np.triu_indices(N, 1)
@@ -391,6 +410,7 @@ class PottsMachine(Model):
         """The uniform law on q^N states."""
         N = check_count(N, "N")
         q = check_q(q)
+        _check_couplings_size(N, q)
         return cls(np.zeros((N, q)), np.zeros((N, N, q, q)))
 
     def zero_sum_gauge(self):
@@ -400,9 +420,11 @@ class PottsMachine(Model):
     def energy(self, sigma):
         r""":math:`E(\sigma)` of colour configurations (shape (n, N) or (N,)), straight from
         the definition (P1)."""
-        s = np.atleast_2d(np.asarray(sigma, dtype=np.int64))
-        if s.shape[1] != self.N or s.min() < 0 or s.max() >= self.q:
-            raise ValueError(f"sigma must have N = {self.N} colours in 0..{self.q - 1} per row.")
+        s = np.atleast_2d(np.asarray(sigma))
+        if s.ndim != 2 or s.shape[1] != self.N:
+            raise ValueError(f"sigma must have N = {self.N} colours in 0..{self.q - 1} per row; "
+                             f"got shape {np.shape(sigma)}.")
+        s = _check_sigma(s, self.q).astype(np.int64)
         u = np.arange(self.N)
         E = -self.h[u, s].sum(axis=1)
         for i in range(self.N):

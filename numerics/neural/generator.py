@@ -93,20 +93,20 @@ def generator(energy, box=False):
 
 
 def _codes(energy, z, name):
+    check_finite(np.asarray(z), name, f"pass finite {name}.")   # before JAX sees text or objects
     z = jnp.asarray(z)
     if z.ndim != 2 or z.shape[1] != energy.dim:
         raise ValueError(f"{name} has shape {tuple(z.shape)}; it must be (n, {energy.dim}), one "
                          f"code per row.")
-    check_finite(np.asarray(z), name, f"pass finite {name}.")
     return z.astype(energy.dtype)
 
 
 def _noise_of(energy, xi, n):
+    check_finite(np.asarray(xi), "xi", "pass finite noise, e.g. generator.noise(key, k, n, dim).")
     xi = jnp.asarray(xi)
     if xi.ndim != 3 or xi.shape[1:] != (n, energy.dim):
         raise ValueError(f"xi has shape {tuple(xi.shape)}; it must be (K, {n}, {energy.dim}): the "
                          f"fixed noise of K steps for these {n} codes (generator.noise).")
-    check_finite(np.asarray(xi), "xi", "pass finite noise, e.g. generator.noise(key, k, n, dim).")
     return xi.astype(energy.dtype)
 
 
@@ -319,6 +319,9 @@ def pca_errors(train, test, components):
         raise ValueError(f"train {train.shape} and test {test.shape} must be (n, d) arrays with "
                          f"the same d.")
     qs = [check_count(q, "components", minimum=0) for q in np.atleast_1d(components)]
+    if not qs:
+        raise ValueError("components is empty; pass the numbers of components to try, e.g. "
+                         "[0, 1, 2, 4].")
     if max(qs) > min(train.shape):
         raise ValueError(f"components up to {max(qs)} exceed min(n_train, d) = "
                          f"{min(train.shape)}.")
@@ -337,6 +340,7 @@ def pca_errors(train, test, components):
 def equivalent_components(error, pca):
     """The smallest number of components q whose PCA error ``pca[q]`` (q = 0, 1, …) is at most
     ``error``: the generator's error read as a PCA dimension."""
-    pca = np.asarray(pca)
+    error = nonnegative(error, "error")
+    pca = check_finite(pca, "pca", "pass the errors of pca_errors.")
     below = np.flatnonzero(pca <= error)
     return int(below[0]) if below.size else len(pca)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from shortrun.conventions import check_finite, check_real
 from shortrun.numerics.analysis import quality as _quality
 
 __all__ = ["energy_distance", "adversarial_accuracy", "classifier", "confidence", "score",
@@ -24,24 +25,20 @@ __all__ = ["energy_distance", "adversarial_accuracy", "classifier", "confidence"
 def energy_distance(samples, data):
     r"""Energy distance (E3), Euclidean: :math:`2\overline{\|s-t\|} - \overline{\|s-s'\|} -
     \overline{\|t-t'\|}` (within-set means over distinct pairs)."""
-    return _quality.energy_distance(np.asarray(samples, float), np.asarray(data, float),
-                                    metric="euclidean")
+    return _quality.energy_distance(samples, data, metric="euclidean")
 
 
 def adversarial_accuracy(samples, data):
     r"""Adversarial accuracy (E2), Euclidean, equal-size sets:
     :math:`\tfrac12[P(d_{TS} > d_{TT}) + P(d_{ST} > d_{SS})]` (0.5 ideal, → 1 poor, → 0 copies)."""
-    return _quality.adversarial_accuracy(np.asarray(samples, float), np.asarray(data, float),
-                                         metric="euclidean").aa
+    return _quality.adversarial_accuracy(samples, data, metric="euclidean").aa
 
 
 def classifier(x, labels, seed=0):
     """A multinomial logistic regression (scikit-learn, C = 1, lbfgs) fitted on ``(x, labels)``."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.asarray(x, float)
-    if not np.all(np.isfinite(x)):
-        raise ValueError("x contains NaN or inf; pass finite training images.")
+    x = check_finite(x, "x", "pass finite training images.")
     return LogisticRegression(C=1.0, max_iter=2000, random_state=seed).fit(x, np.asarray(labels))
 
 
@@ -58,6 +55,7 @@ def score(samples, data, clf):
     """Energy distance and adversarial accuracy to ``data`` (equal size) and the confidence of
     ``clf``, as a dict.  Samples that left the finite numbers (a diverged chain) score ``inf``,
     1 and 0."""
+    samples = check_real(samples, "samples")
     if not np.all(np.isfinite(samples)):
         return dict(energy_distance=np.inf, adversarial_accuracy=1.0, confidence=0.0)
     return dict(energy_distance=energy_distance(samples, data),
@@ -88,7 +86,7 @@ def frechet_distance(samples, data, clf=None):
     give FD > 0 (of order dim/n), the noise floor to draw next to it.  Sets that left the finite
     numbers score ``inf``.
     """
-    s, t = np.asarray(samples, float), np.asarray(data, float)
+    s, t = check_real(samples, "samples"), check_real(data, "data")
     for a, name in ((s, "samples"), (t, "data")):
         if a.ndim != 2 or a.shape[0] < 2:
             raise ValueError(f"{name} has shape {a.shape}; it must be (n, d) with n >= 2 rows "
@@ -104,6 +102,10 @@ def frechet_distance(samples, data, clf=None):
         s, t = features(clf, s), features(clf, t)
     mu_s, mu_t = s.mean(0), t.mean(0)
     c_s, c_t = np.atleast_2d(np.cov(s, rowvar=False)), np.atleast_2d(np.cov(t, rowvar=False))
+    for c, name in ((c_s, "samples"), (c_t, "data")):
+        if not np.all(np.isfinite(c)):
+            raise ValueError(f"{name} are so large that their covariance overflows float64; "
+                             "rescale them.")
     w, v = np.linalg.eigh(c_s)
     root = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
     inner = root @ c_t @ root

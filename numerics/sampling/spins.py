@@ -61,7 +61,7 @@ from shortrun.numerics.core.states import check_size, index, n_states
 from shortrun.numerics.kernels.base import poisson_weights
 from shortrun.numerics.models.boltzmann import BoltzmannMachine, check_params
 from shortrun.conventions import (RULES, SCANS, check_choice, check_distribution, check_real,
-                                  check_steps, memory_error)
+                                  check_seed, check_steps, memory_error)
 
 __all__ = ["sample", "histogram", "stats", "stats_error", "DEFAULT_CHAINS"]
 
@@ -407,14 +407,6 @@ def _init_states(seed, cdf, n_chains, N):
 # ---------------------------------------------------------------------------------------------
 # validation of the public arguments
 # ---------------------------------------------------------------------------------------------
-def check_seed(seed):
-    """A seed is an integer in [0, 2^64)."""
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) \
-            or not 0 <= int(seed) < 2**64:
-        raise ValueError(f"seed={seed!r} must be an integer in [0, 2^64); pass e.g. seed=0.")
-    return int(seed)
-
-
 def check_n_chains(n_chains, N=None, n_times=0):
     """A positive integer number of chains.  Given the number of spins ``N``, also one whose
     arrays fit in ``states.MEMORY_BUDGET``: the int8 states and ``n_times`` recorded snapshots,

@@ -33,6 +33,7 @@ import numbers
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, gmres
 
+from shortrun.conventions import check_finite, check_steps
 from shortrun.numerics.kernels import law_tangent
 from shortrun.numerics.sampling import initial_states, sample
 
@@ -130,7 +131,9 @@ def resolvent(kern, k, b, rho, rtol=RESOLVENT_RTOL):
         When :data:`MAX_REFINE` rounds do not reach the bound (ρ so close to 1 that round-off,
         about n·ε/(1−ρ)², dominates): names ρ and the bound reached.
     """
-    b = np.asarray(b, dtype=float)
+    rho = check_rho(rho)
+    k = check_steps(k, "k", integer=kern.time == "discrete")
+    b = check_finite(b, "b", "pass a finite vector or matrix.")
     if rho == 0.0:
         return b.copy(), np.zeros(b.shape[1:])
     cols = b.reshape(len(b), -1)
@@ -159,6 +162,7 @@ def resolvent(kern, k, b, rho, rtol=RESOLVENT_RTOL):
 def stationary_law(kern, p0, k, rho):
     r"""The stationary buffer law (B2) :math:`B^* = (1-\rho)(I-\rho A)^{-1}Ap_0`, A = U^k:
     ``U^k p0`` itself (bit for bit) for ρ = 0."""
+    rho = check_rho(rho)
     first = kern.propagate(p0, k)
     if rho == 0.0:
         return first
@@ -194,6 +198,7 @@ def damping(factor, rho):
     r"""The factor of mode α in :math:`B^* - \pi` (B2), :math:`(1-\rho)f/(1-\rho f)`, from its
     factor over one chain of k steps, :math:`f = \lambda_\alpha^k` (continuous time:
     :math:`e^{\mu_\alpha k}`): f itself for ρ = 0 (Rdm-k), → 0 as ρ → 1 for |f| < 1."""
+    rho = check_rho(rho)
     f = np.asarray(factor)
     return (1.0 - rho) * f / (1.0 - rho * f)
 
