@@ -258,6 +258,16 @@ def test_bad_names_and_sizes():
         kernels.BMKernel(models.BoltzmannMachine.zeros(17), "heatbath", "parallel")
     with pytest.raises(ValueError, match="N=32 would need .*Monte Carlo"):
         kernels.BMKernel(models.BoltzmannMachine.zeros(32))
+    p = np.ones(8) / 8
+    for i in (3, -1, 1.5, True):             # a site outside 0..N-1 used to update garbage
+        with pytest.raises(ValueError, match=f"i={i!r} must be a site index, an integer in 0..2"):
+            kernels.BMKernel(bm).site_update(p, i)
+    with pytest.raises(ValueError, match="p must have length 2\\^N = 8"):
+        kernels.BMKernel(bm).site_update(np.ones(4) / 4, 0)
+    for update in ("site_update", "random_update"):       # no T_i tables: a numba TypingError
+        with pytest.raises(ValueError, match=f"{update} .* scan='random' or 'sequential'"):
+            kernel = kernels.BMKernel(bm, "heatbath", "parallel", warn=False)
+            getattr(kernel, update)(p, 0) if update == "site_update" else kernel.random_update(p)
 
 
 @pytest.mark.parametrize("rule", RULES)

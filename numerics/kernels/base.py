@@ -13,6 +13,8 @@ then work for it unchanged.  ``rule=None`` / ``scan=None`` mean the model's own
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from scipy.stats import poisson
 
@@ -51,6 +53,14 @@ class Kernel:
 
     def check_p0(self, p0):
         return check_distribution(p0, self.n_states, "p0")
+
+    def check_site(self, i):
+        """``i`` as a site index 0..N−1 of the single-site operator :math:`T_i` (a bool, a
+        float or an index outside the range is refused: the numba loops would update garbage)."""
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral) \
+                or not 0 <= i < self.N:
+            raise ValueError(f"i={i!r} must be a site index, an integer in 0..{self.N - 1}.")
+        return int(i)
 
     def propagate(self, p0, k):
         r""":math:`p(k, p_0) = U^k p_0` by k matrix-free applications.

@@ -94,14 +94,23 @@ class BMKernel(Kernel):
         return f"BMKernel(N={self.N}, rule={self.rule!r}, scan={self.scan!r})"
 
     # -- single-site building blocks ------------------------------------------------------
+    def _single_site(self, p, what):
+        if self._tables is None:
+            raise ValueError(f"{what} is an operator of the serial scans; this kernel updates "
+                             "every spin at once (scan='parallel'): build the kernel with "
+                             "scan='random' or 'sequential' for it.")
+        return self._check_vector(p)
+
     def site_update(self, p, i):
-        """:math:`T_i p` (new vector)."""
+        """:math:`T_i p` (new vector), site i in 0..N−1."""
+        p = self._single_site(p, "site_update (T_i)")
         out = np.empty_like(p)
-        su.site_update(p, out, 0.0, int(i), self._rule, self._tables)
+        su.site_update(p, out, 0.0, self.check_site(i), self._rule, self._tables)
         return out
 
     def random_update(self, p):
         r""":math:`R p = \frac1N \sum_i T_i p` (new vector)."""
+        p = self._single_site(p, "random_update (R)")
         out = np.empty_like(p)
         su.random_update(p, out, self._rule, self._tables, self.N)
         return out

@@ -41,8 +41,6 @@ Tangent (P3): :math:`\partial p_{t+1} = T\,\partial p_t + (\partial T)p_t` per s
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from numba import njit, prange
 
@@ -384,9 +382,7 @@ class PottsKernel(Kernel):
 
     def site_update(self, p, i):
         """:math:`T_i p` (new vector), site i in 0..N−1."""
-        if isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral) \
-                or not 0 <= i < self.N:
-            raise ValueError(f"i={i!r} must be a site index, an integer in 0..{self.N - 1}.")
+        i = self.check_site(i)
         out = self._check_vector(p).copy()
         self._site(out, out, 0.0, False, i)
         return out
