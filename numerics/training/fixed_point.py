@@ -255,8 +255,14 @@ def _no_progress(prob, theta, it, norms, norms2, tops, jac, theta_max, final=Fal
     return "stalled", (f"Newton stalled after {it} iterations at |F|_inf = {norms[-1]:.3g}: {gain} "
                        f"at bounded theta (max |theta| = {tops[-1]:.3g}, not growing steadily; "
                        f"smallest singular value of the Jacobian {smin:.2g}): a local minimum of "
-                       "|F| that is not a root, or a kink of F (Metropolis).  No fixed point near "
-                       "this start; try other starts (restarts, distinct_roots) or train().")
+                       f"|F| that is not a root{_kink(prob, ', or a kink of F')}.  No fixed point "
+                       "near this start; try other starts (restarts, distinct_roots)"
+                       + ("." if prob.scan == "parallel" else " or train()."))
+
+
+def _kink(prob, text):
+    """``text`` + ' (Metropolis)' where F has kinks (the Metropolis rule), else ''."""
+    return f"{text} (Metropolis)" if prob.rule == "metropolis" else ""
 
 
 def newton(prob, theta0=None, *, tol=1e-11, max_iter=60, max_step=2.0, theta_max=50.0,
@@ -473,7 +479,8 @@ def _homotopy_run(prob, theta, report, opts):
             if h < _PATH_MIN_STEP:
                 return fail("stalled", f"continuation stalled at t = {z[-1]:.4g} after {points} "
                             "points: the path could not be followed with steps down to 1e-7 "
-                            "(a kink of F, Metropolis, or a bifurcation).", theta_of(z), points)
+                            f"(a bifurcation{_kink(prob, ' or a kink of F')}).", theta_of(z),
+                            points)
             continue
         points += 1
         t_prev, z_prev, z = z[-1], z, zc
