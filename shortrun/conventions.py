@@ -189,6 +189,14 @@ def check_count(x, name, minimum=1):
     return int(x)
 
 
+def check_site(i, N, name="i"):
+    """A site index, an integer in 0..N−1 (a bool, a float or an index outside the range is
+    refused: the numba loops and index arithmetic would update garbage)."""
+    if isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral) or not 0 <= i < N:
+        raise ValueError(f"{name}={i!r} must be a site index, an integer in 0..{N - 1}.")
+    return int(i)
+
+
 def check_seed(seed):
     """A seed is an integer in [0, 2^64)."""
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) \
