@@ -221,6 +221,12 @@ def test_bad_states_for_histogram_and_stats():
         sampling.histogram(np.zeros((3, 4)))
     with pytest.raises(ValueError, match="shape"):
         sampling.stats(np.ones(4))
+    with pytest.raises(ValueError, match="only -1 and \\+1"):          # was zeros, silently
+        sampling.stats(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="states contains NaN"):        # was NaN
+        sampling.stats_error(np.full((2, 2), np.nan))
+    with pytest.raises(ValueError, match="states must have shape"):     # was an IndexError
+        sampling.stats_error("ab")
 
 
 @pytest.mark.slow

@@ -68,12 +68,13 @@ def spins(N, x=None):
 
 
 def check_samples(states, N, name="states", size="N"):
-    """Samples: an (n, N) float64 array of ±1 spins with n >= 1 (one state per row); ``size``
-    names N in the message (e.g. 'N_v')."""
+    """Samples: an (n, N) float64 array of ±1 spins with n >= 1 (one state per row; any N when
+    ``N`` is None); ``size`` names N in the message (e.g. 'N_v')."""
     a = np.asarray(states) if not isinstance(states, (str, bytes)) else None
-    if a is None or a.ndim != 2 or a.shape[1] != N or a.shape[0] < 1:
+    if a is None or a.ndim != 2 or a.shape[0] < 1 or (N is not None and a.shape[1] != N):
         shape = "text" if a is None else a.shape
-        raise ValueError(f"{name} must have shape (n, {size}={N}) with n >= 1; got {shape}.")
+        n_axis = size if N is None else f"{size}={N}"
+        raise ValueError(f"{name} must have shape (n, {n_axis}) with n >= 1; got {shape}.")
     return check_spins(a, N, name)
 
 
