@@ -189,6 +189,14 @@ def check_count(x, name, minimum=1):
     return int(x)
 
 
+def check_bool(x, name, none=False):
+    """A flag: True or False (numpy bools too; None as well when ``none``).  Anything else is
+    refused rather than read by its truth value ('yes', 'no' and 0.5 would all be True)."""
+    if (x is None and none) or isinstance(x, (bool, np.bool_)):
+        return None if x is None else bool(x)
+    raise ValueError(f"{name}={x!r} must be True or False{' or None' if none else ''}.")
+
+
 def check_site(i, N, name="i"):
     """A site index, an integer in 0..N−1 (a bool, a float or an index outside the range is
     refused: the numba loops and index arithmetic would update garbage)."""

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shortrun.conventions import check_choice, check_distribution, check_finite, check_steps
+from shortrun.conventions import (check_bool, check_choice, check_distribution, check_finite,
+                                  check_steps)
 
 
 def _tol(n):
@@ -259,9 +260,7 @@ def decompose(kernel_or_matrix, stationary=None, reversible=None, time=None):
     """
     if time is not None:
         check_choice(time, ("discrete", "continuous"), "time")
-    if reversible is not None and not isinstance(reversible, (bool, np.bool_)):
-        raise ValueError(f"reversible={reversible!r} must be True, False or None (from the "
-                         "kernel).")
+    check_bool(reversible, "reversible", none=True)
     if hasattr(kernel_or_matrix, "dense"):
         k = kernel_or_matrix
         U = k.dense()
