@@ -210,6 +210,13 @@ def test_decompose_refuses_bad_matrices(U, kwargs, match):
         spectral.decompose(U, **kwargs)
 
 
+def test_is_reversible_refuses_a_law_of_another_size():
+    with pytest.raises(ValueError, match="p must have one entry per state of U \\(2\\)"):
+        spectral.is_reversible(np.eye(2), [1 / 3] * 3)          # was a numpy broadcast error
+    with pytest.raises(ValueError, match="U must be a non-empty square matrix"):
+        spectral.is_reversible(np.ones((2, 3)), [0.5, 0.5])
+
+
 def test_closed_classes_refuse_nan():
     with pytest.raises(ValueError, match="U contains NaN or inf"):      # was one class, silently
         spectral.closed_classes(np.array([[np.nan, 0.0], [1.0, 1.0]]))

@@ -48,8 +48,12 @@ def is_generator(W, atol=None):
 
 def is_reversible(U, p, atol=None):
     r"""Detailed balance :math:`U[x',x]\,p(x) = U[x,x']\,p(x')` for all pairs, within ``atol``."""
-    U = np.asarray(U, float)
-    F = U * np.asarray(p, float)[None, :]
+    U = check_square(U)
+    p = check_finite(p, "p", "pass the finite stationary law of U.")
+    if p.shape != U.shape[:1]:
+        raise ValueError(f"p must have one entry per state of U ({U.shape[0]}); got shape "
+                         f"{p.shape}.")
+    F = U * p[None, :]
     atol = _tol(U.shape[0]) if atol is None else atol
     return bool(np.max(np.abs(F - F.T)) <= atol)
 
