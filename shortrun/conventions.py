@@ -189,6 +189,22 @@ def check_count(x, name, minimum=1):
     return int(x)
 
 
+def check_bool(x, name, none=False):
+    """A flag: True or False (numpy bools too; None as well when ``none``).  Anything else is
+    refused rather than read by its truth value ('yes', 'no' and 0.5 would all be True)."""
+    if (x is None and none) or isinstance(x, (bool, np.bool_)):
+        return None if x is None else bool(x)
+    raise ValueError(f"{name}={x!r} must be True or False{' or None' if none else ''}.")
+
+
+def check_site(i, N, name="i"):
+    """A site index, an integer in 0..N−1 (a bool, a float or an index outside the range is
+    refused: the numba loops and index arithmetic would update garbage)."""
+    if isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral) or not 0 <= i < N:
+        raise ValueError(f"{name}={i!r} must be a site index, an integer in 0..{N - 1}.")
+    return int(i)
+
+
 def check_seed(seed):
     """A seed is an integer in [0, 2^64)."""
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) \

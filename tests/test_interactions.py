@@ -156,6 +156,11 @@ def test_a_law_must_be_one_normalised_vector():
     (lambda: ia.error_weights(np.ones(8), np.ones(16)),
      r"K and K_ref must be spectra of the same N spins.*shapes \(8,\) and \(16,\)"),
     (lambda: ia.error_weights(np.ones(8), [0, 1, 2, np.inf, 4, 5, 6, 7]), "K_ref contains NaN"),
+    (lambda: ia.walsh_hadamard([np.nan] * 4), "f contains NaN"),                 # was NaN
+    (lambda: ia.walsh_hadamard("abcd"), "f='abcd' is text"),
+    (lambda: ia.orders(2.5), "N=2.5 must be an integer >= 0"),                  # was a TypeError
+    (lambda: ia.absent(np.ones(8), rtol=-1), "rtol=-1 must be a finite number >= 0"),  # silent
+    (lambda: ia.absent(np.ones(8), rtol=np.nan), "rtol=nan must be a finite number >= 0"),
 ])
 def test_bad_spectra_are_named(call, match):
     with pytest.raises(ValueError, match=match):

@@ -270,6 +270,57 @@ def test_bad_names_and_sizes():
             getattr(kernel, update)(p, 0) if update == "site_update" else kernel.random_update(p)
 
 
+@pytest.mark.parametrize("call,match", [
+    # a NaN, inf or complex vector came out as NaN / inf or with the imaginary part dropped
+    (lambda K, R: K.apply([np.nan] + [1 / 7] * 7), "p contains NaN or inf"),
+    (lambda K, R: K.apply(np.full(8, np.inf)), "p contains NaN or inf"),
+    (lambda K, R: K.random_update(np.full(8, 1 / 8) + 0j), "p has complex entries"),
+    (lambda K, R: K.site_update([np.nan] * 8, 0), "p contains NaN or inf"),
+    (lambda K, R: R.apply([np.nan] + [1 / 7] * 7), "p contains NaN or inf"),
+    (lambda K, R: R.down([np.nan, 0.5, 0.25, 0.25]), "q contains NaN or inf"),
+    (lambda K, R: R.up(np.ones(4) / 4), "p must have length 8"),
+    # times=None / a number was a bare TypeError
+    (lambda K, R: K.trajectory("uniform", None), "times=None must be a list"),
+    (lambda K, R: K.trajectory("uniform", 5), "times=5 must be a list"),
+    # a float block size was truncated silently
+    (lambda K, R: kernels.BMKernel(K.model, low_bits=1.5), "low_bits=1.5 must be an integer >= 1"),
+    (lambda K, R: kernels.BMKernel(K.model, group=0), "group=0 must be an integer >= 1"),
+    # t = 1e9 ran the uniformisation for ever (law() refused it, the kernel did not)
+    (lambda K, R: kernels.BMKernel(K.model, scan="continuous").propagate("uniform", 1e9),
+     "t=1e\\+09: the continuous-time law by uniformisation"),
+    (lambda K, R: kernels.BMKernel(K.model, scan="continuous").propagate("uniform", 2**70),
+     "t=.*beyond the limit"),
+    # poisson_weights: a negative / NaN / text mean, a bool, a tail outside (0, 1) (tail=-1 hung)
+    (lambda K, R: kernels.poisson_weights(-1.0), "lam=-1.0 must be a finite number >= 0"),
+    (lambda K, R: kernels.poisson_weights(np.nan), "lam=nan must be a finite number >= 0"),
+    (lambda K, R: kernels.poisson_weights("3"), "lam='3' is text"),
+    (lambda K, R: kernels.poisson_weights(True), "lam=True must be a finite number >= 0, not a boolean"),
+    (lambda K, R: kernels.poisson_weights(3.0, -1), "tail=-1 must be a finite positive number"),
+    (lambda K, R: kernels.poisson_weights(3.0, 2), "tail=2 must be below 1"),
+    (lambda K, R: kernels.poisson_weights(3.0, np.nan), "tail=nan must be a finite positive"),
+    # a misspelt rule was ignored off the parallel scan
+    (lambda K, R: kernels.stationary_tangent(K.model, rule="glauber"), "rule='glauber' is not known"),
+    # the dense reference: a site outside 0..N-1 was an IndexError, a misspelt rule/scan ignored
+    (lambda K, R: dense.site_matrix(K.model, "heatbath", 3), "i=3 must be a site index"),
+    (lambda K, R: dense.site_matrix(K.model, "heatbath", 1.5), "i=1.5 must be a site index"),
+    (lambda K, R: dense.site_matrix(K.model, "glauber", 0), "rule='glauber' is not known"),
+    (lambda K, R: dense.dense_kernel(K.model, "heatbath", "rnd"), "scan='rnd' is not known"),
+    (lambda K, R: kernels.parallel_heatbath_stationary(R.model), "must be a BoltzmannMachine"),
+])
+def test_bad_vectors_and_low_level_arguments_are_refused(call, match):
+    K = kernels.BMKernel(random_bm(3, 0))
+    R = kernels.RBMKernel(models.RBM.random(3, 2, seed=0))
+    with pytest.raises(ValueError, match=match):
+        call(K, R)
+
+
+def test_operators_stay_linear_on_any_finite_vector():
+    """The checks refuse only NaN/inf/complex/wrong lengths: U is linear, a signed vector is fine."""
+    K = kernels.BMKernel(random_bm(3, 0))
+    p, v = np.full(8, 1 / 8), np.arange(8.0) - 3.5
+    np.testing.assert_allclose(K.apply(p + v), K.apply(p) + K.apply(v), atol=1e-15)
+
+
 @pytest.mark.parametrize("rule", RULES)
 def test_parallel_update_serial_and_threaded_routes_are_bit_identical(rule):
     """Small kernels run the synchronous update on one thread (PARALLEL_SERIAL_BELOW); both

@@ -182,6 +182,9 @@ def test_bad_inputs_name_the_argument():
         generator.generate(energy, params, np.full_like(z, np.nan), xi, ETA, SIGMA2)
     with pytest.raises(ValueError, match="n_iter"):
         generator.reconstruct(energy, params, z, 2, eta=ETA, sigma2=SIGMA2, n_iter=0)
+    for flag in ("yes", "no", 1, None):       # a non-bool flag was read by its truth value
+        with pytest.raises(ValueError, match=f"project={flag!r} must be True or False"):
+            generator.reconstruct(energy, params, z, 2, eta=ETA, sigma2=SIGMA2, project=flag)
     with pytest.raises(ValueError, match="z0 has 1 rows"):
         generator.reconstruct(energy, params, z, 2, eta=ETA, sigma2=SIGMA2, z0=z[:1])
     with pytest.raises(ValueError, match="n_points"):

@@ -161,6 +161,18 @@ def test_theta_order_and_parameter_names():
     (lambda: RBM.zeros(3, 2).sample_stats(np.zeros((4, 3))), "only -1 and \\+1"),
     (lambda: RBM.zeros(3, 2).sample_stats(np.ones((4, 2))), r"shape \(n, N_v=3\)"),
     (lambda: RBM.zeros(3, 2).stats(np.ones(4) / 4), "2\\^N_v = 8"),
+    (lambda: RBM.zeros(3, 2).stats([np.nan] * 8), "p contains NaN"),          # was NaN
+    (lambda: RBM.zeros(3, 2).mean_dphi(np.full(8, 1 / 8) + 0j), "p has complex entries"),
+    (lambda: RBM.zeros(3, 2).stats_jacobian(np.full(8, 1 / 8), np.full((8, 11), np.nan)),
+     "D contains NaN"),
+    (lambda: RBM.zeros(3, 2).free_energy([-1, 1, 1]), "convert -1/\\+1 spins"),  # was silent
+    (lambda: RBM.zeros(3, 2).hidden_means([np.nan, 0, 1]), "v contains NaN"),
+    (lambda: RBM.zeros(3, 2).visible_means([2, 0]), "h must hold \\{0,1\\} unit values"),
+    (lambda: RBM.random(3, 2, seed=1.5), "seed=1.5 must be an integer"),    # was a TypeError
+    (lambda: RBM.random(3, 2, seed=2**70), "seed=.* must be an integer in \\[0, 2\\^64\\)"),
+    (lambda: RBM.random(3, -1, seed=0), "N_h=-1 must be an integer >= 1"),
+    (lambda: RBM.random(3, 2, seed=0, scale=np.nan), "scale=nan must be a finite number"),
+    (lambda: RBM.from_theta(np.zeros(11), "3", 2), "N_v='3' must be an integer"),
     (lambda: kernels.kernel(RBM.zeros(3, 2), "metropolis", "alternating"), "rule='heatbath'"),
     (lambda: kernels.law(RBM.zeros(3, 2), "uniform", 2, scan="random"), "scan='alternating'"),
     (lambda: kernels.kernel(RBM.zeros(18, 12), "heatbath", "alternating"), "limit 28"),

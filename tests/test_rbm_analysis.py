@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from shortrun.numerics import kernels, models, sampling
-from shortrun.numerics.analysis import memory, quality
+from shortrun.numerics.analysis import digits_memory, memory, quality
 from shortrun.numerics.data import digits
 
 from conftest import random_bm
@@ -100,6 +100,18 @@ def test_energy_distance_against_the_formula():
     (lambda: quality.energy_distance(np.ones((1, 2)), np.ones((3, 2))), "n >= 2"),
     (lambda: quality.energy_distance(np.full((3, 2), np.nan), np.ones((3, 2))), "NaN"),
     (lambda: quality.energy_distance(np.full((3, 2), 1e308), np.ones((3, 2))), "overflow"),  # was NaN
+    # memory-curve helpers: an empty set or NaN gave NaN, c_min > c_max a silent τ
+    (lambda: memory.moments(np.zeros((0, 4))), "states must have shape"),
+    (lambda: memory.rms([]), "x is empty"),
+    (lambda: memory.rms("a"), "x='a' is text"),
+    (lambda: memory.exponential_time(np.exp(-np.arange(20) / 3), 0.5, 0.1), "0 < c_min < c_max"),
+    (lambda: memory.exponential_time(np.full(5, np.nan)), "C contains NaN"),
+    (lambda: memory.sampled_memory_curve(random_bm(3, 0), "uniform", [1], np.ones((4, 3)),
+                                         np.ones((4, 3)), n_keep=-1), "n_keep=-1"),
+    # digits experiment: a wrong cfg / protocol was an AttributeError
+    (lambda: digits_memory.run(None), "cfg=None must be a digits_memory.Config"),
+    (lambda: digits_memory.params({}), "cfg=\\{\\} must be a digits_memory.Config"),
+    (lambda: digits_memory.run_protocol(digits_memory.TINY, "foo", None), "protocol='foo'"),
 ])
 def test_quality_bad_input(call, match):
     with pytest.raises(ValueError, match=match):

@@ -146,6 +146,12 @@ def test_crossing_time_against_a_brute_force_scan(seed):
             assert want - dt <= got <= want + 1e-9
 
 
+def test_age_grid_up_to_the_int64_limit():
+    ages = regimes.age_grid(2**63 - 1)
+    assert ages[0] == 0 and ages[-1] == 2**63 - 1 and np.all(np.diff(ages) > 0)
+    np.testing.assert_array_equal(regimes.age_grid(100, 2), [0, 1, 3, 10, 32, 100])
+
+
 def test_crossing_time_refuses_bad_input():
     with pytest.raises(ValueError, match="increase"):
         regimes.crossing_time([0, 0, 1], [1, 2, 3], 2)
@@ -161,7 +167,9 @@ def test_crossing_time_refuses_bad_input():
             (lambda: regimes.regime_map(["run"], None), "runs must hold RegimeRun"),
             (lambda: regimes.integrated_time(np.ones((16, 2)), c="5"), "c='5' is text"),
             (lambda: regimes.integrated_time(np.ones((16, 2))), "constant"),   # was tau = 1/2
-            (lambda: regimes.integrated_time(np.ones((16, 0))), "at least one chain")]:
+            (lambda: regimes.integrated_time(np.ones((16, 0))), "at least one chain"),
+            # beyond int64 step counters: was a TypeError from log10
+            (lambda: regimes.age_grid(10**30), "n_steps=1" + "0" * 30 + " is beyond the int64 range")]:
         with pytest.raises(ValueError, match=match):
             call()
     with pytest.raises(ValueError, match="ages"):

@@ -181,6 +181,13 @@ def test_counter_based_uniforms():
     assert not np.array_equal(u[:100], rng.uniforms(3, 5, 8, 100))  # another sweep
     assert not np.array_equal(u[:100], rng.uniforms(3, 6, 7, 100))  # another chain
     np.testing.assert_array_equal(u[:100], rng.uniforms(3, 5, 7, 100))
+    np.testing.assert_array_equal(rng.uniforms(2**64 - 1, 0, 0, 3),   # was an OverflowError
+                                  rng.uniforms(np.uint64(2**64 - 1), 0, 0, 3))
+    for args, match in [((-1, 0, 0, 3), "seed=-1"), ((0, -1, 0, 3), "chain=-1"),
+                        ((0, 0, 1.5, 3), "sweep=1.5"), ((0, 0, 0, -1), "n=-1"),
+                        ((2**64, 0, 0, 3), "seed=18446744073709551616")]:
+        with pytest.raises(ValueError, match=match):        # a wrapped stream / numba error
+            rng.uniforms(*args)
 
 
 BAD = [
@@ -214,6 +221,12 @@ def test_bad_states_for_histogram_and_stats():
         sampling.histogram(np.zeros((3, 4)))
     with pytest.raises(ValueError, match="shape"):
         sampling.stats(np.ones(4))
+    with pytest.raises(ValueError, match="only -1 and \\+1"):          # was zeros, silently
+        sampling.stats(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="states contains NaN"):        # was NaN
+        sampling.stats_error(np.full((2, 2), np.nan))
+    with pytest.raises(ValueError, match="states must have shape"):     # was an IndexError
+        sampling.stats_error("ab")
 
 
 @pytest.mark.slow

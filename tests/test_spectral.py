@@ -187,3 +187,36 @@ def test_error_bound_from_the_condition_of_the_route(scan):
         err = np.max(np.abs(S.propagate(p0, t) - ref))
         print(f"{scan} t={t}: error {err:.2g}, bound {S.error_bound(t):.2g}")
         assert err <= S.error_bound(t)
+
+
+@pytest.mark.parametrize("U,kwargs,match", [
+    # a non-stochastic matrix gave a meaningless spectrum, NaN a NaN one, None / a scalar / an
+    # empty matrix an IndexError, complex entries lost their imaginary part
+    (np.array([[2.0, 0.0], [0.0, 3.0]]), {}, "not column-stochastic"),
+    (np.array([[0.9, 0.1], [0.2, 0.8]]), {}, "not column-stochastic.*transpose"),
+    (np.array([[np.nan, 0.0], [1.0, 1.0]]), {}, "U contains NaN or inf"),
+    (None, {}, "U is None"),
+    (1.0, {}, "U must be a non-empty square matrix"),
+    (np.zeros((0, 0)), {}, "U must be a non-empty square matrix"),
+    (np.ones((2, 3)) / 2, {}, "U must be a non-empty square matrix"),
+    (np.eye(2) + 0j, {}, "U has complex entries"),
+    (np.array([[0.9, 0.2], [0.1, 0.8]]), {"time": "foo"}, "time='foo' is not known"),
+    (np.array([[0.9, 0.2], [0.1, 0.8]]), {"reversible": "yes"}, "reversible='yes' must be True"),
+    (np.array([[0.9, 0.2], [0.1, 0.8]]), {"reversible": True, "stationary": [1 / 3] * 3},
+     "stationary has shape"),
+])
+def test_decompose_refuses_bad_matrices(U, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        spectral.decompose(U, **kwargs)
+
+
+def test_is_reversible_refuses_a_law_of_another_size():
+    with pytest.raises(ValueError, match="p must have one entry per state of U \\(2\\)"):
+        spectral.is_reversible(np.eye(2), [1 / 3] * 3)          # was a numpy broadcast error
+    with pytest.raises(ValueError, match="U must be a non-empty square matrix"):
+        spectral.is_reversible(np.ones((2, 3)), [0.5, 0.5])
+
+
+def test_closed_classes_refuse_nan():
+    with pytest.raises(ValueError, match="U contains NaN or inf"):      # was one class, silently
+        spectral.closed_classes(np.array([[np.nan, 0.0], [1.0, 1.0]]))

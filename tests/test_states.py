@@ -6,6 +6,7 @@ import pytest
 from conftest import exact_tol, random_bm, random_distribution
 
 from shortrun.numerics import models
+from shortrun.numerics.models import base as model_base
 
 from shortrun.numerics.core import moments
 
@@ -154,3 +155,56 @@ def test_bad_parameters(h, J, match):
 def test_too_large_for_exact_enumeration_says_memory():
     with pytest.raises(ValueError, match=r"16 TiB of memory.*Monte Carlo"):
         models.BoltzmannMachine.zeros(40).energies()
+
+
+_BM = models.BoltzmannMachine(np.array([0.1, -0.2, 0.3]), np.zeros((3, 3)))
+_IND = models.IndependentSpins(np.array([0.1, -0.2, 0.3]))
+
+
+@pytest.mark.parametrize("call,match", [
+    # sizes: a float / text / bool N was a bare TypeError or another N
+    (lambda: models.BoltzmannMachine.zeros(2.5), "N=2.5 must be an integer >= 1"),
+    (lambda: models.BoltzmannMachine.zeros("3"), "N='3' must be an integer >= 1"),
+    (lambda: models.BoltzmannMachine.from_theta([0, 0, 0], True), "N=True must be an integer"),
+    (lambda: models.BoltzmannMachine.from_theta([0, 0, 1j], 2), "theta has complex entries"),
+    (lambda: states.spins(2.5), "N=2.5 must be an integer >= 0"),
+    (lambda: states.n_states("3"), "N='3' must be an integer >= 0"),
+    # state indices: out of range / fractional / negative gave another state silently
+    (lambda: states.spins(3, [8]), r"integer state indices in \[0, 2\^N\) = \[0, 8\)"),
+    (lambda: states.spins(3, [-1]), "integer state indices"),
+    (lambda: states.spins(3, [1.5]), "integer state indices"),
+    (lambda: states.index(np.ones(70)), "at most N = 62"),       # was -1
+    (lambda: states.index([np.nan, 1]), "s contains NaN"),
+    (lambda: states.to01([2, 0]), "only -1 and \\+1"),           # was [1, 0]
+    (lambda: model_base.mixed_radix_index([1.5], [3]), "sigma must have N = 1 columns"),
+    (lambda: model_base.mixed_radix_digits([1.5], [3]), "x must be integer state indices"),
+    (lambda: model_base.mixed_radix_index([0], [2.5]), "levels must be a non-empty list of integers"),
+    # basis changes and moments: shape clashes were numpy broadcast errors, NaN came out as NaN
+    (lambda: states.params_to_01([0, 0], np.zeros((3, 3))), "h must be a vector of length N and J"),
+    (lambda: states.params_to_01([np.nan, 0], np.zeros((2, 2))), "h contains NaN"),
+    (lambda: states.moments_from_01([0, 0], np.zeros((3, 3))), "mu must be a vector"),
+    (lambda: moments.moments([np.nan] * 8), "p contains NaN or inf"),
+    (lambda: moments.moments(np.full(8, 1 / 8) + 0j), "p has complex entries"),
+    (lambda: moments.moments(np.full((2, 4), 1 / 8)), "p must be a vector over the 2\\^N states"),
+    (lambda: moments.connected([0, 0], np.zeros((3, 3))), "m must be a vector of length N"),
+    (lambda: moments.moments_from_stats([0] * 4, 3), "phi must have N \\+ N\\(N-1\\)/2 = 6"),
+    # model statistics: NaN / complex / another N's law gave NaN, zeros or another N's stats
+    (lambda: _BM.stats([np.nan] * 8), "p contains NaN or inf"),
+    (lambda: _BM.stats([0.25] * 4), "p must be a vector over the 8 states"),
+    (lambda: _BM.stats(np.full(8, 1 / 8) + 0j), "p has complex entries"),
+    (lambda: _BM.stats_jacobian(np.full(8, 1 / 8), np.zeros((8, 5))), r"D must have shape"),
+    (lambda: _BM.stats_jacobian(np.full(8, 1 / 8), np.full((8, 6), np.nan)), "D contains NaN"),
+    (lambda: _IND.stats([0.25] * 4), "p must be a vector over the 8 states"),
+    (lambda: _IND.stats_jacobian(np.full(8, 1 / 8), np.zeros((8, 2))), r"D must have shape"),
+    # spins: 0/1 or other values gave a wrong energy / statistics silently
+    (lambda: _BM.energy([0, 1, 1]), "s must contain only -1 and \\+1"),
+    (lambda: _BM.local_fields([2, 1, 1]), "s must contain only -1 and \\+1"),
+    (lambda: _BM.energy([1, 1]), "s must have N = 3 spins"),
+    (lambda: _BM.sample_stats([[0, 1, 1]]), "states must contain only -1 and \\+1"),
+    (lambda: _BM.sample_stats([[np.nan, 1, 1]]), "states contains NaN"),
+    (lambda: _IND.sample_stats([[0.5, 1, 1]]), "states must contain only -1 and \\+1"),
+    (lambda: _IND.with_theta("x"), "theta='x' is text"),
+])
+def test_bad_low_level_input_is_refused(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -139,6 +139,18 @@ def test_bad_arguments_are_refused(tmp_path):
         sweeps.run(lambda x: {}, g, cache_dir=tmp_path, progress=False)
 
 
+def test_table_refuses_bad_rows_and_columns():
+    for rows in (None, [1, 2], "ab"):                 # were TypeErrors
+        with pytest.raises(ValueError, match="must be a list of dicts"):
+            sweeps.Table(rows)
+    table = sweeps.Table([{"k": 1, "x": 1.0}])
+    for call in (lambda: table.column("zz"), lambda: table.where(zz=1)):   # were KeyErrors only
+        with pytest.raises(ValueError, match="no column 'zz'; the columns are k, x"):
+            call()
+        with pytest.raises(KeyError):                 # still a KeyError, as for a dict
+            call()
+
+
 def test_cache_key_changes_with_params_and_code_version(tmp_path, monkeypatch):
     name, version = cache.cell_name(marked_cell), cache.code_version(marked_cell)
     assert name == f"{__name__}.marked_cell"

@@ -118,6 +118,12 @@ def test_data_and_teacher_validation():
         teachers.ferromagnet(3, -0.1)
     with pytest.raises(ValueError, match="M="):
         teachers.sampled_data(BoltzmannMachine.zeros(3), 0, seed=1)
+    with pytest.raises(ValueError, match="seed=1.5 must be an integer"):      # was a TypeError
+        teachers.sk(3, 1.0, seed=1.5)
+    with pytest.raises(ValueError, match="seed=.* must be an integer in \\[0, 2\\^64\\)"):
+        teachers.sampled_data(BoltzmannMachine.zeros(3), 10, seed=2**64)   # was accepted
+    with pytest.raises(ValueError, match="M=1000000000000 samples would need .*fewer samples"):
+        teachers.sample_states(BoltzmannMachine.zeros(3), 10**12, seed=0)  # was a MemoryError
 
 
 def test_pattern_mixture_moments():

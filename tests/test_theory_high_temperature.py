@@ -90,6 +90,7 @@ def test_numeric_factors_equal_sympy():
 
 def test_parallel_expansion_is_constant_after_two_updates():
     assert me.parallel(5) == me.parallel(2)
+    assert me.parallel(10**9) == me.parallel(2)         # at once (the loop ran k times: a hang)
     m1, C1 = me.parallel(1)
     assert me.words(m1) == {me.h: 1} and me.words(C1) == {me.J ** 2: 1, me.h * me.hT: 1}
 
@@ -275,6 +276,13 @@ def test_coupling_error_and_memory_ratio():
     (lambda: ht.fixed_point(np.zeros(3), np.eye(3), 1.0, scan="parallel"), "scan='parallel'"),
     (lambda: ht.closure_moments(np.zeros(3), np.zeros((3, 3)), 1, scan="continuous"), "scan"),
     (lambda: ht.coupling_error(np.zeros((3, 3)), 0.1, 1.0, order=3), "order"),
+    # impossible moments of ±1 spins gave a silent h* (m_D = 1.5: h = 2.37)
+    (lambda: ht.fixed_point([1.5, 0, 0], np.eye(3), 1.0), "m_D and C_D are moments of ±1 spins"),
+    (lambda: ht.fixed_point(np.zeros(3), 2 * np.ones((3, 3)), 1.0), "in \\[-1, 1\\]"),
+    # k < 0 ran no update ((0, 0)); a float / text k was a TypeError
+    (lambda: me.parallel(-1), "k=-1 must be an integer >= 0"),
+    (lambda: me.parallel(1.5), "k=1.5 must be an integer >= 0"),
+    (lambda: me.parallel("2"), "k='2' must be an integer >= 0"),
 ])
 def test_bad_input_raises_naming_argument(call, match):
     with pytest.raises(ValueError, match=match):

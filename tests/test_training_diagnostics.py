@@ -93,6 +93,12 @@ def test_kl_divergence():
     assert diagnostics.kl_divergence(q, q) == 0.0
     with pytest.raises(ValueError, match="q"):
         diagnostics.kl_divergence(p, np.ones(3) / 3)
+    with pytest.raises(ValueError, match="p='ab' is text"):              # was a TypeError
+        diagnostics.kl_divergence("ab", q)
+    with pytest.raises(ValueError, match="result must be a TrainingResult"):   # AttributeError
+        diagnostics.summary(None)
+    with pytest.raises(ValueError, match="history must be a training History"):
+        diagnostics.mixing_times(None)
 
 
 @pytest.mark.parametrize("scan", ["random", "sequential"])

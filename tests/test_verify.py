@@ -328,11 +328,15 @@ def test_out_that_is_a_file_is_refused_before_training(files, tmp_path, capsys, 
     afile = tmp_path / "afile"
     afile.write_text("x")
     for out, words in [(afile, "is a file, not a folder"),
-                       (afile / "sub", "which is a file"), ("", "an empty path")]:
+                       (afile / "sub", "which is a file"), ("", "an empty path"),
+                       # /proc passes os.access for root but takes no folder: refused only
+                       # after training before the write probe
+                       ("/proc/x/y", "/proc is not writable")]:
         assert _run([files["dir"] / "spins.npy", "--k", 1], out) == verify.EXIT_ERROR
         err = capsys.readouterr().err
         assert f"--out='{out}'" in err and words in err
     assert afile.read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]     # the probe left nothing
 
 
 @pytest.mark.parametrize("extra", [[], ["--scan", "continuous"], ["--monte-carlo"],

@@ -411,6 +411,10 @@ def fixed_point(m_D, C_D, k, scan="continuous", N=None):
     """
     C_D = conventions.symmetric_matrix(C_D, "C_D")
     m_D = conventions.vector(m_D, C_D.shape[0], "m_D", like="C_D")
+    if np.any(np.abs(m_D) > 1) or np.any(np.abs(C_D - np.diag(np.diag(C_D))) > 1):
+        raise ValueError("m_D and C_D are moments of ±1 spins: every magnetisation and "
+                         "off-diagonal correlation lies in [-1, 1]; pass the data's <s_i> and "
+                         "<s_i s_j>.")
     values = _time_args(scan, k, N, len(m_D))
     Doff = C_D - np.diag(np.diag(C_D))
     h_expr, J_expr = _generic_fixed_point()

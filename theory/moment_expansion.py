@@ -32,6 +32,8 @@ import functools
 import numpy as np
 import sympy as sp
 
+from shortrun.conventions import check_count
+
 __all__ = ["J", "h", "hT", "t", "n", "N", "ORDER", "transpose", "words", "collect", "continuous", "random_scan",
            "parallel", "evaluate", "evaluate_words"]
 
@@ -145,9 +147,16 @@ def random_scan():
     return _expand(_recurrence(1), _recurrence(2))
 
 
-@functools.lru_cache(maxsize=None)
 def parallel(k: int):
-    """(m, C) after ``k`` synchronous heat-bath updates from the uniform law, to second order."""
+    """(m, C) after ``k`` synchronous heat-bath updates from the uniform law, to second order.
+
+    ``k`` is an integer >= 0; from k = ORDER on the expansion no longer changes (each update
+    raises the order of the oldest terms), so a larger k costs no more than k = ORDER."""
+    return _parallel(min(check_count(k, "k", 0), ORDER))
+
+
+@functools.lru_cache(maxsize=None)
+def _parallel(k):
     c1 = _linear_tanh()
     m, C = sp.S.Zero, sp.S.Zero
     for _ in range(k):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shortrun.conventions import check_distribution, check_real
+from shortrun.conventions import check_count, check_distribution, check_real
 from shortrun.numerics.kernels import kernel
 from shortrun.numerics.kernels.spectral import decompose
 from shortrun.numerics.models.base import Model
@@ -51,7 +51,10 @@ def mixing_times(history, rule=None, scan=None, every=1, *, model=None):
     """τ(θ) at every ``every``-th recorded row of a training :class:`~.training.History`;
     ``model``: the family the rows' θ belong to (any member; a Boltzmann machine by default).
     Returns ``(steps, tau)``."""
-    rows = np.arange(0, len(history.step), int(every))
+    if not (hasattr(history, "step") and hasattr(history, "theta")):
+        raise ValueError(f"history must be a training History (result.history); got "
+                         f"{type(history).__name__}.")
+    rows = np.arange(0, len(history.step), check_count(every, "every"))
     family = (lambda th: _as_model(th)) if model is None else model.with_theta
     return history.step[rows], np.array([mixing_time(family(history.theta[r]), rule, scan)
                                          for r in rows])
@@ -66,7 +69,10 @@ def equilibrium_stats(model):
 def kl_divergence(p, q):
     r""":math:`\mathrm{KL}(p\,\|\,q) = \sum_{x: p(x)>0} p(x)\ln\frac{p(x)}{q(x)}` (∞ if q vanishes
     where p does not)."""
-    p = check_distribution(p, len(np.asarray(p)), "p")
+    p = check_real(p, "p")
+    if p.ndim != 1:
+        raise ValueError(f"p must be a probability vector; got shape {p.shape}.")
+    p = check_distribution(p, len(p), "p")
     q = check_distribution(q, len(p), "q")
     support = p > 0
     if np.any(q[support] <= 0):
@@ -157,6 +163,9 @@ def summary(result, teacher=None):
     ``kl_data_to_fix`` = KL(p_data ‖ p_fix); with a teacher also ``coupling_error`` and
     ``max_spurious`` (largest |J*| on non-bonds).  Norms over the trainable entries.
     """
+    if not (hasattr(result, "problem") and hasattr(result, "model")):
+        raise ValueError(f"result must be a TrainingResult or a FixedPoint (what train() or "
+                         f"solve() returns); got {type(result).__name__}.")
     prob, model = result.problem, result.model
     data, m = prob.data, prob.mask
     target = prob.data_stats(model)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shortrun.conventions import SAMPLED_PROTOCOLS
+from shortrun.conventions import MONTE_CARLO_PROTOCOLS, SAMPLED_PROTOCOLS, check_choice
 from shortrun.numerics.analysis.memory import autocorrelation_time, sampled_memory_curve, time_grid
 from shortrun.numerics.data import digits
 from shortrun.numerics.models.rbm import RBM
@@ -60,6 +60,14 @@ TINY = Config(n_hidden=8, k=2, n_steps=12, n_chains=60, t_max_factor=10, n_sampl
               n_test=50, tau_points=2, tau_chains=20, tau_steps=40, tau_burn=4)
 
 
+def check_config(cfg):
+    """``cfg`` as a :class:`Config` (e.g. FAST, FULL, TINY), else a ValueError."""
+    if not isinstance(cfg, Config):
+        raise ValueError(f"cfg={cfg!r} must be a digits_memory.Config, e.g. FAST, FULL, TINY or "
+                         "Config(k=10, ...).")
+    return cfg
+
+
 def template(train, n_hidden, seed):
     r"""Start of training: visible fields :math:`a_i = \operatorname{logit}\bar v_i` (pixel means
     clipped to [1e-3, 1 − 1e-3]), hidden fields 0, weights N(0, 0.01²) (seeded)."""
@@ -80,6 +88,8 @@ def _p0(protocol, train, n, seed):
 
 def run_protocol(cfg, protocol, data, progress=None, checkpoint=None):
     """Train one machine and measure it; returns a dict of arrays (keys without prefix)."""
+    check_config(cfg)
+    check_choice(protocol, MONTE_CARLO_PROTOCOLS, "protocol")
     start = template(data.train, cfg.n_hidden, cfg.seed)
     res = monte_carlo.train(data.train, cfg.k, protocol, scan="alternating", model=start,
                             theta0=start.theta, n_chains=cfg.n_chains,
@@ -109,6 +119,7 @@ def run(cfg=FAST, progress=None, checkpoint_dir=None):
     """All protocols of ``cfg``; returns a flat dict of arrays ``'<protocol>_<key>'`` (the
     format of the figures' cache).  With ``checkpoint_dir`` each training run checkpoints there
     and a killed run resumes bit for bit."""
+    check_config(cfg)
     data = digits.load(n_test=cfg.n_test, seed=cfg.seed)
     out = {}
     for protocol in cfg.protocols:
@@ -125,7 +136,7 @@ def summary(cfg, results):
     """The measured numbers per protocol: best t (statistics error, AA against held-out data),
     errors at t = k and t = t_max_factor·k, τ along training."""
     lines = []
-    for protocol in cfg.protocols:
+    for protocol in check_config(cfg).protocols:
         r = {key[len(protocol) + 1:]: v for key, v in results.items()
              if key.startswith(protocol + "_")}
         t, err, aa = r["times"], r["stats_error"], r["aa_test"]
@@ -143,7 +154,7 @@ def summary(cfg, results):
 
 def params(cfg):
     """The settings as a plain dict (cache keys)."""
-    return asdict(cfg)
+    return asdict(check_config(cfg))
 
 
 __all__ = ["Config", "FAST", "FULL", "TINY", "PROTOCOLS", "params", "run", "run_protocol",

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.conventions import PROB_ATOL, check_finite
+from shortrun.conventions import PROB_ATOL, check_finite, check_nonnegative
 from shortrun.numerics.core.moments import n_spins
+from shortrun.numerics.core.states import check_n
 
 #: Largest N of the transform (vectors of 2^N doubles, a few copies at once).
 MAX_N = 26
@@ -35,7 +36,7 @@ def walsh_hadamard(f):
     :math:`(Hf)[S] = \sum_x (-1)^{\mathrm{popcount}(S \wedge x)} f(x)` (natural order; H is
     symmetric and :math:`H^2 = 2^N I`).  ``f`` has length 2^N in its last axis; returns a new
     float64 array."""
-    out = np.array(f, dtype=float)
+    out = np.array(check_finite(f, "f", "pass a finite vector of length 2^N."))
     N = n_spins(out)
     if N > MAX_N:
         raise ValueError(f"the transform holds vectors of 2^N doubles; N={N} exceeds {MAX_N}.")
@@ -50,6 +51,9 @@ def walsh_hadamard(f):
 
 def orders(N):
     """|S| of every subset index S in [0, 2^N) (its number of set bits), int array."""
+    N = check_n(N, minimum=0)
+    if N > MAX_N:
+        raise ValueError(f"orders(N) holds 2^N integers; N={N} exceeds {MAX_N}.")
     x = np.arange(1 << N, dtype=np.int64)
     count = np.zeros(1 << N, dtype=np.int64)
     for i in range(N):
@@ -156,7 +160,8 @@ def pair_matrix(K):
 def absent(K_ref, rtol=1e-10):
     """Boolean mask of the interactions a reference law does not have: |K_S| <= rtol · max|K|
     over the non-empty subsets (round-off of an exactly zero coefficient)."""
-    K_ref = np.asarray(K_ref, float)
+    K_ref = check_finite(K_ref, "K_ref", "pass the finite interaction spectrum of a law.")
+    rtol = check_nonnegative(rtol, "rtol", "pass a relative tolerance such as 1e-10.")
     return np.abs(K_ref) <= rtol * max(np.max(np.abs(K_ref[1:]), initial=0.0), 1e-300)
 
 

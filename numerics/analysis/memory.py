@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shortrun.conventions import check_count
+from shortrun.conventions import check_count, check_finite, check_positive
+from shortrun.numerics.core.states import check_samples
 from shortrun.numerics.analysis.quality import adversarial_accuracy, energy_distance
 from shortrun.numerics.sampling import sample
 
@@ -50,12 +51,16 @@ def time_grid(t_max, extra=()):
 # ---------------------------------------------------------------------------------------------
 def moments(states):
     r"""Visible moments :math:`(\overline{s_i}, \overline{s_is_j})_{i<j}` of ±1 states."""
-    s = np.asarray(states, float)
+    s = check_samples(states, None)
     C = s.T @ s / len(s)
     return np.concatenate([s.mean(axis=0), C[np.triu_indices(s.shape[1], 1)]])
 
 
 def rms(x):
+    """Root mean square of the finite, non-empty ``x``."""
+    x = check_finite(x, "x", "pass finite numbers.")
+    if x.size == 0:
+        raise ValueError("x is empty; the root mean square needs at least one number.")
     return float(np.sqrt(np.mean(np.square(x))))
 
 
@@ -101,6 +106,7 @@ def sampled_memory_curve(model, p0, times, train, test, *, n_chains=1000, seed=0
     The quality measures use ``len(test)`` samples (AA needs equal-size sets) against the
     held-out images and as many training images (the first ones)."""
     train, test = np.asarray(train), np.asarray(test)
+    n_keep = check_count(n_keep, "n_keep", 0)
     n_q = len(test)
     if n_chains < n_q:
         raise ValueError(f"n_chains={n_chains} must be at least the {n_q} held-out images (the "
@@ -162,7 +168,12 @@ def exponential_time(C, c_min=0.1, c_max=0.4):
     than two such lags, :math:`\tau = -t/\ln C(t)` at the last lag with :math:`C \ge c_{\min}`
     (0 when already C(1) < c_min: decorrelated within one step).  ``resolved`` is False when C
     never drops below c_min in the window."""
-    C = np.asarray(C, float)
+    C = check_finite(C, "C", "pass a finite autocorrelation curve (lags 0, 1, ...).")
+    c_min = check_positive(c_min, "c_min", "pass 0 < c_min < c_max < 1.")
+    c_max = check_positive(c_max, "c_max", "pass 0 < c_min < c_max < 1.")
+    if not c_min < c_max < 1 or C.ndim != 1:
+        raise ValueError(f"c_min={c_min!r}, c_max={c_max!r} must satisfy 0 < c_min < c_max < 1, "
+                         f"and C must be one curve (1-D; got shape {C.shape}).")
     below = np.flatnonzero(C[1:] < c_min)
     resolved = below.size > 0
     stop = int(below[0]) + 1 if resolved else len(C)       # lags [0, stop) have C >= c_min

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shortrun.conventions import check_count, check_finite, check_positive, check_real
+from shortrun.conventions import check_count, check_finite, check_positive, check_real, check_steps
 from shortrun.numerics import training
 
 
@@ -161,10 +161,11 @@ def persistent_lag(result):
 def age_grid(n_steps, per_decade=8):
     """Training ages 0, 1, ... up to ``n_steps`` spaced geometrically (about ``per_decade`` per
     decade; 0 and ``n_steps`` included), where the regime is recorded."""
-    n_steps = check_count(n_steps, "n_steps")
+    n_steps = check_steps(check_count(n_steps, "n_steps"), "n_steps")   # int64 step counters
     per_decade = check_count(per_decade, "per_decade")
-    n = int(np.ceil(per_decade * np.log10(n_steps))) + 1
-    return np.unique(np.concatenate([[0], np.geomspace(1, n_steps, n).round().astype(int)]))
+    n = int(np.ceil(per_decade * np.log10(float(n_steps)))) + 1
+    ages = [min(int(a), n_steps) for a in np.geomspace(1, float(n_steps), n).round()]
+    return np.unique(np.array([0] + ages, dtype=np.int64))
 
 
 def run(data, k, protocol="rdm", *, model=None, lr=0.1, n_steps=1000, ages=None, momentum=0.0,

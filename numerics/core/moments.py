@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.numerics.core.states import split
+from shortrun.conventions import check_finite
+from shortrun.numerics.core.states import check_n, split, vector_and_matrix
 
 
 def n_spins(p):
@@ -31,7 +32,9 @@ def moments(p):
 
     Returns ``(m, C)``: shapes (N,) and (N, N), ``C`` symmetric with unit diagonal (times Σp).
     """
-    p = np.asarray(p, dtype=float)
+    p = check_finite(p, "p", "pass a finite vector over the 2^N states (a probability vector).")
+    if p.ndim != 1:
+        raise ValueError(f"p must be a vector over the 2^N states; got shape {p.shape}.")
     N = n_spins(p)
     L, s_lo, s_hi = split(N)
     P = p.reshape(-1, 1 << L)
@@ -47,8 +50,8 @@ def moments(p):
 
 def connected(m, C):
     r"""Connected correlations :math:`C_{ij} - m_i m_j`."""
-    m = np.asarray(m, float)
-    return np.asarray(C, float) - np.outer(m, m)
+    m, C = vector_and_matrix(m, C, "m", "C")
+    return C - np.outer(m, m)
 
 
 def stats(p):
@@ -60,13 +63,17 @@ def stats(p):
 
 def stats_from_moments(m, C):
     """Flatten ``(m, C)`` into the ``theta`` order ``concat(m, C[triu_indices(N, 1)])``."""
-    N = len(m)
-    return np.concatenate([m, C[np.triu_indices(N, 1)]])
+    m, C = vector_and_matrix(m, C, "m", "C")
+    return np.concatenate([m, C[np.triu_indices(len(m), 1)]])
 
 
 def moments_from_stats(phi, N):
     """Inverse of :func:`stats_from_moments` (``C`` with unit diagonal)."""
-    phi = np.asarray(phi, float)
+    N = check_n(N)
+    phi = check_finite(phi, "phi", "pass finite statistics.")
+    if phi.shape != (N + N * (N - 1) // 2,):
+        raise ValueError(f"phi must have N + N(N-1)/2 = {N + N * (N - 1) // 2} entries for N={N} "
+                         f"(concat(m, C[triu_indices(N, 1)])); got shape {phi.shape}.")
     m = phi[:N].copy()
     C = np.eye(N)
     iu = np.triu_indices(N, 1)

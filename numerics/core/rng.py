@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from shortrun.conventions import check_count, check_seed
+
 __all__ = ["mix64", "chain_key", "sweep_key", "draw", "uniform", "normal_pair", "uniforms"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -87,9 +89,16 @@ def normal_pair(skey, j):
     return radius * np.cos(angle), radius * np.sin(angle)
 
 
-@njit(cache=True)
 def uniforms(seed, chain, sweep, n):
-    """The first ``n`` uniforms of address (seed, chain, sweep), for tests and inspection."""
+    """The first ``n`` uniforms of address (seed, chain, sweep), for tests and inspection
+    (``seed`` in [0, 2^64), ``chain`` and ``sweep`` integers >= 0, checked here: the compiled
+    hash would wrap a negative or float address onto another stream silently)."""
+    return _uniforms(np.uint64(check_seed(seed)), np.uint64(check_count(chain, "chain", 0)),
+                     np.uint64(check_count(sweep, "sweep", 0)), check_count(n, "n", 0))
+
+
+@njit(cache=True)
+def _uniforms(seed, chain, sweep, n):
     skey = sweep_key(chain_key(seed, chain), sweep)
     out = np.empty(n)
     for j in range(n):

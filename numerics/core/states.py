@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.conventions import memory_error
+from shortrun.conventions import check_count, check_finite, memory_error
 
 #: Memory the exact state-space routes may use (bytes); above it they refuse with a clear error.
 MEMORY_BUDGET = 8 * 2**30
@@ -15,9 +15,30 @@ MEMORY_BUDGET = 8 * 2**30
 CHUNK = 1 << 16
 
 
+#: Most spins of an int64 state index (bit N-1 of x is spin N-1; bit 63 is the sign).
+INDEX_MAX_N = 62
+
+
+def check_n(N, name="N", minimum=1):
+    """A number of spins: an integer >= ``minimum`` (a float, a bool or text is refused)."""
+    return check_count(N, name, minimum)
+
+
 def n_states(N):
     """Number of states 2^N."""
-    return 1 << int(N)
+    return 1 << check_n(N, minimum=0)
+
+
+def check_spins(s, N=None, name="s"):
+    """``s`` as a float64 array of ±1 spins with ``N`` entries in its last axis (any N when
+    None); NaN, text, 0/1 values or a wrong length are refused by name."""
+    a = check_finite(s, name, "pass -1/+1 spins.")
+    if N is not None and a.shape[-1:] != (N,):
+        raise ValueError(f"{name} must have N = {N} spins in its last axis; got shape {a.shape}.")
+    if not np.all((a == 1) | (a == -1)):
+        raise ValueError(f"{name} must contain only -1 and +1 spins; convert 0/1 data with "
+                         "from01().")
+    return a
 
 
 def check_size(N, bytes_per_state=8 * 4, what="the exact state-space route",
@@ -35,21 +56,47 @@ def spins(N, x=None):
     ``s[x, i] = 2 * bit_i(x) - 1``.  Memory: the result, the indices and two int64 columns,
     N + 24 bytes per state.
     """
+    N = check_n(N, minimum=0)
     if x is None:
         check_size(N, bytes_per_state=N + 24, what="materialising all spins")
         x = np.arange(n_states(N), dtype=np.int64)
-    x = np.asarray(x, dtype=np.int64)
+    x = check_indices(x, N)
     s = np.empty((x.shape[0], N), dtype=np.int8)
     for i in range(N):
         s[:, i] = 2 * ((x >> i) & 1) - 1
     return s
 
 
+def check_samples(states, N, name="states", size="N"):
+    """Samples: an (n, N) float64 array of ±1 spins with n >= 1 (one state per row; any N when
+    ``N`` is None); ``size`` names N in the message (e.g. 'N_v')."""
+    a = np.asarray(states) if not isinstance(states, (str, bytes)) else None
+    if a is None or a.ndim != 2 or a.shape[0] < 1 or (N is not None and a.shape[1] != N):
+        shape = "text" if a is None else a.shape
+        n_axis = size if N is None else f"{size}={N}"
+        raise ValueError(f"{name} must have shape (n, {n_axis}) with n >= 1; got {shape}.")
+    return check_spins(a, N, name)
+
+
+def check_indices(x, N, name="x"):
+    """``x`` as int64 state indices in [0, 2^N) (floats with a fraction, or indices out of the
+    range, are refused: the bit arithmetic would give another state silently)."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "iu":
+        a = check_finite(x, name, "pass integer state indices.")
+        a = a.astype(np.int64) if np.all(a == np.floor(a)) else None
+    if a is None or a.ndim != 1 or (a.size and (a.min() < 0 or a.max() >= 1 << N)):
+        raise ValueError(f"{name} must be a 1-D array of integer state indices in [0, 2^N) = "
+                         f"[0, {1 << N}).")
+    return a.astype(np.int64, copy=False)
+
+
 def index(s):
     """State index of spin configurations ``s`` (shape (n, N) or (N,), entries ±1)."""
-    s = np.asarray(s)
-    if not np.all((s == 1) | (s == -1)):
-        raise ValueError("s must contain only -1 and +1 spins; convert 0/1 data with from01().")
+    s = check_spins(s)
+    if s.shape[-1] > INDEX_MAX_N:
+        raise ValueError(f"s has N = {s.shape[-1]} spins; an int64 state index holds at most "
+                         f"N = {INDEX_MAX_N}.")
     one = s.ndim == 1
     s2 = np.atleast_2d(s)
     x = ((s2 > 0).astype(np.int64) << np.arange(s2.shape[1], dtype=np.int64)).sum(axis=1)
@@ -58,7 +105,7 @@ def index(s):
 
 def to01(s):
     """σ = (1 + s)/2, as int8."""
-    return ((np.asarray(s) + 1) // 2).astype(np.int8)
+    return ((check_spins(s) + 1) // 2).astype(np.int8)
 
 
 def from01(sigma):
@@ -67,6 +114,15 @@ def from01(sigma):
     if not np.all((sigma == 0) | (sigma == 1)):
         raise ValueError("sigma must contain only 0 and 1; for ±1 data use it as it is.")
     return (2 * sigma - 1).astype(np.int8)
+
+
+def vector_and_matrix(v, M, v_name, M_name):
+    """A finite vector of length N and a finite N x N matrix (the pairs of the basis changes)."""
+    v, M = check_finite(v, v_name, "pass finite numbers."), check_finite(M, M_name, "pass finite numbers.")
+    if v.ndim != 1 or M.shape != v.shape * 2:
+        raise ValueError(f"{v_name} must be a vector of length N and {M_name} an N x N matrix; "
+                         f"got shapes {v.shape} and {M.shape}.")
+    return v, M
 
 
 def params_to_01(h, J):
@@ -79,16 +135,14 @@ def params_to_01(h, J):
     with :math:`W = 4J`, :math:`b_i = 2h_i - 2\sum_j J_{ij}`, :math:`c = \sum_i h_i - \sum_{i<j} J_{ij}`.
     Returns ``(b, W, c)``.
     """
-    h = np.asarray(h, float)
-    J = np.asarray(J, float)
+    h, J = vector_and_matrix(h, J, "h", "J")
     return 2 * h - 2 * J.sum(axis=1), 4 * J, h.sum() - J.sum() / 2
 
 
 def params_from_01(b, W):
     """Inverse of :func:`params_to_01`: returns ``(h, J, c)`` with ``J = W/4``,
     ``h = b/2 + W.sum(1)/4`` and the same energy offset ``c``."""
-    b = np.asarray(b, float)
-    W = np.asarray(W, float)
+    b, W = vector_and_matrix(b, W, "b", "W")
     J = W / 4
     h = b / 2 + W.sum(axis=1) / 4
     return h, J, h.sum() - J.sum() / 2
@@ -98,16 +152,14 @@ def moments_to_01(m, C):
     r"""Moments in the {0,1} basis: :math:`\langle\sigma_i\rangle = (1+m_i)/2`,
     :math:`\langle\sigma_i\sigma_j\rangle = (1 + m_i + m_j + C_{ij})/4` with
     :math:`C_{ij} = \langle s_i s_j\rangle` (``C_ii = 1`` gives ``M_ii = mu_i``)."""
-    m = np.asarray(m, float)
-    C = np.asarray(C, float)
+    m, C = vector_and_matrix(m, C, "m", "C")
     return (1 + m) / 2, (1 + m[:, None] + m[None, :] + C) / 4
 
 
 def moments_from_01(mu, M):
     r"""Inverse of :func:`moments_to_01`: :math:`m = 2\mu - 1`,
     :math:`C_{ij} = 4M_{ij} - 2\mu_i - 2\mu_j + 1`."""
-    mu = np.asarray(mu, float)
-    M = np.asarray(M, float)
+    mu, M = vector_and_matrix(mu, M, "mu", "M")
     return 2 * mu - 1, 4 * M - 2 * mu[:, None] - 2 * mu[None, :] + 1
 
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from shortrun.numerics.models.boltzmann import BoltzmannMachine
 from shortrun.numerics.core.moments import moments, n_spins, stats
-from shortrun.numerics.core.states import check_size, from01, index, n_states, spins
-from shortrun.conventions import check_distribution, check_finite
+from shortrun.numerics.core.states import MEMORY_BUDGET, check_size, from01, index, n_states, spins
+from shortrun.conventions import check_distribution, check_finite, check_seed, memory_error
 
 #: Largest N for which a data set is held as a 2^N distribution vector.
 DATA_MAX_N = 24
@@ -168,7 +168,7 @@ def sk(N, beta, seed, field=0.0):
         raise ValueError(f"N={N!r} must be an integer >= 2 (number of spins).")
     if seed is None:
         raise ValueError("seed must be given (an int) so that the SK teacher is reproducible.")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     iu = np.triu_indices(N, 1)
     J = np.zeros((N, N))
     J[iu] = rng.standard_normal(len(iu[0])) / np.sqrt(N)
@@ -380,6 +380,9 @@ def sample_states(model, M, seed):
         raise ValueError(f"M={M!r} must be a positive integer number of samples.")
     if seed is None:
         raise ValueError("seed must be given (an int) so that the samples are reproducible.")
+    seed = check_seed(seed)
+    if 8.0 * M > MEMORY_BUDGET:          # the drawn indices, 8 bytes each
+        raise memory_error(f"M={M} samples", 8.0 * M, "pass fewer samples (M).")
     check_size(model.N, 8, "sampling from the exact 2^N law")
     p = np.array(model.boltzmann())
     p /= p.sum()

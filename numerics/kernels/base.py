@@ -13,12 +13,12 @@ then work for it unchanged.  ``rule=None`` / ``scan=None`` mean the model's own
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 from scipy.stats import poisson
 
-from shortrun.conventions import check_distribution, check_steps
+from shortrun.conventions import (check_distribution, check_finite, check_nonnegative,
+                                  check_positive, check_site, check_steps)
 from shortrun.numerics.core.dispatch import capability
 from shortrun.numerics.models.base import Model, update_names
 
@@ -57,10 +57,25 @@ class Kernel:
     def check_site(self, i):
         """``i`` as a site index 0..N−1 of the single-site operator :math:`T_i` (a bool, a
         float or an index outside the range is refused: the numba loops would update garbage)."""
-        if isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral) \
-                or not 0 <= i < self.N:
-            raise ValueError(f"i={i!r} must be a site index, an integer in 0..{self.N - 1}.")
-        return int(i)
+        return check_site(i, self.N)
+
+    def check_vector(self, p, n=None, name="p", rows=False, length=None):
+        """``p`` as a finite real float64 array of length ``n`` (default ``n_states``), or with
+        ``n`` rows when ``rows`` (a matrix of such vectors; ``length`` describes ``n`` in the
+        message): the operators are linear and accept
+        any finite vector, not only a law; NaN, inf, complex entries and wrong lengths are
+        refused (they would come out as NaN or with the imaginary part dropped)."""
+        n = self.n_states if n is None else n
+        p = check_finite(p, name, "pass a finite vector over the states (e.g. a probability "
+                                  "vector).")
+        if (p.shape[:1] if rows else p.shape) != (n,):
+            raise ValueError(f"{name} must have length {length or n} (one entry per state); got "
+                             f"shape {p.shape}.")
+        return np.ascontiguousarray(p)
+
+    def _advance(self, p):
+        """One step of :meth:`propagate` on a vector already checked (default :meth:`apply`)."""
+        return self.apply(p)
 
     def propagate(self, p0, k):
         r""":math:`p(k, p_0) = U^k p_0` by k matrix-free applications.
@@ -80,7 +95,7 @@ class Kernel:
         before = None
         report = Progress("kernels.law", None, k)
         for n in range(k):
-            q = self.apply(p)
+            q = self._advance(p)
             if np.array_equal(q, p):  # a fixed vector of U in floating point: U^n p = p exactly
                 return q
             if before is not None and np.array_equal(q, before):   # U^2 p = p exactly
@@ -93,6 +108,9 @@ class Kernel:
     def trajectory(self, p0, times):
         """Laws p(t, p0) at the sorted ``times`` in one forward pass, shape (len(times), n_states)."""
         integer = self.time == "discrete"
+        if isinstance(times, (str, bytes)) or np.ndim(times) != 1:
+            raise ValueError(f"times={times!r} must be a list of sorted times (e.g. [0, 1, 5]); "
+                             "for one time use propagate(p0, t).")
         times = [check_steps(t, "times", integer=integer) for t in times]
         if any(b < a for a, b in zip(times, times[1:])):
             raise ValueError("times must be sorted in increasing order.")
@@ -164,7 +182,10 @@ MAX_UNIFORMISATION_LAMBDA = 1e7
 def check_uniformisation(lam, name="lam", value=None):
     """ValueError naming the argument ``name`` (of ``value``, default ``lam``) when the
     uniformisation of Poisson mean ``lam`` would exceed :data:`MAX_UNIFORMISATION_LAMBDA`
-    (instead of a MemoryError or an endless loop)."""
+    (instead of a MemoryError or an endless loop); a negative, NaN or non-numeric ``lam`` is
+    refused too."""
+    lam = check_nonnegative(lam, name if value is None else "lam",
+                            "a Poisson mean N t is a finite number >= 0.")
     if lam > MAX_UNIFORMISATION_LAMBDA:
         shown = float(lam if value is None else value)
         raise ValueError(f"{name}={shown:g}: the continuous-time law by uniformisation sums "
@@ -173,6 +194,15 @@ def check_uniformisation(lam, name="lam", value=None):
                          "time the law is the stationary one (kernel(...).stationary()); "
                          "spectral.decompose(kernel(...)).propagate(p0, t) gives e^{tW} p0 at a "
                          "cost independent of t (small N); or pass a shorter time.")
+    return lam
+
+
+def check_tail(tail):
+    """The tail mass of a truncated Poisson sum: a number in (0, 1)."""
+    if check_positive(tail, "tail", "pass the largest Poisson tail mass left out, e.g. 1e-17.") >= 1:
+        raise ValueError(f"tail={tail!r} must be below 1 (the largest Poisson tail mass left "
+                         "out, e.g. 1e-17).")
+    return tail
 
 
 def poisson_weights(lam, tail=1e-17):
@@ -205,7 +235,8 @@ def poisson_weights(lam, tail=1e-17):
     \frac{e^{-\lambda}\lambda^n}{n!} q_n\bigr\|_1 \le 2\varepsilon \le 2\,\mathrm{tail}`
     (ε from the dropped terms, ε from the renormalisation).
     """
-    check_uniformisation(lam)
+    lam = check_uniformisation(lam)
+    check_tail(tail)
     n_max = int(np.ceil(lam + 8.0 * np.sqrt(lam) + 30.0))
     while poisson.sf(n_max, lam) > tail:
         n_max += int(np.sqrt(lam)) + 10

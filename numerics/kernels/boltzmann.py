@@ -23,12 +23,14 @@ import numpy as np
 from scipy.stats import poisson
 
 from shortrun.numerics.kernels import site_updates as su
-from shortrun.numerics.kernels.base import Kernel, NotBoltzmannWarning
+from shortrun.numerics.kernels.base import (Kernel, NotBoltzmannWarning, check_tail,
+                                            check_uniformisation)
 from shortrun.numerics.kernels.dense import DENSE_MAX_N, check_dense_size, dense_kernel
 from shortrun.numerics.models.boltzmann import BoltzmannMachine
 from shortrun.numerics.core.states import check_size
 from shortrun.numerics.kernels.spectral import NonUniqueStationaryError
-from shortrun.conventions import RULES, SCANS, check_choice, check_distribution, check_steps, memory_error
+from shortrun.conventions import (RULES, SCANS, check_choice, check_count, check_distribution,
+                                  check_steps, memory_error)
 
 #: Largest N for the synchronous (parallel) update, whose cost is 2·4^N per step.
 PARALLEL_MAX_N = 16
@@ -67,6 +69,9 @@ class BMKernel(Kernel):
         if not isinstance(model, BoltzmannMachine):
             raise ValueError("model must be a BoltzmannMachine(h, J); build one with "
                              "shortrun.numerics.models.BoltzmannMachine(h, J).")
+        for name, value in (("low_bits", low_bits), ("group", group)):
+            if value is not None:
+                check_count(value, name)
         self.model = model
         self.rule = check_choice(rule, RULES, "rule")
         self.scan = check_choice(scan, SCANS, "scan")
@@ -136,7 +141,7 @@ class BMKernel(Kernel):
         if self.scan == "continuous":
             raise ValueError("a continuous-time kernel has no single step: use "
                              ".propagate(p0, t) for the law at time t, or .generator(p) for W p.")
-        return self._step(p)
+        return self._step(self._check_vector(p))
 
     def generator(self, p):
         r""":math:`W p = N(R - I)p` of the continuous-time chain, :math:`W = \sum_i (T_i - I)`
@@ -147,15 +152,13 @@ class BMKernel(Kernel):
         return self.N * (self.random_update(p) - p)
 
     def _check_vector(self, p):
-        p = np.ascontiguousarray(p, dtype=float)
-        if p.shape != (self.n_states,):
-            raise ValueError(f"p must have length 2^N = {self.n_states}; got shape {p.shape}.")
-        return p
+        return self.check_vector(p, length=f"2^N = {self.n_states}")
+
+    def _advance(self, p):
+        return self._step(p)
 
     def _step(self, p):
-        p = np.ascontiguousarray(p, dtype=float)
-        if p.shape != (self.n_states,):
-            raise ValueError(f"p must have length 2^N = {self.n_states}; got shape {p.shape}.")
+        """One step U p of a vector already checked (:meth:`apply` checks it)."""
         if self.scan == "sequential":
             out = p.copy()
             su.sequential_sweep(out, self._rule, self._tables, self.N)
@@ -180,7 +183,7 @@ class BMKernel(Kernel):
             return super().propagate(p0, k)
         t = check_steps(k, "t", integer=False)
         p = self.check_p0(p0)
-        lam = self.N * t
+        lam = check_uniformisation(self.N * t, "t", t)
         if lam == 0:
             return p
         weights = uniformisation_weights(lam)
@@ -224,6 +227,8 @@ def uniformisation_weights(lam, tail=1e-17):
     renormalised, dropped tail :math:`\varepsilon \le` ``tail``) with the *smallest* cut
     :math:`n_{\max}`: the same error bound with fewer terms (each term costs one application
     of R; 69 instead of 87 terms at λ = 20)."""
+    lam = check_uniformisation(lam)
+    check_tail(tail)
     n = int(np.ceil(lam + 8.0 * np.sqrt(lam) + 30.0))
     while poisson.sf(n, lam) > tail:
         n += int(np.sqrt(lam)) + 10
@@ -236,6 +241,9 @@ def parallel_heatbath_stationary(model):
     r""":math:`\pi(s) \propto e^{h\cdot s}\prod_i 2\cosh H_i(s)`, normalised in log space."""
     from shortrun.numerics.models.boltzmann import normalised_exp
     from shortrun.numerics.core.states import chunks
+    if not isinstance(model, BoltzmannMachine):
+        raise ValueError(f"model must be a BoltzmannMachine (the parallel heat-bath kernel's "
+                         f"stationary law); got {type(model).__name__}.")
     logw = np.empty(model.n_states)
     for start, stop, s in chunks(model.N):
         H = model.local_fields(s)

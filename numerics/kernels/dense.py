@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.conventions import memory_error
+from shortrun.conventions import RULES, SCANS, check_choice, check_site, memory_error
 from shortrun.numerics.core.states import spins
 
 #: Largest N for the dense 2^N x 2^N matrix (8·4^N bytes: 128 MiB at N = 12).
@@ -44,6 +44,8 @@ def site_matrix(model, rule, i):
     """Dense single-site operator :math:`T_i` (2^N x 2^N, column-stochastic)."""
     N = model.N
     check_dense_size(N)
+    check_choice(rule, RULES, "rule")
+    i = check_site(i, N)
     n = 1 << N
     x = np.arange(n)
     s = spins(N)
@@ -58,6 +60,8 @@ def dense_kernel(model, rule, scan):
     """Dense U for ``scan`` in random/sequential/parallel, or the generator W for 'continuous'."""
     N = model.N
     check_dense_size(N)
+    check_choice(rule, RULES, "rule")
+    check_choice(scan, SCANS, "scan")
     n = 1 << N
     if scan == "parallel":
         s = spins(N)

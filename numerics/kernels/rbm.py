@@ -132,10 +132,10 @@ class RBMKernel(Kernel):
         return f"RBMKernel(N_v={self.model.N_v}, N_h={self.model.N_h})"
 
     def _vector(self, p, n, name):
-        p = np.asarray(p, dtype=float)
-        if p.shape[:1] != (n,):
-            raise ValueError(f"{name} must have {n} rows (one per state); got shape {p.shape}.")
-        return p
+        return self.check_vector(p, n, name, rows=True)
+
+    def _advance(self, p):
+        return self.B @ (self.A @ p)
 
     def up(self, p):
         r""":math:`(Ap)(h) = \sum_v p(h\mid v)\,p(v)`: visible law → hidden law (half step)."""

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shortrun.conventions import check_distribution, check_steps
+from shortrun.conventions import (check_bool, check_choice, check_distribution, check_finite,
+                                  check_steps)
 
 
 def _tol(n):
@@ -47,10 +48,25 @@ def is_generator(W, atol=None):
 
 def is_reversible(U, p, atol=None):
     r"""Detailed balance :math:`U[x',x]\,p(x) = U[x,x']\,p(x')` for all pairs, within ``atol``."""
-    U = np.asarray(U, float)
-    F = U * np.asarray(p, float)[None, :]
+    U = check_square(U)
+    p = check_finite(p, "p", "pass the finite stationary law of U.")
+    if p.shape != U.shape[:1]:
+        raise ValueError(f"p must have one entry per state of U ({U.shape[0]}); got shape "
+                         f"{p.shape}.")
+    F = U * p[None, :]
     atol = _tol(U.shape[0]) if atol is None else atol
     return bool(np.max(np.abs(F - F.T)) <= atol)
+
+
+def check_square(U, name="U"):
+    """``U`` as a finite, real, non-empty square float64 matrix (a ValueError naming ``name``
+    otherwise: NaN, complex entries or a wrong shape would give a wrong spectrum or an
+    IndexError deep inside)."""
+    U = check_finite(U, name, "pass a finite column-stochastic matrix or generator.")
+    if U.ndim != 2 or U.shape[0] != U.shape[1] or U.shape[0] < 1:
+        raise ValueError(f"{name} must be a non-empty square matrix (n x n, column-stochastic: "
+                         f"U[x', x] = P(x -> x')); got shape {U.shape}.")
+    return U
 
 
 def closed_classes(U):
@@ -65,7 +81,7 @@ def closed_classes(U):
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
-    U = np.asarray(U, float)
+    U = check_square(U)
     dst, src = np.nonzero(U > 0)                  # edges src -> dst
     graph = coo_matrix((np.ones(src.size), (src, dst)), shape=U.shape).tocsr()
     n, label = connected_components(graph, directed=True, connection="strong")
@@ -88,7 +104,7 @@ def stationary_from_dense(U):
         (a ValueError) when the chain has more than one closed class (:func:`closed_classes`):
         then every mixture of the classes' laws is stationary and no single answer is right.
     """
-    U = np.asarray(U, float)
+    U = check_square(U)
     classes = closed_classes(U)
     if len(classes) > 1:
         raise NonUniqueStationaryError(
@@ -246,6 +262,9 @@ def decompose(kernel_or_matrix, stationary=None, reversible=None, time=None):
         Use the symmetric ``eigh`` route (checked: detailed balance must hold).
     time : {'discrete', 'continuous'}, optional
     """
+    if time is not None:
+        check_choice(time, ("discrete", "continuous"), "time")
+    check_bool(reversible, "reversible", none=True)
     if hasattr(kernel_or_matrix, "dense"):
         k = kernel_or_matrix
         U = k.dense()
@@ -254,12 +273,20 @@ def decompose(kernel_or_matrix, stationary=None, reversible=None, time=None):
         if stationary is None and reversible:
             stationary = k.stationary()
     else:
-        U = np.asarray(kernel_or_matrix, float)
+        U = check_square(kernel_or_matrix)
         time = time or ("continuous" if np.allclose(U.sum(axis=0), 0.0) else "discrete")
+        atol = 1e-8 * max(1.0, float(np.abs(U).max()))
+        if not (is_generator(U, atol) if time == "continuous" else is_stochastic(U, atol)):
+            what = ("a generator (off-diagonal rates >= 0, columns summing to 0)"
+                    if time == "continuous" else
+                    "column-stochastic (entries >= 0, columns summing to 1)")
+            raise ValueError(f"the matrix is not {what}; pass U[x', x] = P(x -> x') (transpose "
+                             "a row-stochastic matrix), or the matching time=.")
         reversible = bool(reversible)
     n = U.shape[0]
     if reversible:
-        pi = np.asarray(stationary if stationary is not None else stationary_from_dense(U), float)
+        pi = (check_distribution(stationary, n, "stationary") if stationary is not None
+              else stationary_from_dense(U))
         # detailed balance in the generator form is the same condition on U + I
         M = U + np.eye(n) if time == "continuous" else U
         if not is_reversible(M, pi, atol=1e-9 * max(1.0, np.abs(M).max())):

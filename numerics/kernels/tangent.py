@@ -523,6 +523,7 @@ def stationary_jacobian(model, rule="heatbath", scan="random"):
 
     solved densely (one row of the singular system replaced by the normalisation).
     """
+    rule = check_choice(rule, RULES, "rule")
     scan = check_choice(scan, SCANS, "scan")
     if scan != "parallel":
         return equilibrium_jacobian(model)
@@ -536,6 +537,7 @@ def stationary_tangent(model: BoltzmannMachine, rule="heatbath", scan="random"):
     :math:`p_\theta(\phi - \langle\phi\rangle)` for the random, sequential and continuous scans;
     for parallel updates the solution of :math:`(I - U)\,\partial\pi = (\partial U)\,\pi`,
     :math:`\mathbf 1^\top\partial\pi = 0`."""
+    rule = check_choice(rule, RULES, "rule")
     scan = check_choice(scan, SCANS, "scan")
     if scan != "parallel":
         p = np.asarray(model.boltzmann())

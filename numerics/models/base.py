@@ -43,7 +43,7 @@ import math
 
 import numpy as np
 
-from shortrun.conventions import check_choice
+from shortrun.conventions import check_choice, check_finite
 
 
 class Model(abc.ABC):
@@ -141,6 +141,24 @@ class Model(abc.ABC):
     def boltzmann(self) -> np.ndarray:
         r"""The model's law :math:`p_\theta` over the states (marginal over hidden units)."""
 
+    def check_law(self, p, name="p", states=None):
+        """``p`` as a finite real float64 vector over the ``n_states`` states (NaN, inf, complex
+        entries or another length are refused by name: they gave NaN or another N's statistics;
+        ``states`` describes the states in the message)."""
+        p = check_finite(p, name, "pass a finite vector over the states (a probability vector).")
+        if p.shape != (self.n_states,):
+            states = states or f"the {self.n_states} states of the model"
+            raise ValueError(f"{name} must be a vector over {states}; got shape {p.shape}.")
+        return p
+
+    def check_tangent(self, D, name="D"):
+        """``D`` = ∂p/∂θ as a finite float64 matrix of shape (n_states, P)."""
+        D = check_finite(D, name, "pass the finite tangent dp/dtheta.")
+        if D.shape != (self.n_states, self.n_params):
+            raise ValueError(f"{name} must have shape (n_states, P) = "
+                             f"{(self.n_states, self.n_params)}; got {D.shape}.")
+        return D
+
     @abc.abstractmethod
     def stats(self, p) -> np.ndarray:
         r""":math:`\langle\phi_\theta\rangle_p` for a law ``p`` over the states, shape (P,)."""
@@ -192,21 +210,34 @@ def update_names(model, rule=None, scan=None, *, validate=True):
     return check_choice(rule, rules, "rule"), check_choice(scan, scans, "scan")
 
 
+def _integers(x, name, fix):
+    """``x`` as an int64 array when every entry is an integer; None otherwise (floats with a
+    fraction, NaN, text: they would be truncated to another state silently)."""
+    a = np.asarray(x) if not isinstance(x, (str, bytes)) else np.asarray([])
+    if a.dtype.kind in "iu":
+        return a.astype(np.int64)
+    if a.dtype.kind == "f":
+        a = check_finite(a, name, fix)
+        if np.all(a == np.floor(a)):
+            return a.astype(np.int64)
+    return None
+
+
 def _check_levels(levels):
-    q = np.asarray(levels, dtype=np.int64).reshape(-1)
-    if q.size == 0 or np.any(q < 2):
+    q = _integers(levels, "levels", "pass integers >= 2.")
+    if q is None or q.size == 0 or np.any(q < 2):
         raise ValueError(f"levels must be a non-empty list of integers >= 2; got {levels!r}.")
-    return q
+    return q.reshape(-1)
 
 
 def mixed_radix_index(sigma, levels):
     r"""State index :math:`x = \sum_i \sigma_i \prod_{j<i} q_j` of unit values ``sigma``
     (shape (n, N) or (N,), :math:`0 \le \sigma_i < q_i`), int64."""
     q = _check_levels(levels)
-    s = np.asarray(sigma)
-    one = s.ndim == 1
-    s = np.atleast_2d(s).astype(np.int64)
-    if s.shape[1] != q.size or np.any(s < 0) or np.any(s >= q):
+    s = _integers(sigma, "sigma", "pass integer unit values.")
+    one = s is not None and s.ndim == 1
+    s = None if s is None else np.atleast_2d(s)
+    if s is None or s.ndim != 2 or s.shape[1] != q.size or np.any(s < 0) or np.any(s >= q):
         raise ValueError(f"sigma must have N = {q.size} columns with 0 <= sigma_i < q_i "
                          f"(levels {tuple(int(v) for v in q)}).")
     place = np.concatenate([[1], np.cumprod(q[:-1])]).astype(np.int64)
@@ -219,9 +250,10 @@ def mixed_radix_digits(x, levels):
     ``x`` (all :math:`\prod_i q_i` states in index order when ``x`` is None), shape (n, N)."""
     q = _check_levels(levels)
     n = int(np.prod(q))
-    x = np.arange(n, dtype=np.int64) if x is None else np.asarray(x, dtype=np.int64).reshape(-1)
-    if np.any(x < 0) or np.any(x >= n):
-        raise ValueError(f"x must be state indices in [0, {n}).")
+    x = np.arange(n, dtype=np.int64) if x is None else _integers(x, "x", "pass state indices.")
+    if x is None or np.any(x < 0) or np.any(x >= n):
+        raise ValueError(f"x must be integer state indices in [0, {n}).")
+    x = x.reshape(-1)
     out = np.empty((x.shape[0], q.size), dtype=np.int8)
     rest = x.copy()
     for i, qi in enumerate(q):

@@ -18,7 +18,8 @@ import numpy as np
 from shortrun.conventions import check_finite, check_real
 from shortrun.numerics.core.moments import stats as _stats
 from shortrun.numerics.core.moments import stats_from_moments
-from shortrun.numerics.core.states import check_size, spins, split
+from shortrun.numerics.core.states import (check_n, check_samples, check_size, check_spins, spins,
+                                            split)
 from shortrun.numerics.models.base import Model
 
 
@@ -146,7 +147,8 @@ class BoltzmannMachine(Model):
     @classmethod
     def from_theta(cls, theta, N):
         """Inverse of :attr:`theta`."""
-        theta = np.asarray(theta, float)
+        N = check_n(N)
+        theta = check_real(theta, "theta")
         P = N + N * (N - 1) // 2
         if theta.shape != (P,):
             raise ValueError(f"theta must have N + N(N-1)/2 = {P} entries for N={N}; "
@@ -158,11 +160,12 @@ class BoltzmannMachine(Model):
 
     @classmethod
     def zeros(cls, N):
+        N = check_n(N)
         return cls(np.zeros(N), np.zeros((N, N)))
 
     def energy(self, s):
         r""":math:`E(s)` of configurations ``s`` (shape (n, N) or (N,), ±1)."""
-        s = np.asarray(s, float)
+        s = check_spins(s, self.N)
         return -(s @ self.h) - 0.5 * np.einsum("...i,ij,...j->...", s, self.J, s)
 
     def energies(self):
@@ -210,7 +213,7 @@ class BoltzmannMachine(Model):
 
     def local_fields(self, s):
         r""":math:`H_i = h_i + \sum_j J_{ij} s_j` for configurations ``s``."""
-        return self.h + np.asarray(s, float) @ self.J
+        return self.h + check_spins(s, self.N) @ self.J
 
     # -- the Model interface -------------------------------------------------------------------
     def with_theta(self, theta):
@@ -264,16 +267,17 @@ class BoltzmannMachine(Model):
 
     def stats(self, p):
         r""":math:`\langle\phi\rangle_p = (\langle s_i\rangle, \langle s_is_j\rangle_{i<j})`."""
-        return _stats(p)
+        return _stats(self.check_law(p))
 
     def stats_jacobian(self, p, D):
         r""":math:`(\Phi^\top p, \Phi^\top D)`; φ does not depend on θ, so with ``D=None``
         (data) the Jacobian is 0 and F is :meth:`stats`."""
+        p = self.check_law(p)
         if D is None:
             F = _stats(p)
             return F, np.zeros((F.shape[0], self.n_params))
         Phi = phi_matrix(self.N)
-        return Phi.T @ p, Phi.T @ D
+        return Phi.T @ p, Phi.T @ self.check_tangent(D)
 
     def equilibrium_jacobian(self):
         r""":math:`\partial\langle\phi_a\rangle_{p_\theta}/\partial\theta_b =
@@ -285,7 +289,5 @@ class BoltzmannMachine(Model):
 
     def sample_stats(self, states):
         r"""Sample means :math:`(\overline{s_i}, \overline{s_is_j})` over ±1 ``states`` (E1)."""
-        s = np.asarray(states, dtype=float)
-        if s.ndim != 2 or s.shape[1] != self.N or s.shape[0] < 1:
-            raise ValueError(f"states must have shape (n, N={self.N}) with n >= 1; got {s.shape}.")
+        s = check_samples(states, self.N)
         return stats_from_moments(s.mean(axis=0), s.T @ s / s.shape[0])

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shortrun.conventions import check_real
 from shortrun.numerics.core.moments import moments
-from shortrun.numerics.core.states import check_size, spins
+from shortrun.numerics.core.states import check_samples, check_size, spins
 from shortrun.numerics.models.base import Model
 from shortrun.numerics.models.boltzmann import BoltzmannMachine, check_fields
 
@@ -45,7 +46,7 @@ class IndependentSpins(Model):
         return np.array(self.h)
 
     def with_theta(self, theta):
-        theta = np.asarray(theta, dtype=float)
+        theta = check_real(theta, "theta")
         if theta.shape != (self.N,):
             raise ValueError(f"theta must have N = {self.N} entries (the fields); got shape "
                              f"{theta.shape}.")
@@ -72,13 +73,13 @@ class IndependentSpins(Model):
 
     def stats(self, p):
         r""":math:`\langle s_i\rangle_p`."""
-        return moments(p)[0]
+        return moments(self.check_law(p))[0]
 
     def stats_jacobian(self, p, D):
         if D is None:
             return self.stats(p), np.zeros((self.N, self.N))
         Phi = self._phi()
-        return Phi.T @ p, Phi.T @ D
+        return Phi.T @ self.check_law(p), Phi.T @ self.check_tangent(D)
 
     def equilibrium_tangent(self):
         p = np.asarray(self.boltzmann())
@@ -101,7 +102,4 @@ class IndependentSpins(Model):
         return f"h[{a}]"
 
     def sample_stats(self, states):
-        s = np.asarray(states, dtype=float)
-        if s.ndim != 2 or s.shape[1] != self.N or s.shape[0] < 1:
-            raise ValueError(f"states must have shape (n, N={self.N}) with n >= 1; got {s.shape}.")
-        return s.mean(axis=0)
+        return check_samples(states, self.N).mean(axis=0)

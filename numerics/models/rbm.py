@@ -37,8 +37,8 @@ import numpy as np
 from numba import njit
 from scipy.special import expit, logsumexp
 
-from shortrun.conventions import check_finite
-from shortrun.numerics.core.states import n_states, spins
+from shortrun.conventions import check_finite, check_nonnegative, check_seed
+from shortrun.numerics.core.states import check_n, check_samples, n_states, spins
 from shortrun.numerics.models.base import Model, exponential_family_tangent
 from shortrun.numerics.models.boltzmann import BoltzmannMachine, check_energy_scale, normalised_exp
 
@@ -220,6 +220,7 @@ class RBM(Model):
     @classmethod
     def from_theta(cls, theta, N_v, N_h):
         """Inverse of :attr:`theta`."""
+        N_v, N_h = check_n(N_v, "N_v"), check_n(N_h, "N_h")
         P = n_params(N_v, N_h)
         t = check_finite(theta, "theta")
         if t.shape != (P,):
@@ -229,12 +230,16 @@ class RBM(Model):
 
     @classmethod
     def zeros(cls, N_v, N_h):
+        N_v, N_h = check_n(N_v, "N_v"), check_n(N_h, "N_h")
         return cls(np.zeros(N_v), np.zeros(N_h), np.zeros((N_v, N_h)))
 
     @classmethod
     def random(cls, N_v, N_h, seed, scale=1.0, field=0.5):
         """Seeded RBM: W ~ N(0, scale²/N_v), a, b ~ N(0, field²)."""
-        g = np.random.default_rng(seed)
+        N_v, N_h = check_n(N_v, "N_v"), check_n(N_h, "N_h")
+        scale = check_nonnegative(scale, "scale", "pass the weight scale, e.g. 1.0.")
+        field = check_nonnegative(field, "field", "pass the field scale, e.g. 0.5.")
+        g = np.random.default_rng(check_seed(seed))
         W = g.normal(0.0, scale / np.sqrt(N_v), (N_v, N_h))
         return cls(g.normal(0.0, field, N_v), g.normal(0.0, field, N_h), W)
 
@@ -311,11 +316,14 @@ class RBM(Model):
     # -- energies and conditionals ------------------------------------------------------------
     def _layer(self, x, layer):
         """``x`` as floats with N_v (``layer='v'``) or N_h (``'h'``) entries in its last axis."""
-        x = np.asarray(x, float)
+        x = check_finite(x, layer, "pass {0,1} unit values.")
         n, size = (self.N_v, "N_v") if layer == "v" else (self.N_h, "N_h")
         if x.shape[-1:] != (n,):
             raise ValueError(f"{layer} must have {size} = {n} entries in its last axis; "
                              f"got shape {x.shape}.")
+        if np.any(x < 0) or np.any(x > 1):
+            raise ValueError(f"{layer} must hold {{0,1}} unit values (or means in [0, 1]); "
+                             "convert -1/+1 spins with shortrun.numerics.core.states.to01().")
         return x
 
     def _v(self, v):
@@ -429,11 +437,7 @@ class RBM(Model):
         return self._cache["Phi"]
 
     def _check_law(self, p, name="p"):
-        p = np.asarray(p, float)
-        if p.shape != (self.n_states,):
-            raise ValueError(f"{name} must be a vector over the 2^N_v = {self.n_states} visible "
-                             f"states; got shape {p.shape}.")
-        return p
+        return self.check_law(p, name, f"the 2^N_v = {self.n_states} visible states")
 
     def stats(self, p):
         r""":math:`\langle\phi_\theta\rangle_p = \Phi^\top p` (R3)."""
@@ -472,11 +476,7 @@ class RBM(Model):
         F = self.stats(p)
         dF = self.mean_dphi(p)
         if D is not None:
-            D = np.asarray(D, float)
-            if D.shape != (self.n_states, self.n_params):
-                raise ValueError(f"D must have shape (2^N_v, P) = {(self.n_states, self.n_params)}; "
-                                 f"got {D.shape}.")
-            dF = dF + self.phi_matrix().T @ D
+            dF = dF + self.phi_matrix().T @ self.check_tangent(D)
         return F, dF
 
     def equilibrium_tangent(self):
@@ -488,11 +488,5 @@ class RBM(Model):
     def sample_stats(self, states):
         r"""Sample mean of :math:`\phi_\theta` over ±1 visible ``states`` (one per row), v = (s+1)/2
         (E1); bit-identical whatever the number of threads (:func:`_phi_sums`)."""
-        s = np.asarray(states)
-        if s.ndim != 2 or s.shape[1] != self.N_v or s.shape[0] < 1:
-            raise ValueError(f"states must have shape (n, N_v={self.N_v}) with n >= 1; "
-                             f"got {s.shape}.")
-        if not np.all((s == 1) | (s == -1)):
-            raise ValueError("states must contain only -1 and +1 (visible spins s = 2v - 1); "
-                             "convert {0,1} data with shortrun.numerics.core.states.from01().")
+        s = check_samples(states, self.N_v, size="N_v")
         return _phi_sums(np.ascontiguousarray(s, dtype=np.int8), self.b, self.W) / len(s)

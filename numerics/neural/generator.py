@@ -39,7 +39,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from shortrun.conventions import check_count, check_finite, check_positive, nonnegative, positive
+from shortrun.conventions import (check_bool, check_count, check_finite, check_positive,
+                                  nonnegative, positive)
 from shortrun.numerics.neural import energies, langevin
 
 __all__ = ["noise", "generator", "generate", "reconstruct", "Reconstruction", "interpolate",
@@ -265,6 +266,7 @@ def reconstruct(energy, params, x, k, *, eta, sigma2, key=0, n_iter=200, lr=0.05
     k = check_count(k, "k", minimum=0)
     n_iter = check_count(n_iter, "n_iter")
     lr = check_positive(lr, "lr", "pass Adam's learning rate, e.g. 0.05.")
+    project = check_bool(project, "project")
     key = langevin.as_key(key)
     params = energies.check_params(energy, params)
     e, s, box, bounds = _settings(energy, eta, sigma2, box)
@@ -275,7 +277,7 @@ def reconstruct(energy, params, x, k, *, eta, sigma2, key=0, n_iter=200, lr=0.05
     xi = noise(key, k, n, energy.dim, energy.dtype) if xi is None else _noise_of(energy, xi, n)
     if xi.shape[0] != k:
         raise ValueError(f"xi holds {xi.shape[0]} steps; k = {k} needs {k}.")
-    init, step = _solver(energy, box is not None, float(lr), bool(project))
+    init, step = _solver(energy, box is not None, float(lr), project)
     rest = (e, s, *bounds)
     z, state, hist = z0, init(z0), []
     for i in range(n_iter + 1):         # the last pass only evaluates the returned codes

@@ -623,9 +623,7 @@ def stats(states):
 
     The Monte Carlo twin of :func:`shortrun.numerics.core.moments.stats`.
     """
-    s = np.asarray(states, dtype=np.float64)
-    if s.ndim != 2 or s.shape[0] < 1:
-        raise ValueError(f"states must have shape (n, N) with n >= 1; got {s.shape}.")
+    s = _states.check_samples(states, None)
     n, N = s.shape
     C = (s.T @ s) / n
     return np.concatenate([s.mean(axis=0), C[np.triu_indices(N, 1)]])
@@ -637,10 +635,11 @@ def stats_error(states):
     For ±1 variables :math:`\phi^2 = 1`, so :math:`\mathrm{Var}\,\phi = 1 - \langle\phi\rangle^2`
     and the error is :math:`\sqrt{(1 - \overline{\phi}^2)/(n-1)}`.
     """
+    phi = stats(states)
     n = np.shape(states)[0]
     if n < 2:
         raise ValueError("stats_error needs at least 2 states (one per chain).")
-    return np.sqrt(np.clip(1.0 - stats(states) ** 2, 0.0, None) / (n - 1))
+    return np.sqrt(np.clip(1.0 - phi ** 2, 0.0, None) / (n - 1))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import contextlib
 import multiprocessing
 import os
 import sys
+import tempfile
 import time
 import traceback
 import uuid
@@ -330,9 +331,14 @@ def check_folder(path, name="cache_dir"):
         what = "is a file" if existing == path else f"lies under {existing}, which is a file"
         raise ValueError(f"{name}={str(path)!r} {what}, not a folder; pass a folder path (it is "
                          "created if missing) or another name.")
-    if not os.access(existing, os.W_OK | os.X_OK):
+    try:        # a real probe: os.access says yes to root even where nothing can be created
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-probe-"):
+            pass    # removed on closing: a refused run leaves nothing behind
+    except OSError:
         raise ValueError(f"{name}={str(path)!r}: {existing} is not writable; pass a folder you "
-                         "can write to.")
+                         "can write to.") from None
     return path
 
 

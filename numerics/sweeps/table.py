@@ -15,7 +15,7 @@ import numpy as np
 
 from shortrun.numerics.sweeps.grids import RESERVED
 
-__all__ = ["Table"]
+__all__ = ["Table", "UnknownColumnError"]
 
 
 def _kind(value):
@@ -26,6 +26,13 @@ def _kind(value):
     if isinstance(value, str):
         return "str"
     return None
+
+
+class UnknownColumnError(ValueError, KeyError):
+    """A column the table does not have: a ValueError like every bad input, and a KeyError as
+    for a dict (its message is shown as it is, not quoted)."""
+
+    __str__ = ValueError.__str__
 
 
 class Table:
@@ -41,7 +48,14 @@ class Table:
     """
 
     def __init__(self, rows):
-        self.rows = list(rows)
+        try:
+            self.rows = list(rows)
+        except TypeError:
+            self.rows = None
+        if self.rows is None or isinstance(rows, (str, bytes, dict)) \
+                or not all(isinstance(r, dict) for r in self.rows):
+            raise ValueError(f"rows={rows!r} must be a list of dicts (one per cell: parameter "
+                             "and result names to values), as a sweep returns them.")
         names = {}
         for row in self.rows:
             names.update(dict.fromkeys(n for n in row if n not in RESERVED))
@@ -60,7 +74,8 @@ class Table:
 
     def _check(self, name):
         if name not in self.columns:
-            raise KeyError(f"no column {name!r}; the columns are {', '.join(self.columns)}.")
+            raise UnknownColumnError(f"no column {name!r}; the columns are "
+                                     f"{', '.join(self.columns)}.")
 
     def column(self, name):
         """The values of column ``name`` in row order: a numpy array when every row has a value
