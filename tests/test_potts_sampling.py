@@ -161,6 +161,7 @@ def _bad_cases():
         (dict(good, times=[0, 3]), "times"),
         (dict(good, n_chains=10 ** 13), "n_chains=10000000000000 chains .* of memory"),
         (dict(good, n_chains=10 ** 9, times=[0, 1, 2]), "fewer times"),
+        (dict(good, k=10 ** 12), r"k=1e\+12: Monte Carlo sampling \(.* chains of N=3 units"),
     ]
 
 

@@ -86,6 +86,7 @@ def test_seeded_thread_independent_and_consistent_trajectories():
     (dict(p0=np.ones((3, 5))), r"\(n, 4\)"),
     (dict(seed=-1), "seed"),
     (dict(times=[3, 1]), "sorted"),
+    (dict(k=10**12), r"k=1e\+12: Monte Carlo sampling \(.* chains of 4 visible and"),
 ])
 def test_bad_arguments(kw, match):
     args = dict(model=RBM.zeros(4, 2), p0="uniform", k=3, scan="alternating", n_chains=5)

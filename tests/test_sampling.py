@@ -205,6 +205,10 @@ BAD = [
     (dict(p0=np.ones((4, 5)), n_chains=3), "n_chains=3 differs"),
     (dict(times=[3, 1]), "sorted"),
     (dict(times=[1, 9]), "k >= max"),
+    # cost guard: k x n_chains x N unit updates beyond core.work.MAX_WORK (ran for days)
+    (dict(k=10**11), r"k=1e\+11: Monte Carlo sampling \(10 chains of N=5 spins\).* pass k <= "
+                     r"10000000000 or fewer chains"),
+    (dict(k=1e12, scan="continuous"), r"k=1e\+12: Monte Carlo sampling"),
 ]
 
 

@@ -75,6 +75,7 @@ BAD = [
     (dict(A=np.array([[1.0, 2.0], [0.0, 1.0]])), "symmetric"),
     (dict(mu0=np.zeros(3)), "mu0"),
     (dict(times=[2, 5]), "k >= max"),
+    (dict(k=10**12), r"k=1e\+12: Monte Carlo sampling \(5 chains of dimension d=2\)"),
 ]
 
 

@@ -13,7 +13,6 @@ then work for it unchanged.  ``rule=None`` / ``scan=None`` mean the model's own
 """
 from __future__ import annotations
 
-
 import numpy as np
 from scipy.stats import poisson
 

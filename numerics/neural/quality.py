@@ -101,7 +101,8 @@ def frechet_distance(samples, data, clf=None):
     if clf is not None:
         s, t = features(clf, s), features(clf, t)
     mu_s, mu_t = s.mean(0), t.mean(0)
-    c_s, c_t = np.atleast_2d(np.cov(s, rowvar=False)), np.atleast_2d(np.cov(t, rowvar=False))
+    with np.errstate(over="ignore", invalid="ignore"):      # an overflow is refused just below
+        c_s, c_t = (np.atleast_2d(np.cov(x, rowvar=False)) for x in (s, t))
     for c, name in ((c_s, "samples"), (c_t, "data")):
         if not np.all(np.isfinite(c)):
             raise ValueError(f"{name} are so large that their covariance overflows float64; "

@@ -19,8 +19,9 @@ import numpy as np
 from numba import njit, prange
 
 from shortrun.numerics.core import rng
-from shortrun.numerics.sampling.spins import (DEFAULT_CHAINS, INIT_SWEEP, SERIAL_BELOW, check_n_chains, check_seed,
-                       check_times, threads)
+from shortrun.numerics.sampling.spins import (DEFAULT_CHAINS, INIT_SWEEP, SERIAL_BELOW,
+                                              check_chain_work, check_n_chains, check_seed,
+                                              check_times, threads)
 from shortrun.conventions import check_steps
 # the Gaussian-model argument conventions are those of shortrun.theory.gaussian.ula_moments
 from shortrun import conventions as checks
@@ -129,6 +130,7 @@ def sample_ula(A, h, mu0, Sigma0, k, eta, sigma2=None, n_chains=None, seed=0, ti
     traj = np.empty((grid.shape[0], n, d)) if times is not None else np.empty((0, n, d))
     M = np.eye(d) - eta * A
     k_run = k if times is None else int(grid[-1])
+    check_chain_work(k_run, n, d, f"dimension d={d}")
     with threads(1 if n * d * d * max(k_run, 1) < SERIAL_BELOW else None):
         out = _ula(M, eta * h, float(np.sqrt(sigma2)), mu0, L0, k_run, np.uint64(seed), grid, traj)
     result = out if times is None else traj

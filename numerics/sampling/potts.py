@@ -49,8 +49,8 @@ from shortrun.conventions import check_choice, check_distribution, check_steps, 
 from shortrun.numerics.core import rng
 from shortrun.numerics.core.states import MEMORY_BUDGET
 from shortrun.numerics.models.potts import PottsMachine, check_params, potts_index
-from shortrun.numerics.sampling.spins import (DEFAULT_CHAINS, INIT_SWEEP, check_n_chains,
-                                              check_seed, check_times, threads)
+from shortrun.numerics.sampling.spins import (DEFAULT_CHAINS, INIT_SWEEP, check_chain_work,
+                                              check_n_chains, check_seed, check_times, threads)
 
 __all__ = ["sample_arrays", "initial_colours", "check_colours", "histogram", "RULES", "SCANS"]
 
@@ -326,6 +326,7 @@ def sample_arrays(h, J, p0, k, rule="heatbath", scan="random", n_chains=None, se
         _check_memory(check_n_chains(n_chains), N, q, grid.shape[0])
     states, n = initial_colours(p0, N, q, n_chains, seed)
     _check_memory(n, N, q, grid.shape[0])
+    check_chain_work(k, n, N, f"N={N} units with q={q} colours")
     traj = np.empty((grid.shape[0], n, N), dtype=np.int8)
     Jb = np.ascontiguousarray(J.transpose(0, 2, 1, 3)).reshape(N, q, N * q)  # J[i, :, b, :]
     with threads(1 if n * N * q * max(k, 1) < SERIAL_BELOW else None):

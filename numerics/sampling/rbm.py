@@ -30,7 +30,8 @@ from numba import njit, prange
 from shortrun.conventions import check_steps
 from shortrun.numerics.core import rng
 from shortrun.numerics.models.rbm import RBM, check_chain
-from shortrun.numerics.sampling.spins import (SERIAL_BELOW, check_seed, check_times,
+from shortrun.numerics.sampling.spins import (SERIAL_BELOW, check_chain_work, check_seed,
+                                              check_times,
                                               initial_states as _spin_initial_states, threads)
 
 #: Chains per work block of a thread.
@@ -140,6 +141,8 @@ def sample(model, p0, k, rule="heatbath", scan="alternating", n_chains=None, see
     else:
         grid = check_times(times, k, integer=True).astype(np.int64)
         k = int(grid[-1])
+    check_chain_work(k, n, model.N_v + model.N_h,
+                     f"{model.N_v} visible and {model.N_h} hidden units")
     traj = np.empty((grid.shape[0], n, model.N_v), dtype=np.int8)
     work = n * model.N_v * model.N_h * max(k, 1)
     with threads(1 if work < 8 * SERIAL_BELOW else None):

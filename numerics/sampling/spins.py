@@ -55,7 +55,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from shortrun.numerics.core import rng
+from shortrun.numerics.core import rng, work
 from shortrun.numerics.core import states as _states
 from shortrun.numerics.core.states import check_size, index, n_states
 from shortrun.numerics.kernels.base import poisson_weights
@@ -407,6 +407,20 @@ def _init_states(seed, cdf, n_chains, N):
 # ---------------------------------------------------------------------------------------------
 # validation of the public arguments
 # ---------------------------------------------------------------------------------------------
+_LONG_CHAINS = ("For k far beyond the chain's mixing time the states are draws from the "
+                "kernel's stationary law: a shorter run with a burn-in of a few mixing times "
+                "gives the same law")
+
+
+def check_chain_work(k, n_chains, per_chain, what):
+    """Refuse up front a Monte Carlo run of ``n_chains`` chains for k sweeps whose
+    ``k * n_chains * per_chain`` unit updates would take hours
+    (:func:`shortrun.numerics.core.work.check_work`) -- it would run with nothing to show."""
+    work.check_work(k, float(n_chains) * per_chain,
+                    f"Monte Carlo sampling ({n_chains} chains of {what})",
+                    "chains (n_chains)", _LONG_CHAINS)
+
+
 def check_n_chains(n_chains, N=None, n_times=0):
     """A positive integer number of chains.  Given the number of spins ``N``, also one whose
     arrays fit in ``states.MEMORY_BUDGET``: the int8 states and ``n_times`` recorded snapshots,
@@ -590,6 +604,7 @@ def sample(model, p0, k, rule="heatbath", scan="random", n_chains=None, seed=0, 
         check_n_chains(n_chains, N, grid.shape[0])
     states, n = initial_states(p0, N, n_chains, seed)
     check_n_chains(n, N, grid.shape[0])
+    check_chain_work(k, n, N, f"N={N} spins")
     traj = np.empty((grid.shape[0], n, N), dtype=np.int8)
     with threads(1 if n * N * max(k, 1.0) < SERIAL_BELOW else None):
         _run(*_field_tables(h, J), states, float(k), rule_id, scan_id, np.uint64(seed), grid,
