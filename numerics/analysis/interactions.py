@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.conventions import PROB_ATOL, check_finite, check_nonnegative
+from shortrun.conventions import PROB_ATOL, check_count, check_finite, check_nonnegative
 from shortrun.numerics.core.moments import n_spins
-from shortrun.numerics.core.states import check_n
 
 #: Largest N of the transform (vectors of 2^N doubles, a few copies at once).
 MAX_N = 26
@@ -51,7 +50,7 @@ def walsh_hadamard(f):
 
 def orders(N):
     """|S| of every subset index S in [0, 2^N) (its number of set bits), int array."""
-    N = check_n(N, minimum=0)
+    N = check_count(N, "N", 0)
     if N > MAX_N:
         raise ValueError(f"orders(N) holds 2^N integers; N={N} exceeds {MAX_N}.")
     x = np.arange(1 << N, dtype=np.int64)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from shortrun.conventions import check_finite
-from shortrun.numerics.core.states import check_n, split, vector_and_matrix
+from shortrun.conventions import check_count, check_finite
+from shortrun.numerics.core.states import split, vector_and_matrix
 
 
 def n_spins(p):
@@ -69,7 +69,7 @@ def stats_from_moments(m, C):
 
 def moments_from_stats(phi, N):
     """Inverse of :func:`stats_from_moments` (``C`` with unit diagonal)."""
-    N = check_n(N)
+    N = check_count(N, "N")
     phi = check_finite(phi, "phi", "pass finite statistics.")
     if phi.shape != (N + N * (N - 1) // 2,):
         raise ValueError(f"phi must have N + N(N-1)/2 = {N + N * (N - 1) // 2} entries for N={N} "

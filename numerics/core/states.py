@@ -19,14 +19,9 @@ CHUNK = 1 << 16
 INDEX_MAX_N = 62
 
 
-def check_n(N, name="N", minimum=1):
-    """A number of spins: an integer >= ``minimum`` (a float, a bool or text is refused)."""
-    return check_count(N, name, minimum)
-
-
 def n_states(N):
     """Number of states 2^N."""
-    return 1 << check_n(N, minimum=0)
+    return 1 << check_count(N, "N", 0)
 
 
 def check_spins(s, N=None, name="s"):
@@ -56,7 +51,7 @@ def spins(N, x=None):
     ``s[x, i] = 2 * bit_i(x) - 1``.  Memory: the result, the indices and two int64 columns,
     N + 24 bytes per state.
     """
-    N = check_n(N, minimum=0)
+    N = check_count(N, "N", 0)
     if x is None:
         check_size(N, bytes_per_state=N + 24, what="materialising all spins")
         x = np.arange(n_states(N), dtype=np.int64)
@@ -78,13 +73,24 @@ def check_samples(states, N, name="states", size="N"):
     return check_spins(a, N, name)
 
 
+def integer_array(x, name, fix):
+    """``x`` as an int64 array when every entry is an integer (integer-valued floats
+    accepted); None otherwise (floats with a fraction, text: they would be truncated to another
+    state silently).  NaN or inf is refused by name, with ``fix``."""
+    a = np.asarray(x) if not isinstance(x, (str, bytes)) else np.asarray([])
+    if a.dtype.kind in "iu":
+        return a.astype(np.int64, copy=False)
+    if a.dtype.kind == "f":
+        a = check_finite(a, name, fix)
+        if np.all(a == np.floor(a)):
+            return a.astype(np.int64)
+    return None
+
+
 def check_indices(x, N, name="x"):
     """``x`` as int64 state indices in [0, 2^N) (floats with a fraction, or indices out of the
     range, are refused: the bit arithmetic would give another state silently)."""
-    a = np.asarray(x)
-    if a.dtype.kind not in "iu":
-        a = check_finite(x, name, "pass integer state indices.")
-        a = a.astype(np.int64) if np.all(a == np.floor(a)) else None
+    a = integer_array(x, name, "pass integer state indices.")
     if a is None or a.ndim != 1 or (a.size and (a.min() < 0 or a.max() >= 1 << N)):
         raise ValueError(f"{name} must be a 1-D array of integer state indices in [0, 2^N) = "
                          f"[0, {1 << N}).")

@@ -44,6 +44,7 @@ import math
 import numpy as np
 
 from shortrun.conventions import check_choice, check_finite
+from shortrun.numerics.core.states import integer_array
 
 
 class Model(abc.ABC):
@@ -210,21 +211,8 @@ def update_names(model, rule=None, scan=None, *, validate=True):
     return check_choice(rule, rules, "rule"), check_choice(scan, scans, "scan")
 
 
-def _integers(x, name, fix):
-    """``x`` as an int64 array when every entry is an integer; None otherwise (floats with a
-    fraction, NaN, text: they would be truncated to another state silently)."""
-    a = np.asarray(x) if not isinstance(x, (str, bytes)) else np.asarray([])
-    if a.dtype.kind in "iu":
-        return a.astype(np.int64)
-    if a.dtype.kind == "f":
-        a = check_finite(a, name, fix)
-        if np.all(a == np.floor(a)):
-            return a.astype(np.int64)
-    return None
-
-
 def _check_levels(levels):
-    q = _integers(levels, "levels", "pass integers >= 2.")
+    q = integer_array(levels, "levels", "pass integers >= 2.")
     if q is None or q.size == 0 or np.any(q < 2):
         raise ValueError(f"levels must be a non-empty list of integers >= 2; got {levels!r}.")
     return q.reshape(-1)
@@ -234,7 +222,7 @@ def mixed_radix_index(sigma, levels):
     r"""State index :math:`x = \sum_i \sigma_i \prod_{j<i} q_j` of unit values ``sigma``
     (shape (n, N) or (N,), :math:`0 \le \sigma_i < q_i`), int64."""
     q = _check_levels(levels)
-    s = _integers(sigma, "sigma", "pass integer unit values.")
+    s = integer_array(sigma, "sigma", "pass integer unit values.")
     one = s is not None and s.ndim == 1
     s = None if s is None else np.atleast_2d(s)
     if s is None or s.ndim != 2 or s.shape[1] != q.size or np.any(s < 0) or np.any(s >= q):
@@ -250,7 +238,7 @@ def mixed_radix_digits(x, levels):
     ``x`` (all :math:`\prod_i q_i` states in index order when ``x`` is None), shape (n, N)."""
     q = _check_levels(levels)
     n = int(np.prod(q))
-    x = np.arange(n, dtype=np.int64) if x is None else _integers(x, "x", "pass state indices.")
+    x = np.arange(n, dtype=np.int64) if x is None else integer_array(x, "x", "pass state indices.")
     if x is None or np.any(x < 0) or np.any(x >= n):
         raise ValueError(f"x must be integer state indices in [0, {n}).")
     x = x.reshape(-1)

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shortrun.conventions import check_finite, check_real
+from shortrun.conventions import check_count, check_finite, check_real
 from shortrun.numerics.core.moments import stats as _stats
 from shortrun.numerics.core.moments import stats_from_moments
-from shortrun.numerics.core.states import (check_n, check_samples, check_size, check_spins, spins,
-                                            split)
+from shortrun.numerics.core.states import check_samples, check_size, check_spins, spins, split
 from shortrun.numerics.models.base import Model
 
 
@@ -147,7 +146,7 @@ class BoltzmannMachine(Model):
     @classmethod
     def from_theta(cls, theta, N):
         """Inverse of :attr:`theta`."""
-        N = check_n(N)
+        N = check_count(N, "N")
         theta = check_real(theta, "theta")
         P = N + N * (N - 1) // 2
         if theta.shape != (P,):
@@ -160,7 +159,7 @@ class BoltzmannMachine(Model):
 
     @classmethod
     def zeros(cls, N):
-        N = check_n(N)
+        N = check_count(N, "N")
         return cls(np.zeros(N), np.zeros((N, N)))
 
     def energy(self, s):

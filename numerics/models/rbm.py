@@ -37,8 +37,8 @@ import numpy as np
 from numba import njit
 from scipy.special import expit, logsumexp
 
-from shortrun.conventions import check_finite, check_nonnegative, check_seed
-from shortrun.numerics.core.states import check_n, check_samples, n_states, spins
+from shortrun.conventions import check_count, check_finite, check_nonnegative, check_seed
+from shortrun.numerics.core.states import check_samples, n_states, spins
 from shortrun.numerics.models.base import Model, exponential_family_tangent
 from shortrun.numerics.models.boltzmann import BoltzmannMachine, check_energy_scale, normalised_exp
 
@@ -220,7 +220,7 @@ class RBM(Model):
     @classmethod
     def from_theta(cls, theta, N_v, N_h):
         """Inverse of :attr:`theta`."""
-        N_v, N_h = check_n(N_v, "N_v"), check_n(N_h, "N_h")
+        N_v, N_h = check_count(N_v, "N_v"), check_count(N_h, "N_h")
         P = n_params(N_v, N_h)
         t = check_finite(theta, "theta")
         if t.shape != (P,):
@@ -230,13 +230,13 @@ class RBM(Model):
 
     @classmethod
     def zeros(cls, N_v, N_h):
-        N_v, N_h = check_n(N_v, "N_v"), check_n(N_h, "N_h")
+        N_v, N_h = check_count(N_v, "N_v"), check_count(N_h, "N_h")
         return cls(np.zeros(N_v), np.zeros(N_h), np.zeros((N_v, N_h)))
 
     @classmethod
     def random(cls, N_v, N_h, seed, scale=1.0, field=0.5):
         """Seeded RBM: W ~ N(0, scale²/N_v), a, b ~ N(0, field²)."""
-        N_v, N_h = check_n(N_v, "N_v"), check_n(N_h, "N_h")
+        N_v, N_h = check_count(N_v, "N_v"), check_count(N_h, "N_h")
         scale = check_nonnegative(scale, "scale", "pass the weight scale, e.g. 1.0.")
         field = check_nonnegative(field, "field", "pass the field scale, e.g. 0.5.")
         g = np.random.default_rng(check_seed(seed))
