@@ -146,8 +146,9 @@ class RBMKernel(Kernel):
         return self.B @ self._vector(q, self.n_hidden_states, "q")
 
     def apply(self, p):
-        r"""One alternating Gibbs step :math:`Up = B(Ap)` (G2)."""
-        return self.down(self.up(p))
+        r"""One alternating Gibbs step :math:`Up = B(Ap)` (G2); ``p`` checked once (the hidden
+        law A p in between is finite by construction)."""
+        return self._advance(self._vector(p, self.n_states, "p"))
 
     def dense(self):
         r"""The dense 2^N_v x 2^N_v matrix U, built independently of the block maps from
